@@ -1,0 +1,51 @@
+"""``gridmap``: commands for planners and operators. Each reporting command takes --json.
+
+Errors print one line naming what was wrong (and, with --json, {"error", "detail"}) and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gridmap.errors import GridmapError
+from gridmap.settings import Settings
+
+app = typer.Typer(
+    help="gridmap: urban grid management maps (网格化服务管理). Import, build, check, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="GeoPackage workspace [default: GRIDMAP_WORKSPACE or workspace/nanan.gpkg]",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def emit_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(exc: GridmapError, as_json: bool) -> None:
+    if as_json:
+        emit_json({"error": exc.code, "detail": str(exc)})
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)

@@ -1,0 +1,209 @@
+"""Commands on data: sample, import, export, summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, err, fail, out, settings
+from gridmap.errors import GridmapError, InputError
+from gridmap.schema import LAYERS
+
+
+@app.command("sample")
+def sample_command(
+    out_path: Annotated[Path, typer.Option("--out", help="Workspace to build (.gpkg).")] = Path(
+        "workspace/nanan.gpkg"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the generated geometry.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the Nan'an (南岸区, Chongqing) sample workspace: real divisions, generated city."""
+    from gridmap.sample import build_sample
+
+    try:
+        result = build_sample(out_path, seed=seed, settings=settings(), progress=not as_json)
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        _print_summary(result["summary"])
+        problems = [r for r in result["imports"] if r["rejected"]]
+        for r in problems:
+            err.print(f"[yellow]{r['layer']}: {len(r['rejected'])} rejected[/]")
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile, CSV or OSM PBF.")],
+    layer: Annotated[str, typer.Option(help="Target layer: " + ", ".join(LAYERS))],
+    workspace: WorkspaceOpt = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="TARGET=SOURCE: read column SOURCE as TARGET (repeatable)."),
+    ] = None,
+    datum: Annotated[
+        str,
+        typer.Option(
+            help="Datum of the coordinates: wgs84, gcj02 (Amap, "
+            "Tencent) or bd09 (Baidu); converted to WGS-84."
+        ),
+    ] = "wgs84",
+    crs: Annotated[
+        str | None,
+        typer.Option(help="CRS of the file (EPSG code), when it has none or a wrong one."),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding; detected when absent (.cpg, UTF-8, GB18030).")
+    ] = None,
+    swap_xy: Annotated[bool, typer.Option("--swap-xy", help="The file has lat, lon.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the layer instead of appending to it.")
+    ] = False,
+    rejected: Annotated[
+        Path | None,
+        typer.Option(help="Where to write rejected features [default: beside the workspace]."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a file into a workspace layer; report every feature read."""
+    from gridmap.io.importer import ImportOptions, import_file
+    from gridmap.store import Workspace
+
+    cfg = settings()
+    try:
+        field_map = _field_map(field or [])
+        options = ImportOptions(
+            field_map=field_map,
+            datum=datum.lower(),
+            crs=_crs(crs),
+            encoding=encoding,
+            swap_xy=swap_xy,
+            replace=replace,
+            rejected_path=rejected,
+        )
+        report = import_file(
+            Workspace(workspace or cfg.workspace), path, layer, settings=cfg, options=options
+        )
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    out.print(
+        f"{report.source} → {report.workspace} [{report.layer}]: read {report.read}, "
+        f"imported {report.imported}, repaired {len(report.repaired)}, rejected "
+        f"{len(report.rejected)}, warnings {len(report.warnings)}"
+    )
+    for title, issues in (
+        ("repaired", report.repaired),
+        ("rejected", report.rejected),
+        ("warning", report.warnings),
+    ):
+        for issue in issues[:20]:
+            who = " ".join(
+                x for x in (issue.id, issue.name, f"({issue.where})" if issue.where else None) if x
+            )
+            out.print(f"  {title}: {who}: {issue.kind}: {issue.detail}", highlight=False)
+        if len(issues) > 20:
+            out.print(f"  … and {len(issues) - 20} more {title} (see --json)")
+    if report.rejected_file:
+        out.print(f"  rejected features written to {report.rejected_file}")
+
+
+@app.command("export")
+def export_command(
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    workspace: WorkspaceOpt = None,
+    layer: Annotated[str | None, typer.Option(help="Layer to export.")] = None,
+    plan: Annotated[str | None, typer.Option(help="Plan id to export (its grids).")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="gpkg, geojson, shp or csv [default: from --out's suffix]."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a layer (or a plan's grids) as GeoPackage, GeoJSON, Shapefile or CSV."""
+    from gridmap.io.export import export_layer
+    from gridmap.store import Workspace
+
+    try:
+        if (layer is None) == (plan is None):
+            raise InputError("give exactly one of --layer or --plan")
+        if plan is not None:
+            raise InputError(
+                f"--plan {plan}: this workspace has no plans yet; partition first "
+                "(plans arrive with `gridmap partition`)"
+            )
+        result = export_layer(Workspace(workspace or settings().workspace), layer, out_file, fmt)
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(
+            f"wrote {result['features']} {result['layer']} to {result['path']} ({result['format']})"
+        )
+
+
+@app.command("summary")
+def summary_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts of a workspace: streets, communities, units, buildings, residents."""
+    from gridmap.store import Workspace
+
+    ws = Workspace(workspace or settings().workspace)
+    try:
+        if not ws.exists:
+            raise InputError(
+                f"{ws.path}: no such workspace; build one with `gridmap sample` or `gridmap import`"
+            )
+        summary = ws.summary()
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
+    table = Table(title=f"gridmap workspace {summary['workspace']}", show_header=False)
+    labels = {
+        "districts": "districts 区",
+        "streets": "streets/towns 街道/镇",
+        "communities": "communities/villages 社区/村",
+        "buildings": "buildings 建筑",
+        "residents": "residents 居民",
+        "households": "households 户",
+        "roads": "roads 道路",
+        "staff": "staff 网格员",
+        "grids": "grids 网格",
+    }
+    for key, label in labels.items():
+        table.add_row(label, f"{summary[key]:,}")
+    for kind, count in summary["units"].items():
+        table.add_row(f"units: {kind}", f"{count:,}")
+    table.add_row(
+        "buildings with estimated residents", f"{summary['residents_estimated_buildings']:,}"
+    )
+    out.print(table)
+
+
+def _field_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        target, sep, source = pair.partition("=")
+        if not sep or not target or not source:
+            raise InputError(f"--field {pair!r}: write TARGET=SOURCE, e.g. --field name=名称")
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+def _crs(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return f"EPSG:{value}" if value.isdigit() else value

@@ -1,0 +1,1 @@
+"""Reading sources into gridmap's layers, and writing them out again."""

@@ -1,0 +1,241 @@
+"""The data model: every layer's columns, types and geometry, in one place that all code uses.
+
+docs/data-model.md describes the same model for people; tests/test_schema.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "LAYERS",
+    "RESERVED_LAYERS",
+    "Column",
+    "Layer",
+    "layer",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute column of a layer.
+
+    ``dtype`` is one of "str", "int", "float", "bool". ``required`` columns must be present in a
+    source file (after --field mapping); ``nullable`` says whether a value may be missing.
+    """
+
+    name: str
+    dtype: str
+    required: bool = False
+    nullable: bool = True
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer of the workspace: its id column, attribute columns and geometry kind."""
+
+    name: str
+    id_column: str
+    columns: tuple[Column, ...]
+    geometry: str | None  # "polygon" | "polygon_or_point" | "line" | None (a plain table)
+    doc: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+DIVISION_LEVELS = ("district", "street", "community")
+UNIT_KINDS = ("compound", "social_unit", "other")
+
+DIVISIONS = Layer(
+    "divisions",
+    "code",
+    (
+        Column(
+            "code",
+            "str",
+            True,
+            False,
+            "12-digit statistical code: 6 district + 3 street "
+            "+ 3 community; districts and streets are padded with zeros (500108000000)",
+        ),
+        Column("name", "str", True, False, "formal name, e.g. 南湖社区居民委员会"),
+        Column("short_name", "str", doc="name residents use, e.g. 南湖社区"),
+        Column("level", "str", nullable=False, doc="district | street | community"),
+        Column("parent_code", "str", doc="12-digit code of the enclosing division"),
+    ),
+    "polygon",
+    "Administrative divisions: district, streets/towns (街道/镇), communities/villages (社区/村).",
+)
+
+UNITS = Layer(
+    "units",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column(
+            "kind",
+            "str",
+            nullable=False,
+            doc="compound (封闭小区) | social_unit (社会单位) | other",
+        ),
+        Column("name", "str", True, False),
+        Column("category", "str", doc="finer kind, e.g. school, hospital, enterprise, office"),
+        Column("community_code", "str", doc="the community holding most of the unit"),
+    ),
+    "polygon",
+    "Closed compounds and social units: each is kept whole by the partition.",
+)
+
+BUILDINGS = Layer(
+    "buildings",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("name", "str"),
+        Column("address", "str"),
+        Column("unit_id", "str", doc="the compound or social unit it belongs to, if any"),
+        Column("floors", "int"),
+        Column("households", "int"),
+        Column("residents", "int", nullable=False),
+        Column(
+            "residents_estimated",
+            "bool",
+            nullable=False,
+            doc="true when residents = footprint area × floors × persons per m²",
+        ),
+    ),
+    "polygon_or_point",
+    "Building footprints (points are accepted and kept as points).",
+)
+
+ROADS = Layer(
+    "roads",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("name", "str"),
+        Column("class", "str", doc="e.g. primary, secondary, residential (OSM highway values)"),
+    ),
+    "line",
+    "Optional road centre lines; main roads bound grids where possible.",
+)
+
+STAFF = Layer(
+    "staff",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("name", "str", True, False),
+        Column("role", "str", True, False, "a key of Settings.roles, e.g. police (警员)"),
+        Column("phone_public", "str", doc="shown on the grid's public board"),
+        Column("phone_private", "str", doc="never shown to the public"),
+        Column("duties", "str"),
+        Column("community_code", "str", doc="the community the person works in, if known"),
+    ),
+    None,
+    "Grid staff. Assignment to grids comes with plans.",
+)
+
+GRIDS = Layer(
+    "grids",
+    "code",
+    (
+        Column("code", "str", True, False, "15-digit grid code: community code + 3 digits"),
+        Column("name", "str"),
+        Column("community_code", "str"),
+    ),
+    "polygon",
+    "Grid polygons imported from elsewhere (a legacy, hand-drawn layer) for checking/repair.",
+)
+
+LAYERS: dict[str, Layer] = {
+    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS)
+}
+
+# Names that later parts of gridmap own (plans and their revisions, incidents); no import
+# may create a layer with these names.
+RESERVED_LAYERS = ("plans", "plan_revisions", "plan_grids", "plan_cells", "incidents")
+
+
+def layer(name: str) -> Layer:
+    """The layer called ``name``.
+
+    Examples
+    --------
+    >>> layer("buildings").id_column
+    'id'
+    """
+    try:
+        return LAYERS[name]
+    except KeyError:
+        from gridmap.errors import InputError
+
+        raise InputError(f"unknown layer {name!r}; the layers are {', '.join(LAYERS)}") from None
+
+
+_PANDAS_DTYPES = {"str": "str", "int": "Int64", "float": "Float64", "bool": "boolean"}
+
+
+def conform(frame, lyr: Layer):  # type: ignore[no-untyped-def]
+    """Return ``frame`` with exactly ``lyr``'s columns (plus geometry), typed as the schema says.
+
+    Missing optional columns are added empty; extra columns are dropped. Strings stay strings,
+    integers become nullable ``Int64``, booleans nullable ``boolean`` so that a missing value is
+    never confused with 0 or False.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = conform(pd.DataFrame({"id": [1], "name": ["张某一"], "role": ["police"]}),
+    ...               layer("staff"))
+    >>> list(out.columns)[:3], out["id"].iloc[0]
+    (['id', 'name', 'role'], '1')
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for col in lyr.columns:
+        if col.name not in out.columns:
+            out[col.name] = pd.Series(pd.NA, index=out.index, dtype="object")
+        values = out[col.name]
+        if col.dtype == "str":
+            as_text = values.map(_as_text, na_action="ignore")
+            out[col.name] = as_text.astype("str").where(as_text.notna(), None)
+        elif col.dtype == "int":
+            out[col.name] = pd.to_numeric(values, errors="raise").round().astype("Int64")
+        elif col.dtype == "float":
+            out[col.name] = pd.to_numeric(values, errors="raise").astype("Float64")
+        else:
+            flags = [None if pd.isna(v) else _as_bool(v) for v in values.tolist()]
+            out[col.name] = pd.Series(pd.array(flags, dtype="boolean"), index=out.index)
+    keep = lyr.column_names + ([out.geometry.name] if lyr.geometry else [])
+    return out[keep]
+
+
+def _as_bool(value: object) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "1.0", "true", "t", "yes", "y", "是"):
+        return True
+    if text in ("0", "0.0", "false", "f", "no", "n", "否"):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def _as_text(value: object) -> str:
+    # 1.0 read from a numeric column is the id "1", not "1.0".
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,61 @@
+"""The one settings class. Built by the caller (CLI, app factory, tests), never at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_ROLES", "Settings"]
+
+# Nan'an's practice: a grid head plus the five staff roles (网格五员). Other cities name other
+# roles, so this is only the default of Settings.roles.
+DEFAULT_ROLES: dict[str, str] = {
+    "grid_head": "网格长",
+    "police": "警员",
+    "city_management": "城管协管员",
+    "floating_population": "流动人口协管员",
+    "mediation": "综治信访调解员",
+    "safety_fire": "安全消防联络员",
+}
+
+
+class Settings(BaseSettings):
+    """gridmap's settings; every field can be set as an environment variable GRIDMAP_<NAME>.
+
+    Examples
+    --------
+    >>> Settings(target=2500).target
+    2500
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", extra="forbid")
+
+    workspace: Path = Field(
+        Path("workspace/nanan.gpkg"), description="The GeoPackage workspace used by default."
+    )
+    database_url: str | None = Field(None, description="PostgreSQL/PostGIS URL, when used.")
+    target: int = Field(3000, gt=0, description="Target weight (residents) per grid.")
+    tolerance: float = Field(0.2, ge=0, lt=1, description="Allowed relative deviation.")
+    weight: str = Field("residents", pattern="^(residents|households)$")
+    metric_epsg: int | None = Field(
+        None, description="EPSG code for metric work; None picks the UTM zone of the data."
+    )
+    persons_per_m2: float = Field(
+        0.025,
+        gt=0,
+        description="Residents per m² of floor area, to estimate a building's residents "
+        "(footprint area × floors × this) when the source has none.",
+    )
+    persons_per_household: float = Field(
+        2.6, gt=0, description="Residents per household, when only households are known."
+    )
+    default_floors: int = Field(1, ge=1, description="Floors assumed when a building has none.")
+    overlap_tolerance_m2: float = Field(
+        1.0, ge=0, description="Overlaps of communities below this area are not reported."
+    )
+    roles: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLES),
+        description="Staff roles: key → display name (zh-CN).",
+    )
