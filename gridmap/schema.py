@@ -13,6 +13,7 @@ __all__ = [
     "Column",
     "Layer",
     "layer",
+    "single_part_where_possible",
 ]
 
 
@@ -239,3 +240,25 @@ def _as_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def single_part_where_possible(geoms):  # type: ignore[no-untyped-def]
+    """Polygon layers are stored as MultiPolygon; a single part reads back as a Polygon.
+
+    Both stores give geometries back this way, so that what was imported is what is read.
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> one = shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])
+    >>> single_part_where_possible(np.array([one]))[0].geom_type
+    'Polygon'
+    """
+    import shapely
+
+    one = (shapely.get_type_id(geoms) == shapely.GeometryType.MULTIPOLYGON) & (
+        shapely.get_num_geometries(geoms) == 1
+    )
+    out = geoms.copy()
+    out[one] = shapely.get_geometry(geoms[one], 0)
+    return out

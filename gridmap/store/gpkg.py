@@ -19,10 +19,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-import shapely
 
 from gridmap.errors import StoreError
-from gridmap.schema import LAYERS, RESERVED_LAYERS, conform, layer
+from gridmap.schema import LAYERS, RESERVED_LAYERS, conform, layer, single_part_where_possible
 
 __all__ = ["Workspace"]
 
@@ -76,7 +75,7 @@ class Workspace:
         if lyr.geometry:
             frame = frame.set_crs(4326, allow_override=True)
             # GeoPackage stores polygons as MultiPolygon; give single parts back as they came.
-            frame["geometry"] = _single_where_possible(frame.geometry.values)
+            frame["geometry"] = single_part_where_possible(frame.geometry.values)
         return conform(frame, lyr)
 
     def write(self, frames: Mapping[str, pd.DataFrame], *, replace: bool = False) -> None:
@@ -162,12 +161,3 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame) -> None:
         if lyr.geometry != "polygon_or_point":
             kwargs["promote_to_multi"] = True
     pyogrio.write_dataframe(frame, path, **kwargs)
-
-
-def _single_where_possible(geoms):  # type: ignore[no-untyped-def]
-    parts = shapely.get_num_geometries(geoms)
-    multi = shapely.get_type_id(geoms) == shapely.GeometryType.MULTIPOLYGON
-    out = geoms.copy()
-    one = multi & (parts == 1)
-    out[one] = shapely.get_geometry(geoms[one], 0)
-    return out

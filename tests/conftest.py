@@ -1,0 +1,130 @@
+"""Generic fixtures and rules for the whole suite.
+
+- ``postgis_url``: a throw-away PostGIS database for the session (tests marked ``postgis``).
+- When ``CI`` is "true", a skipped test fails the session: a suite that needs PostGIS, GDAL or a
+  browser must run there, not quietly skip. Without CI the skips are listed loudly at the end,
+  with how to enable them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# marker → how to make its tests run instead of skip.
+HOW_TO_ENABLE = {
+    "postgis": "install PostgreSQL with PostGIS (Debian: apt-get install postgresql-15-postgis-3), "
+    "start it (pg_ctlcluster 15 main start) and/or set GRIDMAP_TEST_DATABASE_URL to an admin "
+    f"URL (default {DEFAULT_ADMIN_URL})",
+    "gdal": "install GDAL's command-line tools (Debian: apt-get install gdal-bin)",
+}
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> Iterator[str]:
+    """URL of a fresh database with PostGIS, dropped at the end of the session.
+
+    The admin URL is GRIDMAP_TEST_DATABASE_URL or the local default; the tests skip, with the
+    reason, when that server cannot be reached or has no PostGIS.
+    """
+    admin = os.environ.get("GRIDMAP_TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
+    shown = _without_password(admin)
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        why = str(exc).strip().splitlines()[0].rpartition(" failed: ")[2]  # libpq's last word
+        pytest.skip(f"POSTGIS TESTS SKIPPED: cannot connect to {shown}: {why}")
+    name = f"gridmap_test_{secrets.token_hex(6)}"
+    with conn:
+        available = conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
+        ).fetchone()
+        if available is None:
+            pytest.skip(f"POSTGIS TESTS SKIPPED: the server at {shown} has no PostGIS")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_database(admin, name)
+    try:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("CREATE EXTENSION postgis")
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _with_database(url: str, dbname: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path=f"/{dbname}"))
+    return psycopg.conninfo.make_conninfo(url, dbname=dbname)
+
+
+def _without_password(url: str) -> str:
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the configured server"
+    params.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def _skipped(reporter) -> list[tuple[str, str, list[str]]]:  # type: ignore[no-untyped-def]
+    """(test id, reason, markers) of every skipped test or module."""
+    if reporter is None:
+        return []
+    out = []
+    for report in reporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        markers = [m for m in HOW_TO_ENABLE if m in getattr(report, "keywords", {})]
+        out.append((report.nodeid, reason, markers))
+    return out
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Runs before the terminal summary, so the exit status set here is the one pytest returns.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    passed_or_empty = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if _ci() and _skipped(reporter) and session.exitstatus in passed_or_empty:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    skipped = _skipped(terminalreporter)
+    if not skipped:
+        return
+    ci, out = _ci(), terminalreporter
+    colour = {"red": True} if ci else {"yellow": True}
+    if ci:
+        out.write_sep("!", f"CI=true: {len(skipped)} SKIPPED TEST(S) FAIL THIS RUN", **colour)
+    else:
+        out.write_sep("!", f"{len(skipped)} TEST(S) SKIPPED: THOSE SUITES DID NOT RUN", **colour)
+    by_reason: dict[str, list[str]] = {}
+    markers: set[str] = set()
+    for nodeid, reason, marks in skipped:
+        by_reason.setdefault(reason, []).append(nodeid)
+        markers.update(marks)
+    for reason, nodeids in by_reason.items():
+        files = sorted({nodeid.split("::")[0] for nodeid in nodeids})
+        out.write_line(f"{len(nodeids)} skipped in {', '.join(files)}:", bold=True)
+        out.write_line(f"    {reason}")
+    for marker in sorted(markers):
+        out.write_line(f"To run the {marker!r} tests: {HOW_TO_ENABLE[marker]}.", bold=True)
+    if not ci:
+        out.write_line("With CI=true (as in ./dev test on CI) every skip fails the run.")
+    out.write_sep("!", **colour)
