@@ -12,6 +12,7 @@ __all__ = [
     "RESERVED_LAYERS",
     "Column",
     "Layer",
+    "conform",
     "layer",
     "single_part_where_possible",
 ]

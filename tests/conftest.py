@@ -128,3 +128,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not ci:
         out.write_line("With CI=true (as in ./dev test on CI) every skip fails the run.")
     out.write_sep("!", **colour)
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    """The Nan'an sample built once per session (seed 0) through `gridmap sample`'s code path."""
+    from gridmap.sample import build_sample
+
+    out = tmp_path_factory.mktemp("sample") / "nanan.gpkg"
+    return build_sample(out, seed=0)

@@ -30,7 +30,7 @@ WorkspaceOpt = Annotated[
     typer.Option(
         "--workspace",
         "-w",
-        help="GeoPackage workspace [default: GRIDMAP_WORKSPACE or workspace/nanan.gpkg]",
+        help="GeoPackage workspace (default: GRIDMAP_WORKSPACE or workspace/nanan.gpkg)",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

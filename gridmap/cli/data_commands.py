@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -66,7 +67,7 @@ def import_command(
     ] = False,
     rejected: Annotated[
         Path | None,
-        typer.Option(help="Where to write rejected features [default: beside the workspace]."),
+        typer.Option(help="Where to write rejected features (default: beside the workspace)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -86,9 +87,14 @@ def import_command(
             replace=replace,
             rejected_path=rejected,
         )
-        report = import_file(
-            Workspace(workspace or cfg.workspace), path, layer, settings=cfg, options=options
-        )
+        with (
+            err.status(f"importing {path.name} into {layer}…")
+            if not as_json
+            else contextlib.nullcontext()
+        ):
+            report = import_file(
+                Workspace(workspace or cfg.workspace), path, layer, settings=cfg, options=options
+            )
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:
@@ -123,7 +129,7 @@ def export_command(
     plan: Annotated[str | None, typer.Option(help="Plan id to export (its grids).")] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="gpkg, geojson, shp or csv [default: from --out's suffix]."),
+        typer.Option("--format", help="gpkg, geojson, shp or csv (default: from --out's suffix)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -134,7 +140,7 @@ def export_command(
     try:
         if (layer is None) == (plan is None):
             raise InputError("give exactly one of --layer or --plan")
-        if plan is not None:
+        if layer is None:
             raise InputError(
                 f"--plan {plan}: this workspace has no plans yet; partition first "
                 "(plans arrive with `gridmap partition`)"

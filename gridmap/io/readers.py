@@ -166,7 +166,7 @@ def _read_osm(path: Path, layer: str) -> SourceRead:
     frame = result.frame.copy()
     ids = frame["osm_id"] if "osm_id" in frame else frame["id"]
     frame["_where"] = [f"OSM {i}" for i in ids]
-    skipped = [
+    skipped: list[dict[str, object]] = [
         {"id": s.get("id"), "where": f"OSM {s.get('id')}", "reason": s.get("reason")}
         for s in result.skipped
     ]
