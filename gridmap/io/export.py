@@ -10,7 +10,7 @@ import pyogrio
 
 from gridmap.errors import InputError
 from gridmap.schema import layer
-from gridmap.store.gpkg import Workspace
+from gridmap.store.gpkg import GPKG_DATASET_OPTIONS, Workspace
 
 __all__ = ["FORMATS", "export_frame", "export_layer"]
 
@@ -86,7 +86,9 @@ def export_frame(
         )
     else:
         out.unlink(missing_ok=True)
-        pyogrio.write_dataframe(frame, out, driver="GPKG", layer=name)
+        pyogrio.write_dataframe(
+            frame, out, driver="GPKG", layer=name, dataset_options=GPKG_DATASET_OPTIONS
+        )
     return {"layer": name, "format": fmt, "path": str(out), "features": len(frame)}
 
 

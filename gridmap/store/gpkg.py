@@ -23,7 +23,10 @@ import pyogrio
 from gridmap.errors import StoreError
 from gridmap.schema import LAYERS, RESERVED_LAYERS, conform, layer, single_part_where_possible
 
-__all__ = ["Workspace"]
+__all__ = ["GPKG_DATASET_OPTIONS", "Workspace"]
+
+# GeoPackage 1.3: GDAL before 3.7 (QGIS on Debian 12, Ubuntu 22.04) warns on 1.4 files.
+GPKG_DATASET_OPTIONS = {"VERSION": "1.3"}
 
 _GPKG_GEOMETRY = {
     "polygon": "MultiPolygon",
@@ -160,4 +163,6 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame) -> None:
         kwargs["geometry_type"] = _GPKG_GEOMETRY[lyr.geometry]
         if lyr.geometry != "polygon_or_point":
             kwargs["promote_to_multi"] = True
+    if not path.exists():
+        kwargs["dataset_options"] = GPKG_DATASET_OPTIONS
     pyogrio.write_dataframe(frame, path, **kwargs)
