@@ -1,0 +1,1 @@
+"""The spatial engine: pure functions over GeoDataFrames and shapely arrays (no I/O)."""
