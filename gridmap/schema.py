@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "LAYERS",
+    "PLAN_LAYERS",
     "RESERVED_LAYERS",
     "Column",
     "Layer",
@@ -167,9 +168,64 @@ LAYERS: dict[str, Layer] = {
     lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS)
 }
 
-# Names that later parts of gridmap own (plans and their revisions, incidents); no import
-# may create a layer with these names.
-RESERVED_LAYERS = ("plans", "plan_revisions", "plan_grids", "plan_cells", "incidents")
+# Plans: a plan assigns every cell of the canvas to a grid; grids are derived by dissolving
+# cells. Keys join the plan id and the cell id or grid code ("3:500108003002-C0007").
+PLANS = Layer(
+    "plans",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("name", "str"),
+        Column("status", "str", nullable=False, doc="draft | published | archived"),
+        Column("created_at", "str", nullable=False, doc="ISO 8601 time, UTC"),
+        Column("created_by", "str"),
+        Column("weight", "str", doc="residents | households"),
+        Column("target", "int"),
+        Column("tolerance", "float"),
+        Column("seed", "int"),
+        Column("scheme", "str", doc="grid code layout: db11 | cjt349"),
+        Column("params", "str", doc="all parameters as JSON"),
+    ),
+    None,
+    "Grid plans and how they were made.",
+)
+PLAN_CELLS = Layer(
+    "plan_cells",
+    "cell_key",
+    (
+        Column("cell_key", "str", True, False),
+        Column("plan_id", "str", True, False),
+        Column("cell_id", "str", True, False),
+        Column("community_code", "str", nullable=False),
+        Column("atom_id", "str", nullable=False),
+        Column("grid_code", "str", nullable=False),
+        Column("residents", "int"),
+        Column("households", "int"),
+    ),
+    "polygon",
+    "The canvas of a plan: cells tiling each community, each assigned to one grid.",
+)
+PLAN_GRIDS = Layer(
+    "plan_grids",
+    "grid_key",
+    (
+        Column("grid_key", "str", True, False),
+        Column("plan_id", "str", True, False),
+        Column("code", "str", True, False),
+        Column("community_code", "str", nullable=False),
+        Column("name", "str"),
+        Column("residents", "int"),
+        Column("households", "int"),
+        Column("cells", "int"),
+        Column("compactness", "float", doc="Polsby-Popper, 4πA/P²"),
+    ),
+    "polygon",
+    "Grids of a plan, dissolved from its cells.",
+)
+PLAN_LAYERS: dict[str, Layer] = {lyr.name: lyr for lyr in (PLANS, PLAN_CELLS, PLAN_GRIDS)}
+
+# Names that later parts of gridmap own (plan revisions, incidents); nothing may create them.
+RESERVED_LAYERS = ("plan_revisions", "incidents")
 
 
 def layer(name: str) -> Layer:
@@ -181,7 +237,7 @@ def layer(name: str) -> Layer:
     'id'
     """
     try:
-        return LAYERS[name]
+        return LAYERS[name] if name in LAYERS else PLAN_LAYERS[name]
     except KeyError:
         from gridmap.errors import InputError
 

@@ -26,6 +26,7 @@ SHAPEFILE_NAMES = {
     "households": "households",
     "phone_public": "phone_pub",
     "phone_private": "phone_priv",
+    "compactness": "compact",
 }
 
 

@@ -25,7 +25,7 @@ from gridmap.io.geometry import Verdicts, fix_geometry, to_lonlat
 from gridmap.io.normalize import NORMALIZERS
 from gridmap.io.readers import read_source
 from gridmap.io.report import ImportReport, Issue
-from gridmap.schema import Layer, layer
+from gridmap.schema import LAYERS, Layer, layer
 from gridmap.settings import Settings
 from gridmap.store.gpkg import Workspace
 
@@ -82,6 +82,8 @@ def import_file(
     options = options or ImportOptions()
     if options.datum not in DATUMS:
         raise InputError(f"--datum {options.datum!r}: choose one of {', '.join(DATUMS)}")
+    if layer_name not in LAYERS:
+        raise InputError(f"--layer {layer_name}: choose one of {', '.join(LAYERS)}")
     lyr = layer(layer_name)
     path = Path(path)
     source = str(path)

@@ -21,7 +21,14 @@ import pandas as pd
 import pyogrio
 
 from gridmap.errors import StoreError
-from gridmap.schema import LAYERS, RESERVED_LAYERS, conform, layer, single_part_where_possible
+from gridmap.schema import (
+    LAYERS,
+    PLAN_LAYERS,
+    RESERVED_LAYERS,
+    conform,
+    layer,
+    single_part_where_possible,
+)
 
 __all__ = ["GPKG_DATASET_OPTIONS", "Workspace"]
 
@@ -57,14 +64,14 @@ class Workspace:
         return self.path.exists()
 
     def layers(self) -> list[str]:
-        """The gridmap layers present in the file, in schema order."""
+        """The gridmap layers (and plan tables) present in the file, in schema order."""
         if not self.exists:
             return []
         try:
             present = {str(name) for name, _ in pyogrio.list_layers(self.path)}
         except Exception as exc:  # GDAL raises its own DataSourceError for a non-GeoPackage
             raise StoreError(f"{self.path}: not a readable GeoPackage ({exc})") from exc
-        return [name for name in LAYERS if name in present]
+        return [name for name in (*LAYERS, *PLAN_LAYERS) if name in present]
 
     def read(self, name: str, bbox: tuple[float, float, float, float] | None = None):  # type: ignore[no-untyped-def]
         """Read layer ``name`` (typed by the schema); an absent layer reads as empty."""
@@ -137,6 +144,7 @@ class Workspace:
             "roads": len(self.read("roads")),
             "staff": len(self.read("staff")),
             "grids": len(self.read("grids")),
+            "plans": len(self.read("plans")),
         }
 
     @contextlib.contextmanager
