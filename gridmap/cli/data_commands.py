@@ -140,12 +140,17 @@ def export_command(
     try:
         if (layer is None) == (plan is None):
             raise InputError("give exactly one of --layer or --plan")
-        if layer is None:
-            raise InputError(
-                f"--plan {plan}: this workspace has no plans yet; partition first "
-                "(plans arrive with `gridmap partition`)"
-            )
-        result = export_layer(Workspace(workspace or settings().workspace), layer, out_file, fmt)
+        ws = Workspace(workspace or settings().workspace)
+        if plan is not None:
+            from gridmap.io.export import export_frame
+            from gridmap.plans import plan_grids
+
+            plan_id, grids = plan_grids(ws, plan)
+            result = export_frame(grids, "plan_grids", out_file, fmt)
+            result["plan"] = plan_id
+        else:
+            assert layer is not None
+            result = export_layer(ws, layer, out_file, fmt)
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:
@@ -187,7 +192,8 @@ def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
         "households": "households 户",
         "roads": "roads 道路",
         "staff": "staff 网格员",
-        "grids": "grids 网格",
+        "grids": "imported grids 网格",
+        "plans": "plans 方案",
     }
     for key, label in labels.items():
         table.add_row(label, f"{summary[key]:,}")

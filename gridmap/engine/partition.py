@@ -1,0 +1,507 @@
+"""Balanced, contiguous, compact partition of a graph of units (atoms' cells) into grids.
+
+:func:`partition_graph` is the tool; :func:`n_parts_for` says how many grids a total makes.
+The search itself lives in :mod:`gridmap.engine.partition_build` (k-means++ seeds and a
+balanced power diagram, made contiguous), :mod:`gridmap.engine.partition_search` (the score,
+single moves, flow along the parts' graph, ejection chains, exchanges) and
+:mod:`gridmap.engine.partition_improve` (straight re-splits of neighbouring parts, and the
+schedule). Every step keeps every part connected.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from gridmap.engine.graph import Adjacency, connected_parts
+from gridmap.engine.partition_build import Piece, first_plan
+from gridmap.engine.partition_improve import improve
+from gridmap.engine.partition_search import Search
+from gridmap.errors import InputError
+
+__all__ = ["PartitionResult", "n_parts_for", "partition_graph"]
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
+Plan = list[tuple[Ints, int]]  # the units of each piece to partition, and its number of parts
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """A partition of units into parts, and how good it is.
+
+    Attributes
+    ----------
+    labels
+        Part of each unit, 0..n_parts-1 (more when the graph has more separate pieces, or more
+        oversize units, than parts: see ``notes``).
+    part_weights
+        Total weight of each part.
+    in_band
+        Whether each part's weight lies within ``target ± tolerance·target``.
+    contiguous
+        Whether each part is one connected piece (always true; checked, not assumed).
+    compactness
+        Polsby-Popper (4π·area/perimeter²) of each part, from the units' areas and the part's
+        external boundary: the units' perimeters less twice the lengths shared inside it.
+    iterations
+        Units moved by the local search, over all starts.
+    notes
+        Why parts lie out of band, and what was done about pieces and oversize units.
+    target, tolerance
+        The band the parts were balanced to.
+    """
+
+    labels: NDArray[np.int64]
+    part_weights: NDArray[np.float64]
+    in_band: NDArray[np.bool_]
+    contiguous: NDArray[np.bool_]
+    compactness: NDArray[np.float64]
+    iterations: int
+    notes: list[str]
+    target: float
+    tolerance: float
+
+    @property
+    def n_parts(self) -> int:
+        """Number of parts."""
+        return len(self.part_weights)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain Python values (lists, floats), ready for JSON."""
+        return {
+            key: value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in asdict(self).items()
+        }
+
+
+def n_parts_for(total: float, target: float) -> int:
+    """How many parts of about ``target`` a ``total`` makes: ``max(1, round(total/target))``.
+
+    Examples
+    --------
+    >>> n_parts_for(10_400, 3000), n_parts_for(1200, 3000), n_parts_for(0, 3000)
+    (3, 1, 1)
+    """
+    if not target > 0:
+        raise InputError(f"target must be positive, not {target!r}")
+    return max(1, round(total / target))
+
+
+def partition_graph(
+    weights: ArrayLike,
+    adj: Adjacency,
+    n_parts: int,
+    *,
+    centroids: ArrayLike,
+    areas: ArrayLike,
+    perimeters: ArrayLike | None = None,
+    target: float | None = None,
+    tolerance: float = 0.2,
+    seed: int = 0,
+    time_budget_s: float | None = None,
+    edge_cost: ArrayLike | None = None,
+) -> PartitionResult:
+    """Partition the units of ``adj`` into ``n_parts`` contiguous, balanced, compact parts.
+
+    Every part is non-empty and connected; parts never span separate pieces of the graph (the
+    parts are shared out among pieces by weight, at least one each). A unit heavier than
+    ``target·(1 + tolerance)`` is a part of its own. Otherwise each part's weight is brought
+    within ``target ± tolerance·target`` — and, within that, as close as possible to its
+    piece's mean — while keeping parts compact: the search minimizes a balance penalty plus
+    each part's perimeter/√area (√(4π/Polsby-Popper)), with shared boundaries priced by
+    ``edge_cost``.
+
+    Parameters
+    ----------
+    weights
+        Weight of each unit (residents, households…), ≥ 0.
+    adj
+        Adjacency of the units, with shared boundary lengths (metres).
+    n_parts
+        Number of parts wanted (:func:`n_parts_for` gives it from a target).
+    centroids
+        (n, 2) unit centroids in a metric CRS.
+    areas
+        Unit areas (m²).
+    perimeters
+        Unit perimeters (m); default: the sum of each unit's shared lengths, at least the
+        perimeter of a circle of its area.
+    target
+        Target weight of a part (default: total weight / n_parts).
+    tolerance
+        Half-width of the band, as a fraction of ``target``.
+    seed
+        Seed of ``numpy.random.default_rng``; the same inputs and seed give the same labels.
+    time_budget_s
+        Wall-clock budget. Without it a fixed number of starts is made (deterministic); with
+        it, starts are added while time remains (the result then depends on the machine).
+    edge_cost
+        Price of each adjacency edge per metre of shared boundary (default 1): e.g. 0.2 where
+        a road runs, so that boundaries follow roads.
+
+    Returns
+    -------
+    PartitionResult
+
+    Raises
+    ------
+    InputError
+        Arrays of the wrong shape, negative or non-finite values, ``n_parts`` < 1 or above
+        the number of units.
+
+    Examples
+    --------
+    Six unit squares in a row, each of weight 1, in three parts:
+
+    >>> import shapely
+    >>> from gridmap.engine.graph import adjacency
+    >>> boxes = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
+    >>> result = partition_graph(
+    ...     np.ones(6), adjacency(boxes), 3,
+    ...     centroids=np.c_[np.arange(6) + 0.5, np.full(6, 0.5)], areas=np.ones(6),
+    ...     perimeters=np.full(6, 4.0))
+    >>> result.labels.tolist(), result.part_weights.tolist(), result.in_band.all()
+    ([0, 0, 1, 1, 2, 2], [2.0, 2.0, 2.0], np.True_)
+    >>> result.compactness.round(3).tolist()
+    [0.698, 0.698, 0.698]
+    """
+    started = time.perf_counter()
+    w, xy, area, perim, cost = _checked(
+        weights, adj, n_parts, centroids, areas, perimeters, edge_cost, tolerance
+    )
+    total = float(w.sum())
+    target = total / n_parts if target is None else float(target)
+    if not (math.isfinite(target) and (target > 0 or total <= 0 <= target)):
+        raise InputError(f"target must be a finite number > 0, not {target!r}")
+    notes: list[str] = []
+    balance = w
+    if total <= 0:
+        balance = area
+        notes.append("all weights are zero: parts are balanced by area instead")
+    aim = target if total > 0 else float(area.sum()) / n_parts
+    aim = aim if aim > 0 else 1.0
+    plan = _allocate(balance, adj, n_parts, aim, tolerance if total > 0 else math.inf, notes)
+    labels = np.full(adj.n, -1, dtype=np.int64)
+    next_label = 0
+    iterations = 0
+    work = sum(len(units) for units, k in plan if 1 < k < len(units))  # units left to search
+    for index, (units, k) in enumerate(plan):
+        if k == 1 or k == len(units):
+            labels[units] = next_label + (np.arange(len(units)) if k > 1 else 0)
+        else:
+            budget = None
+            if time_budget_s is not None:  # the time left, shared by the units left
+                spent = time.perf_counter() - started
+                budget = max(time_budget_s - spent, 0.0) * len(units) / work
+                work -= len(units)
+            piece = _piece(units, adj, balance, xy, area, perim, cost)
+            local, moves = _solve(piece, k, aim, tolerance, seed, index, budget)
+            labels[units] = next_label + local
+            iterations += moves
+        next_label += k
+    return _result(labels, w, adj, area, perim, target, tolerance, iterations, notes, plan)
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def _checked(
+    weights: ArrayLike,
+    adj: Adjacency,
+    n_parts: int,
+    centroids: ArrayLike,
+    areas: ArrayLike,
+    perimeters: ArrayLike | None,
+    edge_cost: ArrayLike | None,
+    tolerance: float,
+) -> tuple[Floats, Floats, Floats, Floats, Floats]:
+    """The inputs as float arrays, or an InputError that says what came in."""
+    n = adj.n
+
+    def vector(name: str, value: ArrayLike, size: int) -> NDArray[np.float64]:
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != (size,):
+            raise InputError(f"{name} must have shape ({size},), not {arr.shape}")
+        bad = ~np.isfinite(arr) | (arr < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{name} must be finite and ≥ 0; {int(bad.sum())} value(s) are not, "
+                f"the first at position {i}: {float(arr[i])!r}"
+            )
+        return arr
+
+    if isinstance(n_parts, bool) or not isinstance(n_parts, int | np.integer):
+        raise InputError(f"n_parts must be an integer, not {n_parts!r}")
+    if n == 0:
+        raise InputError("the graph has no units")
+    if not 1 <= n_parts <= n:
+        raise InputError(f"n_parts must be between 1 and the number of units ({n}), not {n_parts}")
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise InputError(f"tolerance must be a finite number ≥ 0, not {tolerance!r}")
+    w = vector("weights", weights, n)
+    area = vector("areas", areas, n)
+    xy = np.asarray(centroids, dtype=np.float64)
+    if xy.shape != (n, 2) or not np.isfinite(xy).all():
+        raise InputError(f"centroids must be finite with shape ({n}, 2), not {xy.shape}")
+    m = len(adj.left)
+    cost = np.ones(m) if edge_cost is None else vector("edge_cost", edge_cost, m)
+    if perimeters is None:
+        touching = np.bincount(adj.left, adj.shared, n) + np.bincount(adj.right, adj.shared, n)
+        perim = np.maximum(touching, 2 * np.sqrt(np.pi * area))
+    else:
+        perim = vector("perimeters", perimeters, n)
+    return w, xy, area, perim, cost
+
+
+def _piece(
+    units: Ints, adj: Adjacency, w: Floats, xy: Floats, area: Floats, perim: Floats, cost: Floats
+) -> Piece:
+    """The sub-graph on ``units`` (sorted) in local numbering."""
+    local = np.full(adj.n, -1, dtype=np.int64)
+    local[units] = np.arange(len(units))
+    keep = (local[adj.left] >= 0) & (local[adj.right] >= 0)
+    a, b = local[adj.left[keep]], local[adj.right[keep]]
+    priced = adj.shared[keep] * cost[keep]
+    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+    price = np.concatenate([priced, priced])
+    order = np.lexsort((dst, src))
+    src, dst, price = src[order], dst[order], price[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(units)))])
+    # each unit's perimeter, with the stretches it shares priced by their cost (outside: 1)
+    touching = np.bincount(adj.left, adj.shared, adj.n) + np.bincount(adj.right, adj.shared, adj.n)
+    priced_all = np.bincount(adj.left, adj.shared * cost, adj.n) + np.bincount(
+        adj.right, adj.shared * cost, adj.n
+    )
+    pcost = np.maximum(perim - touching, 0.0) + priced_all
+    return Piece(
+        indptr.astype(np.int64),
+        dst.astype(np.int64),
+        price,
+        w[units],
+        xy[units],
+        area[units],
+        pcost[units],
+    )
+
+
+# --- sharing parts out among pieces ------------------------------------------------------------
+
+
+def _allocate(
+    w: Floats, adj: Adjacency, n_parts: int, target: float, tolerance: float, notes: list[str]
+) -> Plan:
+    """[(units, k)]: the pieces to partition, each with its number of parts.
+
+    Units above the maximum are parts of their own; the rest of the graph falls into connected
+    pieces, which share the remaining parts by weight (D'Hondt: the next part goes to the
+    piece with the most weight per part), at least one each. A piece left without a part (more
+    pieces than parts) joins the oversize unit it touches, or else makes an extra part.
+    """
+    high = target * (1 + tolerance)
+    over = np.flatnonzero(w > high)
+    if len(over):
+        shown = ", ".join(f"unit {u} ({w[u]:,.0f})" for u in over[:10])
+        more = f" and {len(over) - 10} more" if len(over) > 10 else ""
+        notes.append(
+            f"{len(over)} unit(s) weigh more than the maximum {high:,.0f} and are parts of "
+            f"their own: {shown}{more}"
+        )
+    rest = np.ones(adj.n, dtype=bool)
+    rest[over] = False
+    piece_of = connected_parts(adj, rest)
+    n_pieces = int(piece_of.max()) + 1 if rest.any() else 0
+    whole = connected_parts(adj)
+    if whole.max() > 0:
+        notes.append(
+            f"the graph has {int(whole.max()) + 1} separate pieces; parts never span two, so "
+            "each piece gets its own parts, by weight, at least one"
+        )
+    order = np.argsort(piece_of, kind="stable")
+    order = order[piece_of[order] >= 0]  # the units of piece 0, then of piece 1…, each sorted
+    members = np.split(order, np.searchsorted(piece_of[order], np.arange(1, n_pieces)))
+    weight = np.bincount(piece_of[order], weights=w[order], minlength=n_pieces)
+    joined: dict[int, list[int]] = {}  # oversize unit → pieces merged into its part
+    spare = n_parts - len(over)
+    if spare < n_pieces:
+        touch = _touching_oversize(adj, piece_of, over)
+        for c in np.argsort(weight, kind="stable"):
+            if spare >= n_pieces - sum(len(v) for v in joined.values()):
+                break
+            if c in touch:
+                joined.setdefault(touch[c], []).append(int(c))
+    merged = {c for cs in joined.values() for c in cs}
+    own = [c for c in range(n_pieces) if c not in merged]
+    count = dict.fromkeys(own, 1)
+    for _ in range(max(spare - len(own), 0)):
+        room = [c for c in own if count[c] < len(members[c])]
+        c = max(room, key=lambda c: (weight[c] / count[c], -c))
+        count[c] += 1
+    made = len(over) + len(own)
+    if made > n_parts:
+        notes.append(
+            f"{made} parts made instead of n_parts={n_parts}: the graph has more separate "
+            "pieces (and oversize units) than parts"
+        )
+    plan: list[tuple[NDArray[np.int64], int]] = []
+    for u in over:
+        units = np.concatenate([[u], *(members[c] for c in joined.get(int(u), []))])
+        plan.append((np.sort(units).astype(np.int64), 1))
+    plan.extend((members[c], count[c]) for c in own)
+    if len(plan) > 1:
+        shown = "; ".join(
+            f"{len(u)} unit(s) weighing {w[u].sum():,.0f} → {k}" for u, k in plan[:12]
+        )
+        more = f"; and {len(plan) - 12} more" if len(plan) > 12 else ""
+        notes.append(f"parts per piece: {shown}{more}")
+    return plan
+
+
+def _touching_oversize(adj: Adjacency, piece_of: Ints, over: Ints) -> dict[int, int]:
+    """For each piece touching an oversize unit, the one it shares most boundary with."""
+    is_over = np.zeros(adj.n, dtype=bool)
+    is_over[over] = True
+    best: dict[int, tuple[float, int]] = {}
+    for a, b, s in zip(adj.left.tolist(), adj.right.tolist(), adj.shared.tolist(), strict=True):
+        for unit, other in ((a, b), (b, a)):
+            if is_over[unit] and not is_over[other]:
+                c = int(piece_of[other])
+                if c not in best or s > best[c][0]:
+                    best[c] = (s, unit)
+    return {c: u for c, (_, u) in best.items()}
+
+
+# --- search --------------------------------------------------------------------------------------
+
+_STARTS_BY_SIZE = ((300, 4), (1000, 2))  # up to this many units: this many starts; beyond: 1
+_MAX_STARTS = 32
+
+
+def _solve(
+    piece: Piece,
+    k: int,
+    target: float,
+    tolerance: float,
+    seed: int,
+    index: int,
+    budget: float | None,
+) -> tuple[Ints, int]:
+    """Best labels of several starts on one piece, and the moves made."""
+    started = time.perf_counter()
+    starts = next((s for size, s in _STARTS_BY_SIZE if piece.n <= size), 1)
+    if budget is not None:
+        starts = _MAX_STARTS
+    best: tuple[float, NDArray[np.int64]] | None = None
+    moves = 0
+    for start in range(starts):
+        elapsed = time.perf_counter() - started
+        if budget is not None and start > 0 and elapsed * (start + 1) / start > budget:
+            break
+        rng = np.random.default_rng([seed, index, start])
+        search = Search(piece, first_plan(piece, k, target, rng), k, target, tolerance)
+        if budget is not None:
+            search.deadline = started + budget
+        improve(search)
+        moves += search.moves
+        score = search.score()
+        if best is None or score < best[0]:
+            best = (score, search.labels())
+    assert best is not None
+    return best[1], moves
+
+
+# --- result --------------------------------------------------------------------------------------
+
+
+def _result(
+    labels: Ints,
+    w: Floats,
+    adj: Adjacency,
+    area: Floats,
+    perim: Floats,
+    target: float,
+    tolerance: float,
+    iterations: int,
+    notes: list[str],
+    plan: Plan,
+) -> PartitionResult:
+    """Renumber parts by their first unit, measure them, explain those out of band."""
+    _, first = np.unique(labels, return_index=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    labels = rank[labels]
+    k = len(first)
+    weight = np.bincount(labels, weights=w, minlength=k).astype(np.float64)
+    inside = labels[adj.left] == labels[adj.right]
+    graph = sparse.csr_matrix(
+        (np.ones(int(inside.sum())), (adj.left[inside], adj.right[inside])), shape=(adj.n, adj.n)
+    )
+    _, comp = csgraph.connected_components(graph, directed=False)
+    pieces = np.bincount(np.unique(np.column_stack([labels, comp]), axis=0)[:, 0], minlength=k)
+    part_area = np.bincount(labels, weights=area, minlength=k)
+    boundary = np.bincount(labels, weights=perim, minlength=k) - 2 * np.bincount(
+        labels[adj.left[inside]], weights=adj.shared[inside], minlength=k
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pp = np.where(boundary > 0, 4 * np.pi * part_area / boundary**2, 0.0)
+    in_band = np.abs(weight - target) <= tolerance * target * (1 + 1e-12)
+    notes = notes + _explain(labels, weight, in_band, w, target, tolerance, plan)
+    return PartitionResult(
+        labels,
+        weight,
+        in_band,
+        pieces == 1,
+        np.clip(pp, 0.0, 1.0),
+        iterations,
+        notes,
+        target,
+        tolerance,
+    )
+
+
+def _explain(
+    labels: Ints,
+    weight: Floats,
+    in_band: NDArray[np.bool_],
+    w: Floats,
+    target: float,
+    tolerance: float,
+    plan: Plan,
+) -> list[str]:
+    """One sentence per part out of band."""
+    low, high = target * (1 - tolerance), target * (1 + tolerance)
+    piece_parts = {}
+    for units, k in plan:
+        for p in np.unique(labels[units]).tolist():
+            piece_parts[p] = (units, k)
+    out = []
+    for p in np.flatnonzero(~in_band).tolist():
+        units = np.flatnonzero(labels == p)
+        side = "above the maximum" if weight[p] > high else "below the minimum"
+        bound = high if weight[p] > high else low
+        head = f"part {p}: weight {weight[p]:,.0f} is {side} {bound:,.0f}"
+        heaviest = units[np.argmax(w[units])]
+        piece_units, k = piece_parts[p]
+        piece_weight = w[piece_units].sum()
+        if w[heaviest] > high:
+            why = f"a single unit ({heaviest}) of {w[heaviest]:,.0f} exceeds the maximum"
+        elif low <= piece_weight / k <= high:
+            why = "no contiguous arrangement within the band was found around it"
+        elif k == 1 and len(plan) > 1:
+            why = f"it is a separate piece of the graph, weighing {piece_weight:,.0f}"
+        elif len(plan) > 1:
+            why = (
+                f"its piece of the graph weighs {piece_weight:,.0f} for {k} parts "
+                f"({piece_weight / k:,.0f} each)"
+            )
+        else:
+            why = f"the total {piece_weight:,.0f} makes {piece_weight / k:,.0f} per part"
+        out.append(f"{head}: {why}")
+    return out

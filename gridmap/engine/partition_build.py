@@ -1,0 +1,177 @@
+"""First plan of a balanced partition of one connected graph: seeds, power diagram, contiguity.
+
+Private to :mod:`gridmap.engine.partition`; :mod:`gridmap.engine.partition_search` improves
+what this module builds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+__all__ = ["Piece", "first_plan", "kmeanspp", "make_contiguous", "power_diagram"]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A connected graph in local numbering (CSR, both directions) and its units' data."""
+
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int64]
+    cost: NDArray[np.float64]  # per directed edge: shared length × edge cost
+    weights: NDArray[np.float64]
+    xy: NDArray[np.float64]
+    areas: NDArray[np.float64]
+    pcost: NDArray[np.float64]  # per unit: perimeter, shared stretches priced by their edge cost
+
+    @property
+    def n(self) -> int:
+        """Number of units."""
+        return len(self.weights)
+
+    def sources(self) -> NDArray[np.int64]:
+        """The first unit of every directed edge (``indices`` holds the second)."""
+        return np.repeat(np.arange(self.n), np.diff(self.indptr))
+
+
+def kmeanspp(
+    rng: np.random.Generator, xy: NDArray[np.float64], w: NDArray[np.float64], k: int
+) -> NDArray[np.int64]:
+    """``k`` distinct seed units by k-means++ weighted by ``w`` (weightless units count a bit).
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [11.0, 0.0]])
+    >>> sorted((kmeanspp(np.random.default_rng(0), xy, np.ones(4), 2) // 2).tolist())
+    [0, 1]
+    """
+    n = len(xy)
+    p = w + max(float(w.mean()), 1e-300) * 1e-3
+    chosen = np.empty(k, dtype=np.int64)
+    chosen[0] = rng.choice(n, p=p / p.sum())
+    d2 = ((xy - xy[chosen[0]]) ** 2).sum(axis=1)
+    d2[chosen[0]] = 0.0
+    for j in range(1, k):
+        q = p * d2
+        total = q.sum()
+        if total > 0:
+            chosen[j] = rng.choice(n, p=q / total)
+        else:  # every unit left sits where a seed is: take the first one not chosen
+            chosen[j] = np.setdiff1d(np.arange(n), chosen[:j])[0]
+        d2 = np.minimum(d2, ((xy - xy[chosen[j]]) ** 2).sum(axis=1))
+        d2[chosen[: j + 1]] = 0.0
+    return chosen
+
+
+def power_diagram(
+    piece: Piece, seeds: NDArray[np.int64], target: float, iterations: int = 24
+) -> NDArray[np.int64]:
+    """Labels from Lloyd iterations on a power diagram whose offsets balance the weights.
+
+    A unit joins the part minimizing ``distance² - offset``; a light part's offset grows and a
+    heavy part's shrinks, and each centre moves to its part's area centroid: parts come out
+    compact (convex cells of a power diagram) and roughly balanced.
+    """
+    k = len(seeds)
+    xy, w, a = piece.xy, piece.weights, piece.areas
+    centres = xy[seeds].astype(float)
+    offset = np.zeros(k)
+    r2 = max(float(a.sum()) / k / math.pi, 1e-12)  # a part's squared radius: the offsets' unit
+    m = min(k, 8)
+    rows = np.arange(piece.n)
+    labels = np.zeros(piece.n, dtype=np.int64)
+    for it in range(iterations):
+        dist, cand = cKDTree(centres).query(xy, m)
+        if m == 1:
+            dist, cand = dist[:, None], cand[:, None]
+        labels = cand[rows, np.argmin(dist**2 - offset[cand], axis=1)]
+        weight = np.bincount(labels, weights=w, minlength=k)
+        step = 0.5 if it < iterations // 2 else 0.25
+        offset += step * r2 * np.clip((target - weight) / target, -1.0, 1.0)
+        area = np.bincount(labels, weights=a, minlength=k)
+        has = area > 0
+        cx = np.bincount(labels, weights=a * xy[:, 0], minlength=k)
+        cy = np.bincount(labels, weights=a * xy[:, 1], minlength=k)
+        centres[has, 0] = cx[has] / area[has]
+        centres[has, 1] = cy[has] / area[has]
+    return labels
+
+
+def make_contiguous(piece: Piece, labels: NDArray[np.int64], k: int) -> NDArray[np.int64]:
+    """Keep each part's heaviest connected piece; the other fragments join neighbouring parts.
+
+    A part left without any unit takes one from the heaviest part of two units or more (the
+    last unit of a breadth-first visit, so the donor stays connected).
+    """
+    labels = labels.copy()
+    src, dst = piece.sources(), piece.indices
+    same = labels[src] == labels[dst]
+    graph = sparse.csr_matrix(
+        (np.ones(int(same.sum())), (src[same], dst[same])), shape=(piece.n, piece.n)
+    )
+    _, comp = csgraph.connected_components(graph, directed=False)
+    score = np.bincount(comp, weights=piece.weights) + 1e-9 * np.bincount(comp)
+    comp_label = np.zeros(len(score), dtype=np.int64)
+    comp_label[comp] = labels
+    main = np.full(k, -1, dtype=np.int64)
+    for c in np.argsort(-score, kind="stable"):
+        if main[comp_label[c]] < 0:
+            main[comp_label[c]] = c
+    orphan = main[labels] != comp
+    while orphan.any():
+        # orphans next to a settled unit join the part they share most boundary with
+        o_src = orphan[src] & ~orphan[dst]
+        if not o_src.any():  # cannot happen in a connected piece
+            break
+        gain: dict[tuple[int, int], float] = {}
+        for u, lab, c in zip(
+            src[o_src].tolist(),
+            labels[dst[o_src]].tolist(),
+            piece.cost[o_src].tolist(),
+            strict=True,
+        ):
+            gain[u, lab] = gain.get((u, lab), 0.0) + c + 1e-12
+        best: dict[int, tuple[float, int]] = {}
+        for (u, lab), g in gain.items():
+            if u not in best or (g, -lab) > (best[u][0], -best[u][1]):
+                best[u] = (g, lab)
+        for u, (_, lab) in best.items():
+            labels[u] = lab
+            orphan[u] = False
+    for part in np.flatnonzero(np.bincount(labels, minlength=k) == 0):
+        labels = _seed_empty(piece, labels, int(part), k)
+    return labels
+
+
+def _seed_empty(piece: Piece, labels: NDArray[np.int64], part: int, k: int) -> NDArray[np.int64]:
+    """Give the empty ``part`` the last unit a breadth-first visit of the heaviest part reaches."""
+    weight = np.bincount(labels, weights=piece.weights, minlength=k) + 1e-9
+    weight[np.bincount(labels, minlength=k) < 2] = -np.inf
+    members = labels == int(np.argmax(weight))
+    start = int(np.flatnonzero(members)[0])
+    seen = {start}
+    last = start
+    queue = deque([start])
+    while queue:
+        u = queue.popleft()
+        last = u
+        for v in piece.indices[piece.indptr[u] : piece.indptr[u + 1]].tolist():
+            if members[v] and v not in seen:
+                seen.add(v)
+                queue.append(v)
+    labels = labels.copy()
+    labels[last] = part
+    return labels
+
+
+def first_plan(piece: Piece, k: int, target: float, rng: np.random.Generator) -> NDArray[np.int64]:
+    """Contiguous labels 0..k-1 for ``piece``: k-means++ seeds, power diagram, repair."""
+    seeds = kmeanspp(rng, piece.xy, piece.weights, k)
+    return make_contiguous(piece, power_diagram(piece, seeds, target), k)

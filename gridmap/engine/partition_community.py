@@ -1,0 +1,251 @@
+"""Partition communities into grids: canvas → atoms graph → balanced contiguous parts → codes.
+
+Atoms are never split: the partition runs on the graph of atoms (each atom's cells merged),
+then every cell takes its atom's grid. Cells tile the community, so the grids do too.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from gridmap.crs import metric_crs
+from gridmap.engine.canvas import build_canvas
+from gridmap.engine.graph import Adjacency, connected_parts
+from gridmap.engine.gridcodes import number_grids
+from gridmap.engine.partition import n_parts_for, partition_graph
+from gridmap.engine.plan import dissolve_grids, grid_table
+from gridmap.engine.split_units import split_heavy_units
+
+__all__ = ["CommunityResult", "partition_communities", "partition_community"]
+
+
+@dataclass
+class CommunityResult:
+    """The cells of one community with their grid codes, and what happened."""
+
+    community_code: str
+    cells: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    building_atom: pd.Series
+    report: dict[str, object] = field(default_factory=dict)
+
+
+def partition_community(
+    community_code: str,
+    community: shapely.Geometry,
+    buildings: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    target: float = 3000,
+    tolerance: float = 0.2,
+    weight: str = "residents",
+    seed: int = 0,
+    scheme: str = "db11",
+    metric_epsg: int | None = None,
+) -> CommunityResult:
+    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole."""
+    crs = metric_crs(community.bounds, metric_epsg)
+    to_metric = Transformer.from_crs(4326, crs, always_xy=True)
+    metric = lambda x, y: to_metric.transform(x, y)  # noqa: E731
+    to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
+    buildings, units, split_notes = split_heavy_units(
+        buildings,
+        units,
+        target=target,
+        maximum=target * (1 + tolerance),
+        weight=weight,
+        metric=(metric, lambda x, y: to_lonlat.transform(x, y)),
+    )
+    canvas = build_canvas(
+        community_code,
+        community,
+        buildings,
+        units,
+        roads=roads,
+        metric=crs,
+        max_atom_weight=target * (1 + tolerance),
+        seed=seed,
+    )
+    atoms = canvas.atoms
+    cells = canvas.cells
+    atom_ids = atoms.index.to_numpy()
+    position = pd.Series(np.arange(len(atom_ids)), index=atom_ids)
+    cell_atom = position[cells["atom_id"].to_numpy()].to_numpy()
+    weights = atoms[weight].astype(float).fillna(0).to_numpy()
+    total = float(weights.sum())
+    n_parts = min(n_parts_for(total, target), len(atom_ids))
+    graph, areas, perimeters, centroids = _atom_graph(
+        cells, cell_atom, len(atom_ids), canvas.adjacency, metric
+    )
+    result = partition_graph(
+        weights,
+        graph,
+        n_parts,
+        centroids=centroids,
+        areas=areas,
+        perimeters=perimeters,
+        target=target,
+        tolerance=tolerance,
+        seed=seed,
+    )
+    labelled = cells.copy()
+    labelled["community_code"] = community_code
+    cell_labels, moved = _reconnect(
+        result.labels[cell_atom],
+        cells[weight].astype(float).fillna(0).to_numpy(),
+        canvas.adjacency,
+    )
+    labelled["grid"] = cell_labels
+    grids = dissolve_grids(
+        labelled[["community_code", "atom_id", "residents", "households", "grid", "geometry"]]
+    )
+    codes = number_grids(grids, scheme=scheme, metric=metric)
+    grids["code"] = codes.to_numpy()
+    labelled["grid"] = labelled["grid"].map(dict(zip(grids.index, codes, strict=True)))
+    table = grid_table(grids, metric, target, weight)
+    grids["compactness"] = table["compactness"].to_numpy()
+    in_band = np.abs(table["deviation"].to_numpy()) <= tolerance
+    report = {
+        "community": community_code,
+        weight: int(total),
+        "grids": len(grids),
+        "in_band": int(in_band.sum()),
+        "atoms": len(atom_ids),
+        "cells": len(cells),
+        "mean_compactness": round(float(table["compactness"].mean()), 3),
+        "out_of_band": [
+            {"code": c, weight: int(w), "deviation": round(float(d), 3)}
+            for c, w, d, ok in zip(
+                table["code"], table[weight], table["deviation"], in_band, strict=True
+            )
+            if not ok
+        ],
+        "notes": split_notes
+        + list(result.notes)
+        + (
+            [f"{moved} empty cell(s) detached from their grid joined the neighbouring grid"]
+            if moved
+            else []
+        ),
+        "canvas": canvas.report,
+    }
+    return CommunityResult(community_code, labelled, grids, canvas.building_atom, report)
+
+
+def _reconnect(labels: np.ndarray, weights: np.ndarray, adj: Adjacency) -> tuple[np.ndarray, int]:
+    """Give empty cells cut off from the rest of their grid to the neighbour they touch most.
+
+    An atom may own several cells (its footprint and stretches of empty land), so a grid that is
+    contiguous as a set of atoms can still be apart on the map; cells without buildings move
+    freely, and moving them makes every grid one piece again. Cells holding buildings are
+    never moved.
+    """
+    labels = labels.copy()
+    moved = 0
+    for _ in range(len(labels)):
+        stray: list[int] = []
+        for grid in np.unique(labels):
+            members = labels == grid
+            parts = connected_parts(adj, members)
+            if parts.max() < 1:
+                continue
+            heaviest = np.argmax(np.bincount(parts[members], weights=weights[members]))
+            stray.extend(np.flatnonzero(members & (parts != heaviest) & (weights == 0)))
+        if not stray:
+            break
+        matrix = adj.matrix().tocsr()
+        for cell in stray:
+            row = matrix.getrow(cell)
+            others = [
+                (length, labels[j])
+                for j, length in zip(row.indices, row.data, strict=True)
+                if labels[j] != labels[cell]
+            ]
+            if others:
+                totals: dict[int, float] = {}
+                for length, grid in others:
+                    totals[int(grid)] = totals.get(int(grid), 0.0) + float(length)
+                labels[cell] = max(totals, key=lambda g: (totals[g], -g))
+                moved += 1
+    return labels, moved
+
+
+def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric):  # type: ignore[no-untyped-def]
+    """Atoms' adjacency (shared lengths summed), areas, external perimeters and centroids."""
+    projected = shapely.transform(cells.geometry.values, metric, interleaved=False)
+    cell_area = shapely.area(projected)
+    cell_perimeter = shapely.length(projected)
+    a, b = cell_atom[cell_adj.left], cell_atom[cell_adj.right]
+    internal = a == b
+    inner_shared = np.bincount(a[internal], weights=cell_adj.shared[internal], minlength=n_atoms)
+    lo, hi = np.minimum(a[~internal], b[~internal]), np.maximum(a[~internal], b[~internal])
+    pairs = pd.DataFrame({"lo": lo, "hi": hi, "shared": cell_adj.shared[~internal]})
+    summed = pairs.groupby(["lo", "hi"], sort=True)["shared"].sum().reset_index()
+    graph = Adjacency(
+        n_atoms,
+        summed["lo"].to_numpy(np.int64),
+        summed["hi"].to_numpy(np.int64),
+        summed["shared"].to_numpy(np.float64),
+    )
+    areas = np.bincount(cell_atom, weights=cell_area, minlength=n_atoms)
+    perimeters = (
+        np.bincount(cell_atom, weights=cell_perimeter, minlength=n_atoms) - 2 * inner_shared
+    )
+    cx = (
+        np.bincount(
+            cell_atom,
+            weights=shapely.get_x(shapely.centroid(projected)) * cell_area,
+            minlength=n_atoms,
+        )
+        / areas
+    )
+    cy = (
+        np.bincount(
+            cell_atom,
+            weights=shapely.get_y(shapely.centroid(projected)) * cell_area,
+            minlength=n_atoms,
+        )
+        / areas
+    )
+    return graph, areas, perimeters, np.column_stack([cx, cy])
+
+
+def partition_communities(
+    communities: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    workers: int = 1,
+    **options: Any,
+) -> list[CommunityResult]:
+    """:func:`partition_community` for each row of ``communities`` (code, geometry).
+
+    Communities are independent, so with ``workers`` > 1 they run in separate processes.
+    """
+    jobs = []
+    b_tree = shapely.STRtree(buildings.geometry.values)
+    u_tree = shapely.STRtree(units.geometry.values)
+    r_tree = None if roads is None or roads.empty else shapely.STRtree(roads.geometry.values)
+    for code, geom in zip(communities["code"], communities.geometry, strict=True):
+        in_b = buildings.iloc[b_tree.query(geom, predicate="intersects")]
+        in_u = units.iloc[u_tree.query(geom, predicate="intersects")]
+        in_r = None if r_tree is None else roads.iloc[r_tree.query(geom, predicate="intersects")]  # type: ignore[union-attr]
+        jobs.append((code, geom, in_b, in_u, in_r))
+    if workers <= 1:
+        return [partition_community(c, g, b, u, roads=r, **options) for c, g, b, u, r in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(partition_community, c, g, b, u, roads=r, **options)
+            for c, g, b, u, r in jobs
+        ]
+        return [f.result() for f in futures]

@@ -1,0 +1,162 @@
+"""The local search's schedule, and its largest move: re-splitting two neighbouring parts.
+
+Private to :mod:`gridmap.engine.partition`. Single moves and exchanges change a boundary one
+unit at a time and stall where a part has to give on one side and take on another to become
+compact. Re-splitting the union of two parts along the best of a few straight lines (sweeping
+12 directions, cutting near half the weight) redraws their common boundary at once; the new
+pair is kept when both halves are connected and the score drops.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from gridmap.engine.partition_search import Search
+
+__all__ = ["improve", "resplit"]
+
+_DIFFUSIONS = 4  # at most; each carries about a frontier's worth of weight between two parts
+_ANGLES = np.linspace(0.0, math.pi, 12, endpoint=False)
+_DIRECTIONS = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # 2 × 12
+_OFFSETS = np.array([-1, 0, 1, 2])  # cuts around the one reaching half the weight
+_COLUMNS = np.arange(len(_ANGLES))[None, :]
+_CANDIDATE_DIRECTION = np.repeat(np.arange(len(_ANGLES)), len(_OFFSETS))
+
+
+def improve(search: Search, rounds: int = 3) -> None:
+    """Balance, then reshape: each step is followed by single moves around what it changed.
+
+    1. single moves from every boundary unit;
+    2. moves along the least-squares flow between parts (regional imbalance), again while
+       it brings parts into the tight band;
+    3. ejection chains for parts still outside the tight band (up to ``rounds`` times);
+    4. re-splits of neighbouring pairs, exchanges and chains (up to ``rounds`` times; later
+       rounds only look at parts changed since).
+    """
+
+    def settle() -> set[int]:
+        """Single moves around the parts changed since the last call; all changed parts."""
+        parts, search.touched = search.touched, set()
+        search.descend(parts)
+        moved, search.touched = search.touched, set()
+        return parts | moved
+
+    def late() -> bool:
+        return time.perf_counter() > search.deadline
+
+    search.descend()
+    search.touched = set()
+    outside = search.outside()
+    for _ in range(_DIFFUSIONS):
+        if late() or not outside:
+            break
+        search.diffuse()
+        settle()
+        before, outside = outside, search.outside()
+        if outside >= before:
+            break
+    for _ in range(rounds):
+        if late() or not search.chains():
+            break
+        settle()
+    settle()
+    parts: set[int] | None = None
+    for _ in range(rounds):
+        if late():
+            break
+        made = resplit(search, parts)
+        changed = settle()
+        made += search.exchange(changed) + search.chains()
+        changed |= settle()
+        parts = changed
+        if not made:
+            break
+
+
+def resplit(search: Search, parts: set[int] | None = None) -> int:
+    """Try a straight re-split of every pair of neighbouring parts (one of them in
+    ``parts``, if given); returns how many pairs were redrawn."""
+    made = 0
+    tried, stamp = search.tried, search.stamp
+    for pa, pb in sorted(search.frontiers()):
+        if pa > pb or (parts is not None and pa not in parts and pb not in parts):
+            continue
+        if tried.get((pa, pb), -1) >= max(stamp[pa], stamp[pb]):
+            continue  # neither part changed since this pair was last tried
+        if time.perf_counter() > search.deadline:
+            break
+        made += _resplit_pair(search, pa, pb)
+        tried[pa, pb] = search.clock
+    return made
+
+
+def _resplit_pair(search: Search, pa: int, pb: int) -> bool:
+    """Redraw the boundary between parts ``pa`` and ``pb``; whether it changed."""
+    members = search.members
+    units = sorted(members[pa] | members[pb])
+    m = len(units)
+    if m < 3:
+        return False
+    piece = search.piece
+    idx = np.asarray(units)
+    # the edges among the units, each once, in local numbering
+    starts, ends = piece.indptr[idx], piece.indptr[idx + 1]
+    lens = ends - starts
+    pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+    local = search.scratch
+    local[idx] = np.arange(m)
+    e_i = np.repeat(np.arange(m), lens)
+    e_j = local[piece.indices[pos]]
+    local[idx] = -1
+    keep = e_j > e_i
+    e_i, e_j, e_c = e_i[keep], e_j[keep], piece.cost[pos[keep]]
+    feat = search.features[idx]  # weight, area, priced perimeter
+    order = np.argsort(piece.xy[idx] @ _DIRECTIONS, axis=0, kind="stable")  # m × directions
+    rank = np.empty_like(order)
+    rank[order, _COLUMNS] = np.arange(m)[:, None]
+    total = feat.sum(axis=0)
+    cut = np.argmax(np.cumsum(feat[order, 0], axis=0) >= 0.5 * total[0], axis=0)
+    size = (cut[:, None] + _OFFSETS).ravel()  # units on the first side of each candidate
+    ok = (size >= 1) & (size <= m - 1)
+    side = (rank.T[_CANDIDATE_DIRECTION[ok]] < size[ok, None]).astype(np.float64)
+    one = side @ feat
+    other = total - one
+    a_in, b_in = side[:, e_i], side[:, e_j]
+    one[:, 2] -= 2 * ((a_in * b_in) @ e_c)
+    other[:, 2] -= 2 * (((1 - a_in) * (1 - b_in)) @ e_c)
+    both = np.concatenate([one, other])
+    halves = search.scores_of(both[:, 0], both[:, 1], both[:, 2])
+    c_n = len(one)
+    score = halves[:c_n] + halves[c_n:]
+    now = search.cur[pa] + search.cur[pb]
+    for c in np.argsort(score, kind="stable").tolist():
+        if score[c] >= now - 1e-9:
+            return False
+        first = {units[i] for i in np.flatnonzero(side[c]).tolist()}
+        second = set(units) - first
+        if _connected(search, first) and _connected(search, second):
+            if len(first & members[pa]) < len(second & members[pa]):
+                first, second = second, first
+            for u in sorted(first - members[pa]):
+                search.relocate(u, pa)
+            for u in sorted(second - members[pb]):
+                search.relocate(u, pb)
+            return True
+    return False
+
+
+def _connected(search: Search, units: set[int]) -> bool:
+    """Whether ``units`` form one connected piece."""
+    nbr = search.nbr
+    start = next(iter(units))
+    seen = {start}
+    stack = [start]
+    while stack:
+        for y in nbr[stack.pop()]:
+            if y in units and y not in seen:
+                seen.add(y)
+                stack.append(y)
+    return len(seen) == len(units)

@@ -1,0 +1,236 @@
+"""Plans as users handle them: partition a workspace, check a plan or a file, locate a point.
+
+This module joins the store (reading layers, saving plans) and the engine (pure functions);
+the CLI and, later, the HTTP API call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from gridmap.errors import InputError, NotFoundError
+from gridmap.settings import Settings
+from gridmap.store.gpkg import Workspace
+from gridmap.store.plans import list_plans, load_plan, save_plan
+
+__all__ = ["check_file", "check_plan", "locate_point", "partition_workspace", "plan_grids"]
+
+
+def partition_workspace(
+    workspace: Workspace,
+    *,
+    communities: list[str] | None = None,
+    target: int = 3000,
+    tolerance: float = 0.2,
+    weight: str = "residents",
+    seed: int = 0,
+    scheme: str = "db11",
+    workers: int = 1,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Partition the workspace's communities; store a draft plan; return its report."""
+    from gridmap.engine.partition_community import partition_communities
+    from gridmap.engine.plan import dissolve_grids, grid_table, node_coverage
+
+    settings = settings or Settings()
+    divisions = workspace.read("divisions")
+    chosen = divisions[divisions["level"] == "community"]
+    if communities:
+        unknown = sorted(set(communities) - set(chosen["code"]))
+        if unknown:
+            raise NotFoundError(f"{workspace.path}: no community {', '.join(unknown)}")
+        chosen = chosen[chosen["code"].isin(communities)]
+    if chosen.empty:
+        raise InputError(f"{workspace.path}: no communities to partition; import divisions first")
+    results = partition_communities(
+        chosen,
+        workspace.read("buildings"),
+        workspace.read("units"),
+        roads=workspace.read("roads"),
+        workers=workers,
+        target=target,
+        tolerance=tolerance,
+        weight=weight,
+        seed=seed,
+        scheme=scheme,
+        metric_epsg=settings.metric_epsg,
+    )
+    cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
+    grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
+    grids = node_coverage(grids, communities=chosen)
+    metric = _metric_of(grids, settings)
+    grids["compactness"] = grid_table(grids, metric, target, weight)["compactness"].to_numpy()
+    params = {
+        "target": target,
+        "tolerance": tolerance,
+        "weight": weight,
+        "seed": seed,
+        "scheme": scheme,
+        "communities": sorted(chosen["code"]),
+    }
+    plan_id = save_plan(
+        workspace,
+        cells[["community_code", "atom_id", "residents", "households", "grid", "geometry"]],
+        grids[
+            [
+                "code",
+                "community_code",
+                "residents",
+                "households",
+                "cells",
+                "compactness",
+                "geometry",
+            ]
+        ],
+        params,
+    )
+    reports = [r.report for r in results]
+    in_band = sum(int(r["in_band"]) for r in reports)  # type: ignore[call-overload]
+    explained = [
+        f"{r['community']}: grid {g['code']} has {g[weight]:,} {weight} ({g['deviation']:+.0%})"
+        for r in reports
+        for g in r["out_of_band"]  # type: ignore[attr-defined]
+    ] + [f"{r['community']}: {note}" for r in reports for note in r["notes"]]  # type: ignore[attr-defined]
+    return {
+        "plan": plan_id,
+        "communities": len(reports),
+        "grids": len(grids),
+        "in_band": in_band,
+        "in_band_share": in_band / max(len(grids), 1),
+        "mean_compactness": float(grids["compactness"].mean()),
+        "explained": explained,
+        "by_community": reports,
+    }
+
+
+def _metric_of(frame: gpd.GeoDataFrame, settings: Settings):  # type: ignore[no-untyped-def]
+    from pyproj import Transformer
+
+    from gridmap.crs import metric_crs
+
+    to_metric = Transformer.from_crs(
+        4326, metric_crs(tuple(frame.total_bounds), settings.metric_epsg), always_xy=True
+    )
+    return lambda x, y: to_metric.transform(x, y)
+
+
+def plan_grids(workspace: Workspace, plan_id: str | None) -> tuple[str, gpd.GeoDataFrame]:
+    """(plan id, grids) of ``plan_id``, or of the newest plan."""
+    plans = list_plans(workspace)
+    if plans.empty:
+        raise NotFoundError(f"{workspace.path}: no plans yet; run `gridmap partition` first")
+    plan_id = plan_id or str(pd.to_numeric(plans["id"]).max())
+    _, _, grids = load_plan(workspace, plan_id)
+    return plan_id, grids
+
+
+def check_plan(workspace: Workspace, plan_id: str | None, settings: Settings):  # type: ignore[no-untyped-def]
+    """Coverage report of a stored plan against its communities, units and buildings."""
+    from gridmap.engine.validate import validate_coverage
+
+    plan_id, grids = plan_grids(workspace, plan_id)
+    divisions = workspace.read("divisions")
+    communities = divisions[divisions["level"] == "community"]
+    communities = communities[communities["code"].isin(grids["community_code"])]
+    boundary = shapely.union_all(communities.geometry.values)
+    # Only what lies in the plan's communities (a plan may cover part of the district).
+    buildings, units = workspace.read("buildings"), workspace.read("units")
+    shapely.prepare(boundary)
+    buildings = buildings[shapely.contains(boundary, buildings.representative_point().values)]
+    units = units[shapely.contains(boundary, units.representative_point().values)]
+    # A unit heavier than one grid may hold is split along its own buildings by rule.
+    unit_weight = buildings.groupby("unit_id")[settings.weight].sum()
+    maximum = settings.target * (1 + settings.tolerance)
+    units = units[units["id"].map(unit_weight).fillna(0).astype(float) <= maximum]
+    return validate_coverage(
+        grids,
+        boundary,
+        buildings,
+        units,
+        communities=communities,
+        target=settings.target,
+        tolerance=settings.tolerance,
+        weight=settings.weight,
+    )
+
+
+def check_file(path: Path, boundary: Path | None, code_field: str):  # type: ignore[no-untyped-def]
+    """Coverage report of a grid layer in any file GDAL reads (a legacy, hand-drawn layer)."""
+    from gridmap.engine.validate import validate_coverage
+
+    grids = _read_polygons(path)
+    if code_field not in grids:
+        raise InputError(
+            f"{path}: no column {code_field!r}; pass --code-field (the file has "
+            f"{', '.join(c for c in grids.columns if c != 'geometry')})"
+        )
+    grids = grids.rename(columns={code_field: "code"})
+    grids["code"] = grids["code"].astype(str)
+    area = None
+    if boundary is not None:
+        area = shapely.union_all(_read_polygons(boundary).geometry.values)
+    return validate_coverage(grids, area)
+
+
+def locate_point(
+    workspace: Workspace, lon: float, lat: float, plan_id: str | None, settings: Settings
+) -> dict[str, Any]:
+    """The grid holding (lon, lat), its community, street and district, and the nearest grid."""
+    from gridmap.engine.assign import locate
+
+    plan_id, grids = plan_grids(workspace, plan_id)
+    found = locate(shapely.points([lon], [lat]), grids, near_m=50.0).iloc[0]
+    divisions = workspace.read("divisions").set_index("code")
+    answer: dict[str, Any] = {
+        "plan": plan_id,
+        "lon": lon,
+        "lat": lat,
+        "grid": None,
+        "distance_to_edge_m": _num(found["distance_to_edge_m"]),
+        "neighbour": _str(found["neighbour"]),
+        "neighbour_distance_m": _num(found["neighbour_distance_m"]),
+    }
+    code = _str(found["grid"])
+    if code is None:
+        return answer
+    grid = grids.set_index("code").loc[code]
+    community = str(grid["community_code"])
+    street = community[:9] + "000"
+    district = community[:6] + "000000"
+    answer["grid"] = {
+        "code": code,
+        "residents": int(grid["residents"]),
+        "households": int(grid["households"]),
+    }
+    for key, div_code in (("community", community), ("street", street), ("district", district)):
+        row = divisions.loc[div_code] if div_code in divisions.index else None
+        answer[key] = {
+            "code": div_code,
+            "name": None if row is None else row["name"],
+            "short_name": None if row is None else row["short_name"],
+        }
+    return answer
+
+
+def _read_polygons(path: Path) -> gpd.GeoDataFrame:
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such file")
+    frame = pyogrio.read_dataframe(path)
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    return frame.to_crs(4326)
+
+
+def _num(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 2)  # type: ignore[arg-type]
+
+
+def _str(value: object) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
