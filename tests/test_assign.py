@@ -173,6 +173,7 @@ def test_thread_chunks_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> 
     expected = [serial.assign(points), serial.assign(footprints), serial.locate(points)]
     monkeypatch.setattr(assign_module, "_CHUNK", 7)  # every bulk step now runs in 3 threads
     monkeypatch.setattr(assign_module, "_MANY", 7)  # … with prepared copies of the grids
+    monkeypatch.setattr(assign_module, "_BLOCK", 5)  # … and points looked up 5 at a time
     threaded = GridIndex(TILES, workers=3)
     got = [threaded.assign(points), threaded.assign(footprints), threaded.locate(points)]
     for a, b in zip(expected, got, strict=True):
@@ -375,3 +376,56 @@ def test_overlapping_grids_still_find_the_nearer_neighbour() -> None:
     assert (row["grid"], row["neighbour"]) == ("A", "B")
     assert row["distance_to_edge_m"] == pytest.approx(50.0)
     assert row["neighbour_distance_m"] == pytest.approx(10.0)
+
+
+_box = st.tuples(
+    st.floats(-50, 50), st.floats(-50, 50), st.floats(0, 30) | st.just(0.0), st.floats(0, 30)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_box | st.just(None) | st.just("empty"), min_size=1, max_size=40),
+    st.lists(st.tuples(st.floats(-60, 90), st.floats(-60, 90)), min_size=1, max_size=40),
+    st.sampled_from([(0.0, 0.0), (X0, Y0), (LON0, LAT0)]),
+    st.sampled_from([1.0, 1e-4]),  # metres, or about degrees
+)
+def test_buckets_find_the_same_candidates_as_the_rtree(boxes, coords, origin, scale) -> None:  # type: ignore[no-untyped-def]
+    # The bulk point path looks up bounding boxes in buckets instead of the STRtree: it must
+    # give exactly the tree's pairs, with grids of any size, missing or empty ones included,
+    # and points on the boxes' edges (their corners are among the points).
+    def at(u: float, v: float) -> tuple[float, float]:
+        return origin[0] + u * scale, origin[1] + v * scale
+
+    grids = [
+        shapely.Polygon()
+        if t == "empty"
+        else None
+        if t is None
+        else box(*at(*t[:2]), *at(t[0] + t[2], t[1] + t[3]))
+        for t in boxes
+    ]
+    geoms = np.array(grids, dtype=object)
+    corners = [c for g in grids if g is not None and not g.is_empty for c in g.exterior.coords]
+    points = [at(*c) for c in coords] + corners
+    x, y = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    i, j = assign_module._Buckets.build(geoms).candidates(x, y)
+    ti, tj = shapely.STRtree(geoms).query(shapely.points(x, y))
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(
+        zip(ti.tolist(), tj.tolist(), strict=True)
+    )
+
+
+def test_grids_without_geometry_are_skipped() -> None:
+    grids = CHONGQING.iloc[:1].copy()
+    grids = pd.concat(
+        [
+            grids,
+            gpd.GeoDataFrame({"code": ["x", "y"]}, geometry=[None, shapely.Polygon()], crs=4326),
+        ]
+    )
+    out = locate(([106.555, 106.565], [29.555, 29.555]), grids)
+    assert out["grid"].tolist() == [CHONGQING["code"][0], None]
+    assert out["nearest"].tolist() == [CHONGQING["code"][0]] * 2
+    many = gpd.GeoDataFrame(geometry=[Point(106.555, 29.555)] * 6000, crs=4326)  # bulk path
+    assert set(assign_buildings(many, grids)["grid"]) == {CHONGQING["code"][0]}

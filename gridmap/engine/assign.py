@@ -31,6 +31,7 @@ __all__ = ["GridIndex", "Location", "assign_buildings", "locate"]
 _TIE = 1e-9  # relative difference of areas (or distances) under which two grids tie
 _CHUNK = 50_000  # inputs at least this long are split over threads (GEOS releases the GIL)
 _MANY = 5_000  # inputs from which a call's own prepared copies of the grids pay off
+_BLOCK = 65_536  # points looked up at a time
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 _LONLAT = pyproj.CRS.from_epsg(4326)
 _Ints = NDArray[np.intp]
@@ -312,19 +313,32 @@ class GridIndex:
         return i, j, np.ones(len(i))
 
     def _in_grids(self, points: _Geoms) -> tuple[_Ints, _Ints, NDArray[np.float64]]:
-        """Like ``_query(self._tree, points, "intersects")``, faster: candidates by bounding box,
-        then point-in-polygon on coordinates, with the edge index of prepared grids."""
+        """Like ``_query(self._tree, points, "intersects")``, about twice as fast: bounding-box
+        candidates from buckets, then point-in-polygon with the prepared grids' edge index."""
+        x, y = shapely.get_x(points), shapely.get_y(points)
         n, workers = len(points), self._workers(len(points))
         grids = self._prepared(workers) if n >= _MANY else [self._geoms]
-        x, y = shapely.get_x(points), shapely.get_y(points)
 
         def pairs(part: slice, worker: int) -> tuple[_Ints, _Ints]:
-            i, j = self._tree.query(points[part])
-            hit = shapely.intersects_xy(grids[worker][j], x[part][i], y[part][i])
-            return i[hit], j[hit]
+            found = [(_NONE, _NONE)]
+            # in blocks: small temporaries are reused by malloc, large ones cost page faults
+            for start in range(part.start, part.stop, _BLOCK):
+                block = slice(start, min(start + _BLOCK, part.stop))
+                i, j = self._buckets.candidates(x[block], y[block])
+                # grid by grid, each grid's edge index stays in cache (radix sort)
+                key = j.astype(np.int16 if len(self) < 2**15 else np.int32)
+                order = np.argsort(key, kind="stable")
+                i, j = i[order], j[order]
+                hit = shapely.intersects_xy(grids[worker][j], x[block][i], y[block][i])
+                found.append((i[hit] + start - part.start, j[hit]))
+            return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
 
         i, j = _in_threads(pairs, n, workers)
         return i, j, np.ones(len(i))
+
+    @cached_property
+    def _buckets(self) -> _Buckets:
+        return _Buckets.build(self._geoms)
 
     def _overlaps(
         self, footprints: _Geoms, area: NDArray[np.float64]
@@ -378,6 +392,63 @@ class GridIndex:
 
     def _code_series(self, pos: _Ints, index: pd.Index) -> pd.Series:
         return pd.Series(self._codes_none[pos], index=index, dtype=object)
+
+
+@dataclass(frozen=True)
+class _Buckets:
+    """A uniform lattice of buckets over the grids, each listing the grids whose bounding box
+    meets it. For grids (cells of a tiling, alike in size) it finds the same bounding-box
+    candidates as an STRtree, about 2.5× faster for many points: numpy, no tree traversal."""
+
+    x0: float
+    y0: float
+    size: float
+    nx: int
+    ny: int
+    start: _Ints  # bucket k lists grid[start[k]:start[k + 1]]
+    grid: _Ints
+    bounds: NDArray[np.float64]
+
+    @classmethod
+    def build(cls, geoms: _Geoms) -> _Buckets:
+        bounds = shapely.bounds(geoms)
+        known = np.flatnonzero(np.isfinite(bounds).all(axis=1))  # no None or empty grids
+        if not len(known):
+            return cls(0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.intp), _NONE, bounds)
+        b = bounds[known]
+        x0, y0 = b[:, 0].min(), b[:, 1].min()
+        width, height = b[:, 2].max() - x0, b[:, 3].max() - y0
+        # half the typical grid; at most ~32 buckets a grid, and few entries for huge grids
+        typical = np.median(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])) / 2
+        most = 16 * len(b)  # then nx * ny <= 2 * most + 1, however thin the extent
+        size = max(typical, np.sqrt(width * height / most), (width + height) / most, 1e-12)
+        while True:  # the same arithmetic as candidates(), so that edges fall alike
+            ix0, iy0, ix1, iy1 = (_bucket(b[:, k], (x0, y0)[k % 2], size) for k in range(4))
+            wide = ix1 - ix0 + 1
+            count = wide * (iy1 - iy0 + 1)
+            if count.sum() <= 64 * len(b) + 1_000_000:
+                break
+            size *= 2
+        nx, ny = int(ix1.max()) + 1, int(iy1.max()) + 1
+        grid = np.repeat(np.arange(len(b)), count)
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        bucket = (iy0[grid] + k // wide[grid]) * nx + ix0[grid] + k % wide[grid]
+        order = np.argsort(bucket, kind="stable")
+        start = np.searchsorted(bucket[order], np.arange(nx * ny + 1))
+        return cls(x0, y0, size, nx, ny, start, known[grid[order]], bounds)
+
+    def candidates(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[_Ints, _Ints]:
+        """Pairs (point, grid) where the point lies in the grid's bounding box."""
+        with np.errstate(invalid="ignore"):  # NaN: no bucket; the arithmetic of _bucket()
+            fx, fy = np.floor((x - self.x0) / self.size), np.floor((y - self.y0) / self.size)
+        rows = np.flatnonzero((fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny))
+        bucket = fy[rows].astype(np.intp) * self.nx + fx[rows].astype(np.intp)
+        first, count = self.start[bucket], self.start[bucket + 1] - self.start[bucket]
+        i = np.repeat(rows, count)
+        j = self.grid[np.repeat(first - np.cumsum(count) + count, count) + np.arange(len(i))]
+        b, xi, yi = self.bounds, x[i], y[i]
+        inside = (b[j, 0] <= xi) & (xi <= b[j, 2]) & (b[j, 1] <= yi) & (yi <= b[j, 3])
+        return i[inside], j[inside]
 
 
 def assign_buildings(
@@ -465,6 +536,10 @@ def locate(
     2  None                50.0       b      None                   NaN
     """
     return GridIndex(grids, code_column, metric).locate(points, near_m=near_m)
+
+
+def _bucket(v: NDArray[np.float64], origin: float, size: float) -> _Ints:
+    return np.floor((v - origin) / size).astype(np.intp)  # as in _Buckets.candidates()
 
 
 def _in_threads(
