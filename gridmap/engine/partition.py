@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
-from scipy.sparse import csgraph
 
-from gridmap.engine.graph import Adjacency, connected_parts
-from gridmap.engine.partition_build import Piece, first_plan
+from gridmap.engine.graph import Adjacency
+from gridmap.engine.partition_build import Piece, components, first_plan
 from gridmap.engine.partition_improve import improve
+from gridmap.engine.partition_pieces import Plan, allocate, explain
 from gridmap.engine.partition_search import Search
 from gridmap.errors import InputError
 
@@ -29,7 +28,6 @@ __all__ = ["PartitionResult", "n_parts_for", "partition_graph"]
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
-Plan = list[tuple[Ints, int]]  # the units of each piece to partition, and its number of parts
 
 
 @dataclass(frozen=True)
@@ -112,11 +110,15 @@ def partition_graph(
 
     Every part is non-empty and connected; parts never span separate pieces of the graph (the
     parts are shared out among pieces by weight, at least one each). A unit heavier than
-    ``target·(1 + tolerance)`` is a part of its own. Otherwise each part's weight is brought
-    within ``target ± tolerance·target`` — and, within that, as close as possible to its
-    piece's mean — while keeping parts compact: the search minimizes a balance penalty plus
-    each part's perimeter/√area (√(4π/Polsby-Popper)), with shared boundaries priced by
-    ``edge_cost``.
+    ``target·(1 + tolerance)`` is a part of its own. Otherwise each part is brought within
+    ``target ± tolerance·target`` whenever the units allow it and, within that, within a fifth
+    of the tolerance of its piece's mean weight (±4% for ±20%), while its Polsby-Popper
+    (boundaries priced by ``edge_cost``) is kept as high as that allows.
+
+    The search: k-means++ seeds and a power diagram whose offsets balance the weights (compact,
+    roughly balanced), made contiguous; then single moves, moves along the least-squares flow
+    between parts, ejection chains and exchanges of boundary units, and straight re-splits of
+    neighbouring parts, each kept only if it lowers the score and leaves every part connected.
 
     Parameters
     ----------
@@ -140,8 +142,8 @@ def partition_graph(
     seed
         Seed of ``numpy.random.default_rng``; the same inputs and seed give the same labels.
     time_budget_s
-        Wall-clock budget. Without it a fixed number of starts is made (deterministic); with
-        it, starts are added while time remains (the result then depends on the machine).
+        Wall-clock budget. Without it, one start (deterministic); with it, starts from further
+        seeds while time remains, the best kept (the result then depends on the machine).
     edge_cost
         Price of each adjacency edge per metre of shared boundary (default 1): e.g. 0.2 where
         a road runs, so that boundaries follow roads.
@@ -187,11 +189,12 @@ def partition_graph(
         notes.append("all weights are zero: parts are balanced by area instead")
     aim = target if total > 0 else float(area.sum()) / n_parts
     aim = aim if aim > 0 else 1.0
-    plan = _allocate(balance, adj, n_parts, aim, tolerance if total > 0 else math.inf, notes)
+    plan = allocate(balance, adj, n_parts, aim, tolerance if total > 0 else math.inf, notes)
     labels = np.full(adj.n, -1, dtype=np.int64)
     next_label = 0
     iterations = 0
     work = sum(len(units) for units, k in plan if 1 < k < len(units))  # units left to search
+    pcost = _priced_perimeters(adj, perim, cost) if work else perim
     for index, (units, k) in enumerate(plan):
         if k == 1 or k == len(units):
             labels[units] = next_label + (np.arange(len(units)) if k > 1 else 0)
@@ -201,7 +204,7 @@ def partition_graph(
                 spent = time.perf_counter() - started
                 budget = max(time_budget_s - spent, 0.0) * len(units) / work
                 work -= len(units)
-            piece = _piece(units, adj, balance, xy, area, perim, cost)
+            piece = _piece(units, adj, balance, xy, area, pcost, cost)
             local, moves = _solve(piece, k, aim, tolerance, seed, index, budget)
             labels[units] = next_label + local
             iterations += moves
@@ -261,8 +264,18 @@ def _checked(
     return w, xy, area, perim, cost
 
 
+def _priced_perimeters(adj: Adjacency, perim: Floats, cost: Floats) -> Floats:
+    """Each unit's perimeter with the stretches it shares priced by their cost (outside: 1)."""
+    n = adj.n
+    touching = np.bincount(adj.left, adj.shared, n) + np.bincount(adj.right, adj.shared, n)
+    priced = np.bincount(adj.left, adj.shared * cost, n) + np.bincount(
+        adj.right, adj.shared * cost, n
+    )
+    return np.maximum(perim - touching, 0.0) + priced
+
+
 def _piece(
-    units: Ints, adj: Adjacency, w: Floats, xy: Floats, area: Floats, perim: Floats, cost: Floats
+    units: Ints, adj: Adjacency, w: Floats, xy: Floats, area: Floats, pcost: Floats, cost: Floats
 ) -> Piece:
     """The sub-graph on ``units`` (sorted) in local numbering."""
     local = np.full(adj.n, -1, dtype=np.int64)
@@ -275,12 +288,6 @@ def _piece(
     order = np.lexsort((dst, src))
     src, dst, price = src[order], dst[order], price[order]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(units)))])
-    # each unit's perimeter, with the stretches it shares priced by their cost (outside: 1)
-    touching = np.bincount(adj.left, adj.shared, adj.n) + np.bincount(adj.right, adj.shared, adj.n)
-    priced_all = np.bincount(adj.left, adj.shared * cost, adj.n) + np.bincount(
-        adj.right, adj.shared * cost, adj.n
-    )
-    pcost = np.maximum(perim - touching, 0.0) + priced_all
     return Piece(
         indptr.astype(np.int64),
         dst.astype(np.int64),
@@ -292,95 +299,11 @@ def _piece(
     )
 
 
-# --- sharing parts out among pieces ------------------------------------------------------------
-
-
-def _allocate(
-    w: Floats, adj: Adjacency, n_parts: int, target: float, tolerance: float, notes: list[str]
-) -> Plan:
-    """[(units, k)]: the pieces to partition, each with its number of parts.
-
-    Units above the maximum are parts of their own; the rest of the graph falls into connected
-    pieces, which share the remaining parts by weight (D'Hondt: the next part goes to the
-    piece with the most weight per part), at least one each. A piece left without a part (more
-    pieces than parts) joins the oversize unit it touches, or else makes an extra part.
-    """
-    high = target * (1 + tolerance)
-    over = np.flatnonzero(w > high)
-    if len(over):
-        shown = ", ".join(f"unit {u} ({w[u]:,.0f})" for u in over[:10])
-        more = f" and {len(over) - 10} more" if len(over) > 10 else ""
-        notes.append(
-            f"{len(over)} unit(s) weigh more than the maximum {high:,.0f} and are parts of "
-            f"their own: {shown}{more}"
-        )
-    rest = np.ones(adj.n, dtype=bool)
-    rest[over] = False
-    piece_of = connected_parts(adj, rest)
-    n_pieces = int(piece_of.max()) + 1 if rest.any() else 0
-    whole = connected_parts(adj)
-    if whole.max() > 0:
-        notes.append(
-            f"the graph has {int(whole.max()) + 1} separate pieces; parts never span two, so "
-            "each piece gets its own parts, by weight, at least one"
-        )
-    order = np.argsort(piece_of, kind="stable")
-    order = order[piece_of[order] >= 0]  # the units of piece 0, then of piece 1…, each sorted
-    members = np.split(order, np.searchsorted(piece_of[order], np.arange(1, n_pieces)))
-    weight = np.bincount(piece_of[order], weights=w[order], minlength=n_pieces)
-    joined: dict[int, list[int]] = {}  # oversize unit → pieces merged into its part
-    spare = n_parts - len(over)
-    if spare < n_pieces:
-        touch = _touching_oversize(adj, piece_of, over)
-        for c in np.argsort(weight, kind="stable"):
-            if spare >= n_pieces - sum(len(v) for v in joined.values()):
-                break
-            if c in touch:
-                joined.setdefault(touch[c], []).append(int(c))
-    merged = {c for cs in joined.values() for c in cs}
-    own = [c for c in range(n_pieces) if c not in merged]
-    count = dict.fromkeys(own, 1)
-    for _ in range(max(spare - len(own), 0)):
-        room = [c for c in own if count[c] < len(members[c])]
-        c = max(room, key=lambda c: (weight[c] / count[c], -c))
-        count[c] += 1
-    made = len(over) + len(own)
-    if made > n_parts:
-        notes.append(
-            f"{made} parts made instead of n_parts={n_parts}: the graph has more separate "
-            "pieces (and oversize units) than parts"
-        )
-    plan: list[tuple[NDArray[np.int64], int]] = []
-    for u in over:
-        units = np.concatenate([[u], *(members[c] for c in joined.get(int(u), []))])
-        plan.append((np.sort(units).astype(np.int64), 1))
-    plan.extend((members[c], count[c]) for c in own)
-    if len(plan) > 1:
-        shown = "; ".join(
-            f"{len(u)} unit(s) weighing {w[u].sum():,.0f} → {k}" for u, k in plan[:12]
-        )
-        more = f"; and {len(plan) - 12} more" if len(plan) > 12 else ""
-        notes.append(f"parts per piece: {shown}{more}")
-    return plan
-
-
-def _touching_oversize(adj: Adjacency, piece_of: Ints, over: Ints) -> dict[int, int]:
-    """For each piece touching an oversize unit, the one it shares most boundary with."""
-    is_over = np.zeros(adj.n, dtype=bool)
-    is_over[over] = True
-    best: dict[int, tuple[float, int]] = {}
-    for a, b, s in zip(adj.left.tolist(), adj.right.tolist(), adj.shared.tolist(), strict=True):
-        for unit, other in ((a, b), (b, a)):
-            if is_over[unit] and not is_over[other]:
-                c = int(piece_of[other])
-                if c not in best or s > best[c][0]:
-                    best[c] = (s, unit)
-    return {c: u for c, (_, u) in best.items()}
-
-
 # --- search --------------------------------------------------------------------------------------
 
-_STARTS_BY_SIZE = ((300, 4), (1000, 2))  # up to this many units: this many starts; beyond: 1
+# Without a time budget one start: further starts from other seeds change little (the search
+# converges to similar plans) and would double the time. With a budget, starts go on while
+# time remains, up to this many:
 _MAX_STARTS = 32
 
 
@@ -395,9 +318,7 @@ def _solve(
 ) -> tuple[Ints, int]:
     """Best labels of several starts on one piece, and the moves made."""
     started = time.perf_counter()
-    starts = next((s for size, s in _STARTS_BY_SIZE if piece.n <= size), 1)
-    if budget is not None:
-        starts = _MAX_STARTS
+    starts = 1 if budget is None else _MAX_STARTS
     best: tuple[float, NDArray[np.int64]] | None = None
     moves = 0
     for start in range(starts):
@@ -440,11 +361,9 @@ def _result(
     k = len(first)
     weight = np.bincount(labels, weights=w, minlength=k).astype(np.float64)
     inside = labels[adj.left] == labels[adj.right]
-    graph = sparse.csr_matrix(
-        (np.ones(int(inside.sum())), (adj.left[inside], adj.right[inside])), shape=(adj.n, adj.n)
-    )
-    _, comp = csgraph.connected_components(graph, directed=False)
-    pieces = np.bincount(np.unique(np.column_stack([labels, comp]), axis=0)[:, 0], minlength=k)
+    comp = components(adj.n, adj.left[inside], adj.right[inside])
+    n_comp = int(comp.max()) + 1
+    pieces = np.bincount(np.unique(labels * n_comp + comp) // n_comp, minlength=k)
     part_area = np.bincount(labels, weights=area, minlength=k)
     boundary = np.bincount(labels, weights=perim, minlength=k) - 2 * np.bincount(
         labels[adj.left[inside]], weights=adj.shared[inside], minlength=k
@@ -452,7 +371,7 @@ def _result(
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = np.where(boundary > 0, 4 * np.pi * part_area / boundary**2, 0.0)
     in_band = np.abs(weight - target) <= tolerance * target * (1 + 1e-12)
-    notes = notes + _explain(labels, weight, in_band, w, target, tolerance, plan)
+    notes = notes + explain(labels, weight, in_band, w, target, tolerance, plan)
     return PartitionResult(
         labels,
         weight,
@@ -464,44 +383,3 @@ def _result(
         target,
         tolerance,
     )
-
-
-def _explain(
-    labels: Ints,
-    weight: Floats,
-    in_band: NDArray[np.bool_],
-    w: Floats,
-    target: float,
-    tolerance: float,
-    plan: Plan,
-) -> list[str]:
-    """One sentence per part out of band."""
-    low, high = target * (1 - tolerance), target * (1 + tolerance)
-    piece_parts = {}
-    for units, k in plan:
-        for p in np.unique(labels[units]).tolist():
-            piece_parts[p] = (units, k)
-    out = []
-    for p in np.flatnonzero(~in_band).tolist():
-        units = np.flatnonzero(labels == p)
-        side = "above the maximum" if weight[p] > high else "below the minimum"
-        bound = high if weight[p] > high else low
-        head = f"part {p}: weight {weight[p]:,.0f} is {side} {bound:,.0f}"
-        heaviest = units[np.argmax(w[units])]
-        piece_units, k = piece_parts[p]
-        piece_weight = w[piece_units].sum()
-        if w[heaviest] > high:
-            why = f"a single unit ({heaviest}) of {w[heaviest]:,.0f} exceeds the maximum"
-        elif low <= piece_weight / k <= high:
-            why = "no contiguous arrangement within the band was found around it"
-        elif k == 1 and len(plan) > 1:
-            why = f"it is a separate piece of the graph, weighing {piece_weight:,.0f}"
-        elif len(plan) > 1:
-            why = (
-                f"its piece of the graph weighs {piece_weight:,.0f} for {k} parts "
-                f"({piece_weight / k:,.0f} each)"
-            )
-        else:
-            why = f"the total {piece_weight:,.0f} makes {piece_weight / k:,.0f} per part"
-        out.append(f"{head}: {why}")
-    return out

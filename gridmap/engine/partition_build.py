@@ -1,6 +1,7 @@
 """First plan of a balanced partition of one connected graph: seeds, power diagram, contiguity.
 
-Private to :mod:`gridmap.engine.partition`; :mod:`gridmap.engine.partition_search` improves
+Private to :mod:`gridmap.engine.partition`; the local search
+(:mod:`gridmap.engine.partition_search`, :mod:`gridmap.engine.partition_improve`) improves
 what this module builds.
 """
 
@@ -16,7 +17,10 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-__all__ = ["Piece", "first_plan", "kmeanspp", "make_contiguous", "power_diagram"]
+__all__ = ["Piece", "components", "first_plan", "kmeanspp", "make_contiguous", "power_diagram"]
+
+_SMALL = 256  # up to this many units, connected components by a Python union-find
+_DENSE = 16  # up to this many parts, the power diagram computes every unit-centre distance
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,37 @@ class Piece:
     def sources(self) -> NDArray[np.int64]:
         """The first unit of every directed edge (``indices`` holds the second)."""
         return np.repeat(np.arange(self.n), np.diff(self.indptr))
+
+
+def components(n: int, src: NDArray[np.int64], dst: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Connected component (0, 1, … in order of first unit) of each of ``n`` units.
+
+    Examples
+    --------
+    >>> components(5, np.array([0, 3]), np.array([2, 4])).tolist()
+    [0, 1, 0, 2, 2]
+    """
+    if n > _SMALL:  # scipy: below this size its set-up costs more than a Python union-find
+        order = np.argsort(src, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
+        graph = sparse.csr_matrix((np.ones(len(src)), dst[order], indptr), shape=(n, n))
+        roots = csgraph.connected_components(graph, directed=False)[1]
+    else:
+        parent = list(range(n))
+        for a, b in zip(src.tolist(), dst.tolist(), strict=True):
+            while parent[a] != a:  # path halving keeps every parent below its child
+                parent[a] = a = parent[parent[a]]
+            while parent[b] != b:
+                parent[b] = b = parent[parent[b]]
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        for x in range(n):  # parents have smaller numbers: one pass flattens every chain
+            parent[x] = parent[parent[x]]
+        roots = np.asarray(parent)
+    _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse]
 
 
 def kmeanspp(
@@ -71,7 +106,7 @@ def kmeanspp(
 
 
 def power_diagram(
-    piece: Piece, seeds: NDArray[np.int64], target: float, iterations: int = 24
+    piece: Piece, seeds: NDArray[np.int64], target: float, iterations: int = 16
 ) -> NDArray[np.int64]:
     """Labels from Lloyd iterations on a power diagram whose offsets balance the weights.
 
@@ -88,10 +123,12 @@ def power_diagram(
     rows = np.arange(piece.n)
     labels = np.zeros(piece.n, dtype=np.int64)
     for it in range(iterations):
-        dist, cand = cKDTree(centres).query(xy, m)
-        if m == 1:
-            dist, cand = dist[:, None], cand[:, None]
-        labels = cand[rows, np.argmin(dist**2 - offset[cand], axis=1)]
+        if k <= _DENSE:  # a few parts: every distance (cheaper than a tree)
+            d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+            labels = np.argmin(d2 - offset, axis=1)
+        else:  # many parts: each unit looks at its m nearest centres
+            dist, cand = cKDTree(centres).query(xy, m)
+            labels = cand[rows, np.argmin(dist**2 - offset[cand], axis=1)]
         weight = np.bincount(labels, weights=w, minlength=k)
         step = 0.5 if it < iterations // 2 else 0.25
         offset += step * r2 * np.clip((target - weight) / target, -1.0, 1.0)
@@ -112,11 +149,8 @@ def make_contiguous(piece: Piece, labels: NDArray[np.int64], k: int) -> NDArray[
     """
     labels = labels.copy()
     src, dst = piece.sources(), piece.indices
-    same = labels[src] == labels[dst]
-    graph = sparse.csr_matrix(
-        (np.ones(int(same.sum())), (src[same], dst[same])), shape=(piece.n, piece.n)
-    )
-    _, comp = csgraph.connected_components(graph, directed=False)
+    same = (labels[src] == labels[dst]) & (src < dst)
+    comp = components(piece.n, src[same], dst[same])
     score = np.bincount(comp, weights=piece.weights) + 1e-9 * np.bincount(comp)
     comp_label = np.zeros(len(score), dtype=np.int64)
     comp_label[comp] = labels

@@ -1,10 +1,11 @@
-"""The local search's schedule, and its largest move: re-splitting two neighbouring parts.
+"""The local search's schedule, and its two reshaping moves: exchanges and re-splits.
 
-Private to :mod:`gridmap.engine.partition`. Single moves and exchanges change a boundary one
-unit at a time and stall where a part has to give on one side and take on another to become
-compact. Re-splitting the union of two parts along the best of a few straight lines (sweeping
-12 directions, cutting near half the weight) redraws their common boundary at once; the new
-pair is kept when both halves are connected and the score drops.
+Private to :mod:`gridmap.engine.partition`. Single moves change a boundary one unit at a time
+and stall where a part has to give on one side and take on another to become compact. An
+exchange swaps two units across a boundary, keeping both weights close. A re-split redraws
+the whole common boundary of two parts: the best of a few straight cuts of their union
+(8 directions, each near half the weight), kept when both halves are connected and the
+score drops.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import numpy as np
 
 from gridmap.engine.partition_search import Search
 
-__all__ = ["improve", "resplit"]
+__all__ = ["exchange", "improve", "resplit"]
 
 _DIFFUSIONS = 4  # at most; each carries about a frontier's worth of weight between two parts
-_ANGLES = np.linspace(0.0, math.pi, 12, endpoint=False)
-_DIRECTIONS = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # 2 × 12
+_ANGLES = np.linspace(0.0, math.pi, 8, endpoint=False)
+_DIRECTIONS = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # 2 × directions
 _OFFSETS = np.array([-1, 0, 1, 2])  # cuts around the one reaching half the weight
 _COLUMNS = np.arange(len(_ANGLES))[None, :]
 _CANDIDATE_DIRECTION = np.repeat(np.arange(len(_ANGLES)), len(_OFFSETS))
@@ -50,7 +51,7 @@ def improve(search: Search, rounds: int = 3) -> None:
     search.descend()
     search.touched = set()
     outside = search.outside()
-    for _ in range(_DIFFUSIONS):
+    for _ in range(_DIFFUSIONS if search.k > 2 else 0):  # two parts: chains and re-splits
         if late() or not outside:
             break
         search.diffuse()
@@ -67,9 +68,12 @@ def improve(search: Search, rounds: int = 3) -> None:
     for _ in range(rounds):
         if late():
             break
+        outside = search.outside()
         made = resplit(search, parts)
         changed = settle()
-        made += search.exchange(changed) + search.chains()
+        made += exchange(search, changed)
+        if search.outside() > outside:  # the reshaping pushed parts out of the tight band
+            made += search.chains()
         changed |= settle()
         parts = changed
         if not made:
@@ -160,3 +164,63 @@ def _connected(search: Search, units: set[int]) -> bool:
                 seen.add(y)
                 stack.append(y)
     return len(seen) == len(units)
+
+
+def exchange(search: Search, parts: set[int] | None = None) -> int:
+    """Swap two units across part boundaries where that lowers the score; returns swaps.
+
+    A swap keeps both parts' weights close while it reshapes them, which single moves,
+    held back by the balance penalty, cannot do. ``parts``: only boundaries of these.
+    """
+    nbr, ncost, f = search.nbr, search.ncost, search.score_of
+    W, A, P, w, a, pc = search.W, search.A, search.P, search.w, search.a, search.pc
+    known = search.frontiers()
+    changed: set[int] = set()
+    swaps = 0
+    for pa, pb in sorted(known):
+        if pa > pb or (parts is not None and pa not in parts and pb not in parts):
+            continue
+        if time.perf_counter() > search.deadline:
+            break
+        if len(search.members[pa]) == 1 or len(search.members[pb]) == 1:
+            continue
+        if pa in changed or pb in changed:
+            fa, fb = search.frontier(pa, pb), search.frontier(pb, pa)
+        else:
+            fa, fb = known[pa, pb], known.get((pb, pa), [])
+        if not fa or not fb:
+            continue
+        base = search.cur[pa] + search.cur[pb]
+        links_b = [(v, *search.pair_links(v, pa)) for v in fb]
+        best, choice = -1e-12, None
+        for u in fa:
+            own_u, to_b = search.pair_links(u, pb)
+            cu = dict(zip(nbr[u], ncost[u], strict=True))
+            for v, own_v, to_a in links_b:
+                c_uv = cu.get(v, 0.0)
+                if to_a - c_uv <= 0 or to_b - c_uv <= 0:
+                    continue  # v must touch pa without u, and u touch pb without v
+                delta = (
+                    f(
+                        W[pa] - w[u] + w[v],
+                        A[pa] - a[u] + a[v],
+                        P[pa] - pc[u] + 2 * own_u + pc[v] - 2 * (to_a - c_uv),
+                    )
+                    + f(
+                        W[pb] + w[u] - w[v],
+                        A[pb] + a[u] - a[v],
+                        P[pb] - pc[v] + 2 * own_v + pc[u] - 2 * (to_b - c_uv),
+                    )
+                    - base
+                )
+                if delta < best:
+                    best, choice = delta, (u, v)
+        if choice is None:
+            continue
+        u, v = choice
+        if search.stays_connected(u, pa) and search.stays_connected(v, pb):
+            search.relocate(u, pb)
+            search.relocate(v, pa)
+            changed.update((pa, pb))
+            swaps += 1
+    return swaps

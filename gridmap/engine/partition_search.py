@@ -37,6 +37,7 @@ _G = 1.0e5  # price of each unit of deviation beyond the tolerance
 _G2 = 1.0e3  # and of its square (spreads an excess that cannot be avoided)
 _NU = 40.0  # price of shape: Polsby-Popper 0.1 better ≈ 1.3% closer to the tight band
 _EPS = 1e-12
+_DENSE_SOLVE = 400  # up to this many parts, the flow is solved with a dense matrix
 
 Scorer = Callable[[float, float, float], float]
 ArrayScorer = Callable[
@@ -305,9 +306,15 @@ class Search:
             return 0
         rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
         cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
-        adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(k, k))
-        lap = sparse.diags(np.asarray(adj.sum(axis=1)).ravel() + 1e-9) - adj
-        x = spsolve(lap.tocsc(), np.asarray(self.W) - self.mean)
+        excess = np.asarray(self.W) - self.mean
+        degree = np.bincount(rows, minlength=k) + 1e-9  # the tiny term makes L invertible
+        if k <= _DENSE_SOLVE:
+            lap = np.diag(degree)
+            lap[rows, cols] = -1.0
+            x = np.linalg.solve(lap, excess)
+        else:
+            adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(k, k))
+            x = spsolve((sparse.diags(degree) - adj).tocsc(), excess)
         flow = x[pairs[:, 0]] - x[pairs[:, 1]]
         w = self.w
         moved = 0
@@ -429,62 +436,3 @@ class Search:
             else:
                 self.failed[start] = self.clock
         return made
-
-    def exchange(self, parts: set[int] | None = None) -> int:
-        """Swap two units across part boundaries where that lowers the score; returns swaps.
-
-        A swap keeps both parts' weights close while it reshapes them, which single moves,
-        held back by the balance penalty, cannot do. ``parts``: only boundaries of these.
-        """
-        nbr, ncost = self.nbr, self.ncost
-        W, A, P, w, a, pc, f = self.W, self.A, self.P, self.w, self.a, self.pc, self.score_of
-        known = self.frontiers()
-        changed: set[int] = set()
-        swaps = 0
-        for pa, pb in sorted(known):
-            if pa > pb or (parts is not None and pa not in parts and pb not in parts):
-                continue
-            if time.perf_counter() > self.deadline:
-                break
-            if len(self.members[pa]) == 1 or len(self.members[pb]) == 1:
-                continue
-            if pa in changed or pb in changed:
-                fa, fb = self.frontier(pa, pb), self.frontier(pb, pa)
-            else:
-                fa, fb = known[pa, pb], known.get((pb, pa), [])
-            if not fa or not fb:
-                continue
-            base = self.cur[pa] + self.cur[pb]
-            links_b = [(v, *self.pair_links(v, pa)) for v in fb]
-            best, choice = -_EPS, None
-            for u in fa:
-                own_u, to_b = self.pair_links(u, pb)
-                cu = dict(zip(nbr[u], ncost[u], strict=True))
-                for v, own_v, to_a in links_b:
-                    c_uv = cu.get(v, 0.0)
-                    if to_a - c_uv <= 0 or to_b - c_uv <= 0:
-                        continue  # v must touch pa without u, and u touch pb without v
-                    delta = (
-                        f(
-                            W[pa] - w[u] + w[v],
-                            A[pa] - a[u] + a[v],
-                            P[pa] - pc[u] + 2 * own_u + pc[v] - 2 * (to_a - c_uv),
-                        )
-                        + f(
-                            W[pb] + w[u] - w[v],
-                            A[pb] + a[u] - a[v],
-                            P[pb] - pc[v] + 2 * own_v + pc[u] - 2 * (to_b - c_uv),
-                        )
-                        - base
-                    )
-                    if delta < best:
-                        best, choice = delta, (u, v)
-            if choice is None:
-                continue
-            u, v = choice
-            if self.stays_connected(u, pa) and self.stays_connected(v, pb):
-                self.relocate(u, pb)
-                self.relocate(v, pa)
-                changed.update((pa, pb))
-                swaps += 1
-        return swaps

@@ -117,16 +117,19 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
     mm = 1e-3
     parts = []
     for g in range(k):
-        own = _coverage_union(cells[group_of_cell == g], mm)
-        own = shapely.union(
-            own, shapely.union_all(footprints[groups == g], grid_size=mm), grid_size=mm
+        own = shapely.make_valid(
+            _coverage_union(cells[group_of_cell == g], mm), method="structure", keep_collapsed=False
         )
-        others = shapely.union_all(footprints[groups != g], grid_size=mm)
-        parts.append(
-            shapely.intersection(
-                shapely.difference(own, others, grid_size=mm), polygon, grid_size=mm
-            )
-        )
+        try:
+            mine = shapely.union_all(footprints[groups == g], grid_size=mm)
+            others = shapely.union_all(footprints[groups != g], grid_size=mm)
+            own = shapely.difference(shapely.union(own, mine, grid_size=mm), others, grid_size=mm)
+        except shapely.errors.GEOSException:
+            # Left as the Voronoi share: a footprint cut by it makes the canvas merge the two
+            # parts again (reported there), never a wrong tiling.
+            pass
+        valid = shapely.make_valid(own, method="structure", keep_collapsed=False)
+        parts.append(shapely.intersection(valid, polygon, grid_size=mm))
     return parts
 
 
@@ -136,4 +139,5 @@ def _coverage_union(polygons: np.ndarray, grid_size: float) -> shapely.Geometry:
     try:
         return shapely.coverage_union_all(polygons)
     except shapely.errors.GEOSException:
-        return shapely.union_all(shapely.make_valid(polygons), grid_size=grid_size)
+        valid = shapely.make_valid(polygons, method="structure", keep_collapsed=False)
+        return shapely.union_all(valid, grid_size=grid_size)

@@ -1,0 +1,454 @@
+"""Balanced contiguous partition: gridmap against spopt, pymetis and gerrychain, in one run.
+
+    .venv/bin/python bench/partition.py [--timeout 120] [--only a,b,c]
+
+Peers (pip install -r bench/requirements.txt; never runtime dependencies of gridmap):
+- spopt MaxPHeuristic (threshold: 95% of the target, attributes: centroid x, y), Skater
+  (n_clusters = parts, attributes x, y, floor: half the mean units per part — it cannot bound
+  weights) and RegionKMeansHeuristic (n_clusters = parts, x, y; no weight constraint);
+- pymetis.part_graph with contiguous=True (vertex weights ×100, edge weights: shared metres);
+- gerrychain recursive_tree_part, epsilon 0.05, each graph's target its mean weight per part
+  (its algorithm cannot finish unless every part can lie within epsilon of the target).
+
+Data: (a) a jittered Voronoi tessellation of 2,000 units with lognormal weights into 200
+parts; (b) a 10,000-cell community (60% empty land) into round(total/3000) parts; (c) the
+Nan'an sample: in each community, one unit per compound/social unit and per 50 m hexagon of
+scattered buildings (their buildings' Voronoi cells, dissolved), target 3,000 residents.
+
+Each (method, data set) runs in its own process with a time limit, after one untimed call on
+a tiny graph (imports, first-call costs); what does not finish is reported as such. Times
+count the solver call only (not building the peer's graph object).
+Prints a table; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from gridmap.engine.graph import Adjacency, adjacency, connected_parts
+from gridmap.engine.partition import n_parts_for, partition_graph
+
+METHODS = ["gridmap", "pymetis", "gerrychain", "spopt-maxp", "spopt-skater", "spopt-rkm"]
+SPOPT = [m for m in METHODS if m.startswith("spopt")]
+# gerrychain retries for ever where no part can come within epsilon: with many graphs, each
+# gets this long (a graph not done in time counts as not solved)
+PER_PROBLEM_S = 2.0
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def problem(polys: np.ndarray, weights: np.ndarray, k: int, target: float) -> dict[str, Any]:
+    """Everything a method needs about one graph to partition."""
+    adj = adjacency(polys)
+    c = shapely.centroid(polys)
+    return {
+        "n": len(polys),
+        "left": adj.left,
+        "right": adj.right,
+        "shared": adj.shared,
+        "weights": np.asarray(weights, dtype=float),
+        "xy": np.column_stack([shapely.get_x(c), shapely.get_y(c)]),
+        "areas": shapely.area(polys),
+        "perimeters": shapely.length(polys),
+        "k": int(min(k, len(polys))),
+        "target": float(target),
+    }
+
+
+def voronoi_cells(
+    rng: np.random.Generator, n: int, side: float, jitter: float = 0.35
+) -> np.ndarray:
+    """About ``n`` cells of a jittered square lattice's Voronoi diagram, clipped to a box."""
+    m = math.ceil(math.sqrt(n))
+    g = np.stack(np.meshgrid(np.arange(m), np.arange(m)), -1).reshape(-1, 2)[:n]
+    pts = (g + 0.5 + rng.uniform(-jitter, jitter, g.shape)) * (side / m)
+    box = shapely.box(0, 0, side, side)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=box))
+    cells = shapely.intersection(cells, box)
+    return cells[~shapely.is_empty(cells)]
+
+
+def data_a() -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0)
+    cells = voronoi_cells(rng, 2000, 4500.0)
+    w = rng.lognormal(0.0, 0.6, len(cells))
+    return [problem(cells, w, 200, w.sum() / 200)]
+
+
+def data_b() -> list[dict[str, Any]]:
+    rng = np.random.default_rng(1)
+    cells = voronoi_cells(rng, 10_000, 2000.0)
+    built = rng.random(len(cells)) < 0.4
+    w = np.where(built, rng.lognormal(0.0, 1.0, len(cells)), 0.0)
+    w *= 45_000 / w.sum()
+    return [problem(cells, w, n_parts_for(w.sum(), 3000), 3000.0)]
+
+
+def data_c() -> list[dict[str, Any]]:
+    import pandas as pd
+
+    from gridmap.sample.generate import generate_nanan
+    from gridmap.sample.population import PERSONS_PER_M2
+
+    layers = generate_nanan(0)
+    crs = layers["divisions"].estimate_utm_crs()
+    div = layers["divisions"].to_crs(crs)
+    comms = div[div["level"] == "community"]
+    b = layers["buildings"].to_crs(crs)
+    area = b.geometry.area.to_numpy()
+    res = b["residents"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    est = area * b["floors"].to_numpy(float) * PERSONS_PER_M2
+    b = b.assign(w=np.where(np.isnan(res), est, res))
+    pts = shapely.point_on_surface(b.geometry.values)
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    q, r = _hex(x, y, 50.0)
+    unit = b["unit_id"].astype(object).to_numpy()
+    key = np.where(pd.isna(unit), [f"h{a}_{c}" for a, c in zip(q, r, strict=True)], unit)
+    tree = shapely.STRtree(pts)
+    out = []
+    for geom in comms.geometry.values:
+        inside = tree.query(geom, predicate="contains")
+        if len(inside) < 2:
+            continue
+        # ordered=True: the cells come in the order of the points
+        cells = shapely.voronoi_polygons(
+            shapely.multipoints(pts[inside]), extend_to=geom, ordered=True
+        )
+        cells = shapely.intersection(shapely.get_parts(cells), geom)
+        keys, group = np.unique(key[inside], return_inverse=True)
+        polys = np.array(
+            [shapely.union_all(cells[group == g]) for g in range(len(keys))], dtype=object
+        )
+        ok = ~shapely.is_empty(polys)
+        weights = np.bincount(group, weights=b["w"].to_numpy()[inside], minlength=len(keys))
+        polys, weights = polys[ok], weights[ok]
+        if len(polys) < 2:
+            continue
+        total = float(weights.sum())
+        out.append(problem(polys, weights, n_parts_for(total, 3000), 3000.0))
+    return out
+
+
+def _hex(x: np.ndarray, y: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Axial coordinates of the pointy hexagon (centre spacing ``size``) holding each point."""
+    s = size / math.sqrt(3)  # hexagon radius
+    qf = (math.sqrt(3) / 3 * x - y / 3) / s
+    rf = (2 / 3 * y) / s
+    xf, zf = qf, rf
+    yf = -xf - zf
+    rx, ry, rz = np.round(xf), np.round(yf), np.round(zf)
+    dx, dy, dz = np.abs(rx - xf), np.abs(ry - yf), np.abs(rz - zf)
+    fix_x = (dx > dy) & (dx > dz)
+    fix_z = ~fix_x & ~(dy > dz)
+    rx = np.where(fix_x, -ry - rz, rx)
+    rz = np.where(fix_z, -rx - ry, rz)
+    return rx.astype(np.int64), rz.astype(np.int64)
+
+
+DATA = {
+    "a": ("(a) Voronoi 2,000 → 200", data_a),
+    "b": ("(b) 10,000 cells", data_b),
+    "c": ("(c) Nan'an sample", data_c),
+}
+
+
+# --- methods (run in a worker process) ---------------------------------------------------------
+
+
+def run_gridmap(p: dict[str, Any]) -> np.ndarray:
+    adj = Adjacency(p["n"], p["left"], p["right"], p["shared"])
+    return partition_graph(
+        p["weights"],
+        adj,
+        p["k"],
+        centroids=p["xy"],
+        areas=p["areas"],
+        perimeters=p["perimeters"],
+        target=p["target"],
+        tolerance=0.2,
+        seed=0,
+    ).labels
+
+
+def run_pymetis(p: dict[str, Any]) -> np.ndarray:
+    import pymetis
+
+    if p["k"] == 1:
+        return np.zeros(p["n"], dtype=int)
+    n = p["n"]
+    src = np.concatenate([p["left"], p["right"]])
+    dst = np.concatenate([p["right"], p["left"]])
+    ew = np.maximum(np.round(np.concatenate([p["shared"], p["shared"]])), 1).astype(int)
+    order = np.lexsort((dst, src))
+    xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
+    vw = np.maximum(np.round(p["weights"] * 100), 0).astype(int)
+    _, parts = pymetis.part_graph(
+        p["k"],
+        xadj=xadj.tolist(),
+        adjncy=dst[order].tolist(),
+        vweights=vw.tolist(),
+        eweights=ew[order].tolist(),
+        contiguous=True,
+    )
+    return np.asarray(parts)
+
+
+def _networkx(p: dict[str, Any]):  # type: ignore[no-untyped-def]
+    import networkx as nx
+
+    g = nx.Graph()
+    for i in range(p["n"]):
+        g.add_node(i, pop=float(p["weights"][i]))
+    g.add_edges_from(zip(p["left"].tolist(), p["right"].tolist(), strict=True))
+    return g
+
+
+def run_gerrychain(p: dict[str, Any]) -> np.ndarray:
+    from gerrychain import Graph
+    from gerrychain.partition.initial_partition_generators import recursive_tree_part
+
+    if p["k"] == 1:
+        return np.zeros(p["n"], dtype=int)
+    g = Graph.from_networkx(_networkx(p))
+    start = time.perf_counter()
+    mean = float(p["weights"].sum()) / p["k"]
+    flips = recursive_tree_part(g, range(p["k"]), mean, "pop", 0.05, rng=0)
+    _clock(start)
+    return np.array([flips[i] for i in range(p["n"])])
+
+
+def _spopt_inputs(p: dict[str, Any]):  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+    from libpysal.weights import W
+
+    nb: dict[int, list[int]] = {i: [] for i in range(p["n"])}
+    for a, b in zip(p["left"].tolist(), p["right"].tolist(), strict=True):
+        nb[a].append(b)
+        nb[b].append(a)
+    w = W(nb, silence_warnings=True)
+    gdf = gpd.GeoDataFrame(
+        {"x": p["xy"][:, 0], "y": p["xy"][:, 1], "pop": p["weights"]},
+        geometry=shapely.points(p["xy"]),
+    )
+    return gdf, w
+
+
+def run_spopt(method: str, p: dict[str, Any]) -> np.ndarray:
+    from spopt.region import MaxPHeuristic, RegionKMeansHeuristic, Skater
+
+    if p["k"] == 1:
+        return np.zeros(p["n"], dtype=int)
+    gdf, w = _spopt_inputs(p)
+    if method == "spopt-maxp":
+        model = MaxPHeuristic(gdf, w, ["x", "y"], "pop", 0.95 * p["target"])
+    elif method == "spopt-skater":
+        floor = max(1, p["n"] // p["k"] // 2)
+        model = Skater(gdf, w, ["x", "y"], n_clusters=p["k"], floor=floor, islands="ignore")
+    else:
+        model = RegionKMeansHeuristic(gdf[["x", "y"]].to_numpy(), p["k"], w)
+    start = time.perf_counter()
+    model.solve()
+    _clock(start)
+    return np.asarray(model.labels_)
+
+
+_SOLVE_TIME: list[float] = []
+
+
+def _clock(start: float) -> None:
+    """Record a solver-only time (peers whose graph object is built before the call)."""
+    _SOLVE_TIME.append(time.perf_counter() - start)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _warm_up(run: Any) -> None:
+    """One untimed call on a tiny graph: every method's imports and first-call costs."""
+    cells = np.array([shapely.box(i, j, i + 1, j + 1) for i in range(3) for j in range(3)])
+    tiny = problem(cells, np.arange(1.0, 10.0), 2, 22.5)
+    with contextlib.suppress(Exception):  # a failure recurs, and is reported, on real graphs
+        run(tiny)
+
+
+def worker(method: str, path: str, out: str) -> None:
+    """Run ``method`` on every problem of the pickle at ``path``; write labels and times."""
+    problems = pickle.loads(Path(path).read_bytes())
+    run = {"gridmap": run_gridmap, "pymetis": run_pymetis, "gerrychain": run_gerrychain}.get(
+        method, lambda p: run_spopt(method, p)
+    )
+
+    def alarm(*_: object) -> None:
+        raise _Timeout
+
+    _warm_up(run)  # imports and first calls outside the clock and the alarm
+    signal.signal(signal.SIGALRM, alarm)
+    cap = PER_PROBLEM_S if len(problems) > 1 else 0.0  # one graph: the process's limit only
+    results = []
+    for p in problems:
+        _SOLVE_TIME.clear()
+        start = time.perf_counter()
+        signal.setitimer(signal.ITIMER_REAL, cap)
+        try:
+            labels = run(p).tolist()
+            error = None
+        except _Timeout:
+            labels, error = None, f"over {PER_PROBLEM_S:.0f} s"
+        except Exception as exc:  # a peer failing on one problem is a result, not a crash
+            labels, error = None, f"{type(exc).__name__}: {str(exc)[:80]}"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        spent = (
+            _SOLVE_TIME[0] if _SOLVE_TIME and labels is not None else time.perf_counter() - start
+        )
+        results.append({"labels": labels, "seconds": spent, "error": error})
+        Path(out).write_text(json.dumps(results))  # after each graph: a timeout keeps the rest
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
+    devs, pps, connected, n_parts, solved = [], [], [], 0, 0
+    for p, r in zip(problems, results, strict=True):
+        if r["labels"] is None:
+            continue
+        solved += 1
+        lab = np.unique(np.asarray(r["labels"]), return_inverse=True)[1]
+        k = int(lab.max()) + 1
+        n_parts += k
+        adj = Adjacency(p["n"], p["left"], p["right"], p["shared"])
+        weight = np.bincount(lab, weights=p["weights"], minlength=k)
+        devs.append((weight - p["target"]) / p["target"])
+        inside = lab[adj.left] == lab[adj.right]
+        per = np.bincount(lab, weights=p["perimeters"], minlength=k) - 2 * np.bincount(
+            lab[adj.left[inside]], weights=adj.shared[inside], minlength=k
+        )
+        pps.append(4 * np.pi * np.bincount(lab, weights=p["areas"], minlength=k) / per**2)
+        connected.append([connected_parts(adj, lab == q).max() == 0 for q in range(k)])
+    if not solved:
+        return {"solved": 0}
+    dev = np.abs(np.concatenate(devs))
+    return {
+        "solved": solved,
+        "parts": n_parts,
+        "in20": float(np.mean(dev <= 0.2)),
+        "in5": float(np.mean(dev <= 0.05)),
+        "worst": float(dev.max()),
+        "contiguous": float(np.mean(np.concatenate(connected))),
+        "pp": float(np.mean(np.concatenate(pps))),
+        "seconds": float(sum(r["seconds"] for r in results if r["labels"] is not None)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per method and data set"
+    )
+    parser.add_argument("--only", default="a,b,c", help="data sets, e.g. a,b")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="gridmap-bench-partition-"))
+    wall = time.perf_counter()
+    rows = []
+    gave_up: dict[str, int] = {}  # method → size of the largest graph it did not finish
+    for key in args.only.split(","):
+        title, build = DATA[key]
+        try:
+            problems = build()
+        except ImportError as exc:
+            print(f"{title}: skipped ({exc})")
+            continue
+        units = sum(p["n"] for p in problems)
+        asked = sum(p["k"] for p in problems)
+        print(
+            f"{title}: {len(problems)} graph(s), {units:,} units, {asked:,} parts asked", flush=True
+        )
+        path = tmp / f"{key}.pickle"
+        path.write_bytes(pickle.dumps(problems))
+        largest = max(p["n"] for p in problems)
+        for method in args.methods.split(","):
+            if gave_up.get(method, largest + 1) <= largest:
+                rows.append((title, method, "skipped: did not finish on smaller graphs"))
+                continue
+            out = tmp / f"{key}-{method}.json"
+            cmd = [sys.executable, __file__, "--worker", method, str(path), str(out)]
+            try:
+                subprocess.run(cmd, timeout=args.timeout, check=True, capture_output=True)
+            except subprocess.TimeoutExpired:
+                done = json.loads(out.read_text()) if out.exists() else []
+                note = f"did not finish in {args.timeout:.0f} s"
+                if done:
+                    note += f" ({len(done)} of {len(problems)} graphs done)"
+                rows.append((title, method, note))
+                gave_up[method] = min(gave_up.get(method, largest), largest)
+                print(f"  {method}: {note}", flush=True)
+                continue
+            except subprocess.CalledProcessError as exc:
+                rows.append((title, method, "crashed: " + exc.stderr.decode()[-120:].strip()))
+                continue
+            stats = measure(problems, json.loads(out.read_text()))
+            stats["of"] = len(problems)
+            rows.append((title, method, stats))
+            print(f"  {method}: {stats.get('seconds', 0):.2f} s", flush=True)
+    print()
+    print_table(rows)
+    print(f"\nbench wall time {time.perf_counter() - wall:.0f} s")
+
+
+def print_table(rows: list[tuple[str, str, Any]]) -> None:
+    head = (
+        "| data | method | solved | parts | time (s) | in ±20% | in ±5% | worst dev "
+        "| contiguous | mean PP | speed vs spopt | PP vs spopt |"
+    )
+    print(head)
+    print("|---" * 12 + "|")
+    by_data: dict[str, list[tuple[str, Any]]] = {}
+    for title, method, stats in rows:
+        by_data.setdefault(title, []).append((method, stats))
+    for title, entries in by_data.items():
+        finished = [
+            s
+            for m, s in entries
+            if m in SPOPT and isinstance(s, dict) and s.get("solved") == s.get("of")
+        ]
+        ref = min(finished, key=lambda s: s["seconds"]) if finished else None
+        for method, s in entries:
+            if not isinstance(s, dict):
+                print(f"| {title} | {method} | {s} |" + " |" * 9)
+                continue
+            if not s.get("solved"):
+                print(f"| {title} | {method} | 0/{s['of']} |" + " |" * 9)
+                continue
+            speed = f"{ref['seconds'] / s['seconds']:.1f}×" if ref and s["seconds"] > 0 else "–"
+            ppr = f"{s['pp'] / ref['pp']:.2f}" if ref else "–"
+            print(
+                f"| {title} | {method} | {s['solved']}/{s['of']} | {s['parts']} "
+                f"| {s['seconds']:.2f} | {s['in20']:.1%} | {s['in5']:.1%} | {s['worst']:.1%} "
+                f"| {s['contiguous']:.1%} | {s['pp']:.3f} | {speed} | {ppr} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
