@@ -200,23 +200,12 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric):  # type
     perimeters = (
         np.bincount(cell_atom, weights=cell_perimeter, minlength=n_atoms) - 2 * inner_shared
     )
-    cx = (
-        np.bincount(
-            cell_atom,
-            weights=shapely.get_x(shapely.centroid(projected)) * cell_area,
-            minlength=n_atoms,
-        )
-        / areas
+    centres = shapely.centroid(projected)
+    weighted = (
+        np.column_stack([shapely.get_x(centres), shapely.get_y(centres)]) * cell_area[:, None]
     )
-    cy = (
-        np.bincount(
-            cell_atom,
-            weights=shapely.get_y(shapely.centroid(projected)) * cell_area,
-            minlength=n_atoms,
-        )
-        / areas
-    )
-    return graph, areas, perimeters, np.column_stack([cx, cy])
+    sums = [np.bincount(cell_atom, weights=weighted[:, i], minlength=n_atoms) for i in (0, 1)]
+    return graph, areas, perimeters, np.column_stack(sums) / areas[:, None]
 
 
 def partition_communities(
