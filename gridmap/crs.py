@@ -26,6 +26,7 @@ __all__ = [
     "bd09_to_wgs84",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "lonlat_to",
     "metric_crs",
     "outside_china",
     "to_wgs84",
@@ -324,3 +325,18 @@ def _centre_lonlat(data: Any) -> tuple[float, float]:
             "give lon/lat bounds or data with a CRS"
         )
     return float(lon), float(lat)
+
+
+def lonlat_to(crs: pyproj.CRS | int | str) -> Callable[..., tuple[Any, ...]]:
+    """A function ``f(x, y) -> (x, y)`` from lon/lat (EPSG:4326) to ``crs``, for
+    ``shapely.transform(..., interleaved=False)``.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> to_utm = lonlat_to(32648)
+    >>> round(shapely.transform(shapely.Point(105, 0), to_utm, interleaved=False).x)
+    500000
+    """
+    transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    return lambda x, y: transformer.transform(x, y)

@@ -36,8 +36,9 @@ def partition_workspace(
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Partition the workspace's communities; store a draft plan; return its report."""
+    from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition_community import partition_communities
-    from gridmap.engine.plan import dissolve_grids, grid_table, node_coverage
+    from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table, node_coverage
 
     settings = settings or Settings()
     divisions = workspace.read("divisions")
@@ -65,7 +66,7 @@ def partition_workspace(
     cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
     grids = node_coverage(grids, communities=chosen)
-    metric = _metric_of(grids, settings)
+    metric = lonlat_to(metric_crs(tuple(grids.total_bounds), settings.metric_epsg))
     grids["compactness"] = grid_table(grids, metric, target, weight)["compactness"].to_numpy()
     params = {
         "target": target,
@@ -77,7 +78,7 @@ def partition_workspace(
     }
     plan_id = save_plan(
         workspace,
-        cells[["community_code", "atom_id", "residents", "households", "grid", "geometry"]],
+        cells[[*CELL_COLUMNS, "geometry"]],
         grids[
             [
                 "code",
@@ -108,17 +109,6 @@ def partition_workspace(
         "explained": explained,
         "by_community": reports,
     }
-
-
-def _metric_of(frame: gpd.GeoDataFrame, settings: Settings):  # type: ignore[no-untyped-def]
-    from pyproj import Transformer
-
-    from gridmap.crs import metric_crs
-
-    to_metric = Transformer.from_crs(
-        4326, metric_crs(tuple(frame.total_bounds), settings.metric_epsg), always_xy=True
-    )
-    return lambda x, y: to_metric.transform(x, y)
 
 
 def plan_grids(workspace: Workspace, plan_id: str | None) -> tuple[str, gpd.GeoDataFrame]:

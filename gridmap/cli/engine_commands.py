@@ -84,6 +84,7 @@ def check_command(
     ] = False,
 ) -> None:
     """Prove coverage: gaps, overlaps, slivers, multipart grids… Exit 0 when valid, 1 when not."""
+    from gridmap.engine.validate import coverage_report_exit_code
     from gridmap.plans import check_file, check_plan
 
     try:
@@ -104,7 +105,7 @@ def check_command(
         out.print(f"coverage {verdict}: {len(report.issues)} issue(s)")
         for issue in report.issues[:50]:
             out.print(f"  {issue.kind}: {', '.join(issue.grids)}: {issue.detail}", highlight=False)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(coverage_report_exit_code(report))
 
 
 @app.command("locate")

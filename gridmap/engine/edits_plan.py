@@ -22,7 +22,7 @@ from scipy.sparse import csgraph
 from gridmap.crs import metric_crs
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
 from gridmap.engine.gridcodes import crosswalk, stable_codes
-from gridmap.engine.plan import dissolve_grids, grid_table
+from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
 from gridmap.errors import InputError
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "metric_function",
 ]
 
-REQUIRED = ("community_code", "atom_id", "residents", "households", "grid")
+REQUIRED = CELL_COLUMNS
 
 Metric = int | str | pyproj.CRS | Callable[..., tuple[Any, Any]] | None
 Problem = tuple[str, str]  # (reason word, sentence)

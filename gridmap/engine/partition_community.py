@@ -16,12 +16,12 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from gridmap.crs import metric_crs
+from gridmap.crs import lonlat_to, metric_crs
 from gridmap.engine.canvas import build_canvas
 from gridmap.engine.graph import Adjacency, connected_parts
 from gridmap.engine.gridcodes import number_grids
 from gridmap.engine.partition import n_parts_for, partition_graph
-from gridmap.engine.plan import dissolve_grids, grid_table
+from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
 from gridmap.engine.split_units import split_heavy_units
 
 __all__ = ["CommunityResult", "partition_communities", "partition_community"]
@@ -54,8 +54,7 @@ def partition_community(
 ) -> CommunityResult:
     """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole."""
     crs = metric_crs(community.bounds, metric_epsg)
-    to_metric = Transformer.from_crs(4326, crs, always_xy=True)
-    metric = lambda x, y: to_metric.transform(x, y)  # noqa: E731
+    metric = lonlat_to(crs)
     to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
     buildings, units, split_notes = split_heavy_units(
         buildings,
@@ -105,9 +104,7 @@ def partition_community(
         canvas.adjacency,
     )
     labelled["grid"] = cell_labels
-    grids = dissolve_grids(
-        labelled[["community_code", "atom_id", "residents", "households", "grid", "geometry"]]
-    )
+    grids = dissolve_grids(labelled[[*CELL_COLUMNS, "geometry"]])
     codes = number_grids(grids, scheme=scheme, metric=metric)
     grids["code"] = codes.to_numpy()
     labelled["grid"] = labelled["grid"].map(dict(zip(grids.index, codes, strict=True)))

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import Transformer
 
 from gridmap.errors import DuplicateIdError, InputError, MissingColumnError
 from gridmap.io import checks
@@ -195,15 +194,13 @@ def _check_ids(
 
 
 def _metric_transform(frame, settings: Settings):  # type: ignore[no-untyped-def]
-    from gridmap.crs import metric_crs
+    from gridmap.crs import lonlat_to, metric_crs
 
     valid = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
     bounds = valid.cx[-180:180, -90:90].total_bounds if len(valid) else [0, 0, 0, 0]
     if not np.all(np.isfinite(bounds)):
         bounds = [106.5, 29.5, 106.5, 29.5]
-    crs = metric_crs(tuple(bounds), settings.metric_epsg)
-    transformer = Transformer.from_crs(4326, crs, always_xy=True)
-    return lambda x, y: transformer.transform(x, y)
+    return lonlat_to(metric_crs(tuple(bounds), settings.metric_epsg))
 
 
 def _convert_datum(frame, datum: str, v: Verdicts):  # type: ignore[no-untyped-def]
