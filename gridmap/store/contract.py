@@ -1,0 +1,432 @@
+"""The storage contract: what every store offers, whichever engine holds the data.
+
+Two engines implement :class:`Store`: :class:`gridmap.store.gpkg_store.GpkgStore` (one
+GeoPackage file, the embedded default) and :class:`gridmap.store.postgis_store.PostgisStore`
+(PostgreSQL + PostGIS, multi-user, city scale). One contract test suite (tests/store/) runs
+against both.
+
+The model
+---------
+- **Reference layers** (divisions, units, buildings, roads, staff, grids of
+  :data:`gridmap.schema.LAYERS`): read with an optional bbox, written all-or-nothing.
+- **Plans** assign the cells of a canvas to grids (../shared/DESIGN.md). A plan covers a set of
+  communities and has numbered **revisions** 1, 2, 3, … Revisions are immutable: each holds the
+  whole assignment (cells with their ``grid``) and its dissolved grids. An edit is
+  :meth:`Store.commit` naming its *base* revision; when the base is not the plan's head the
+  commit is refused with :class:`StaleRevisionError`, naming the revision that won, by whom
+  and when. The check and the write are one atomic step (no lost update between racing
+  processes).
+- **Status**: draft → published → archived. Only a draft takes new revisions; to change a
+  published plan, :meth:`Store.copy_plan` makes a draft from it.
+- **Publications** (as MapIt's generations): publishing pins a plan's head revision to each of
+  its communities from a time on. One publication per community is in force at a time: a new one
+  ends the old one for the same community (``valid_to``). A plan is "published" while any of
+  its publications is in force, and "archived" once none is. :meth:`Store.publish` takes
+  several plans (a whole street or district) and is one atomic step. :meth:`Store.grids_at`
+  answers "which grids were in force on 1 March".
+- **Staff assignments**: a person (a row of the staff layer) may hold roles in several grids;
+  assignments follow grid codes, which are stable across revisions.
+- **Incidents** and their **events** (the workflow's steps). An incident carries a ``version``;
+  an update names the version it read and is refused when another update came first.
+- **Users** (name, role, password hash) and an **audit log**: every mutating call records who,
+  when, what, which plan and revision, and its outcome; a refused commit is recorded too
+  (``outcome="conflict"``), in its own transaction, before the error is raised.
+
+Atomicity: every mutating method is all-or-nothing. A process killed in the middle of one
+(SIGKILL) leaves the store as it was before the call; the next open sees the prior state.
+
+Times are timezone-aware UTC :class:`datetime.datetime` values; a naive time given to a store
+is an :class:`~gridmap.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import geopandas as gpd
+import pandas as pd
+
+from gridmap.errors import ConflictError
+
+__all__ = [
+    "INCIDENT_FIELDS",
+    "PLAN_STATUSES",
+    "AuditEntry",
+    "Incident",
+    "IncidentEvent",
+    "PlanInfo",
+    "Publication",
+    "Revision",
+    "RevisionInfo",
+    "StaffAssignment",
+    "StaleRevisionError",
+    "StaleVersionError",
+    "Store",
+    "User",
+]
+
+PlanStatus = Literal["draft", "published", "archived"]
+PLAN_STATUSES: tuple[PlanStatus, ...] = ("draft", "published", "archived")
+Outcome = Literal["ok", "conflict", "refused"]
+BBox = tuple[float, float, float, float]
+
+# The fields of an incident a caller sets; the store adds id, version and the times.
+INCIDENT_FIELDS = (
+    "category",  # e.g. "市容环境/暴露垃圾"
+    "status",  # reported | registered | dispatched | handling | handled | verified | closed
+    "description",
+    "lon",
+    "lat",  # WGS-84
+    "grid_code",
+    "community_code",
+    "street_code",
+    "address",
+    "reporter_contact",  # private: never in a public answer
+    "deadline",  # aware datetime or None
+    "assignee",  # staff id or None
+)
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """One plan, without its cells.
+
+    ``communities`` are the 12-digit codes of the communities its cells cover; ``head`` is its
+    newest revision's number; ``params`` how it was made (target, tolerance, weight, seed,
+    scheme…), as JSON-ready values.
+    """
+
+    id: str
+    name: str
+    status: PlanStatus
+    communities: tuple[str, ...]
+    head: int
+    created_at: dt.datetime
+    created_by: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    copied_from: str | None = None
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """One revision of a plan: who made it from which, how, when."""
+
+    plan_id: str
+    number: int
+    base: int | None  # the revision it was made from (None for a plan's first)
+    created_at: dt.datetime
+    created_by: str
+    operation: str  # "partition", "import", "copy", "move", "merge", "split", "reshape"…
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A revision with its data.
+
+    ``cells``: indexed by ``cell_id`` (str), columns community_code, atom_id, grid, residents,
+    households and the cell polygon (EPSG:4326). ``grids``: one row per grid, columns code,
+    community_code, name, residents, households, cells, compactness and the dissolved polygon.
+    These are exactly the frames :func:`gridmap.engine.partition_community` and the edits work on.
+    """
+
+    info: RevisionInfo
+    cells: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A plan revision in force for one community from ``valid_from`` until ``valid_to``."""
+
+    community_code: str
+    plan_id: str
+    revision: int
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None  # None: in force now
+    published_by: str
+
+
+@dataclass(frozen=True)
+class StaffAssignment:
+    """A person holding a role in a grid."""
+
+    staff_id: str
+    grid_code: str
+    role: str  # a key of Settings.roles (police, city_management…, head)
+    assigned_at: dt.datetime
+    assigned_by: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident at a point, as stored; ``fields`` holds the INCIDENT_FIELDS."""
+
+    id: str
+    version: int  # 1 on creation, +1 per update
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    """One step of an incident's life: who did what, when."""
+
+    incident_id: str
+    seq: int  # 1, 2, … per incident
+    at: dt.datetime
+    actor: str
+    action: str  # "report", "register", "dispatch", "regrid" (moved by a publication)…
+    from_status: str | None
+    to_status: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who signs in."""
+
+    name: str
+    role: str  # public | staff | planner | admin
+    password_hash: str
+    created_at: dt.datetime
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log."""
+
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str  # the method: "create_plan", "commit", "publish", "add_user"…
+    outcome: Outcome
+    plan_id: str | None = None
+    revision: int | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class StaleRevisionError(ConflictError):
+    """A commit whose base revision is not the plan's head: somebody else's edit came first."""
+
+    code = "stale_revision"
+
+    def __init__(self, plan_id: str, base: int, winner: RevisionInfo):
+        self.plan_id, self.base, self.winner = plan_id, base, winner
+        super().__init__(
+            f"plan {plan_id}: your edit starts from revision {base}, but revision "
+            f"{winner.number} by {winner.created_by} at {winner.created_at.isoformat()} "
+            f"({winner.operation}) came first; reload revision {winner.number} and redo the edit"
+        )
+
+
+class StaleVersionError(ConflictError):
+    """An incident update that read an older version than the stored one."""
+
+    code = "stale_version"
+
+    def __init__(self, incident_id: str, expected: int, current: Incident):
+        self.incident_id, self.expected, self.current = incident_id, expected, current
+        super().__init__(
+            f"incident {incident_id}: you read version {expected}, but it is now at version "
+            f"{current.version} (updated {current.updated_at.isoformat()}); reload it"
+        )
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What a store offers. Errors: NotFoundError (unknown plan, revision, incident, user),
+    InputError (bad arguments, naive times, a commit on a non-draft plan, publishing a plan whose
+    communities another plan of the same call also covers), StaleRevisionError,
+    StaleVersionError, StoreError (the engine failed). ``actor`` is the user's name."""
+
+    # --- reference layers ----------------------------------------------------------------------
+
+    def layers(self) -> list[str]:
+        """Names of the reference layers that hold data."""
+        ...
+
+    def read(self, name: str, bbox: BBox | None = None) -> pd.DataFrame:
+        """A reference layer (GeoDataFrame when it has geometry), filtered by a lon/lat bbox
+        through the spatial index. An unknown name is an InputError; an empty layer has the
+        schema's columns."""
+        ...
+
+    def write(
+        self, frames: Mapping[str, pd.DataFrame], *, replace: bool = False, actor: str = "system"
+    ) -> None:
+        """Append (or, with ``replace``, replace) reference layers, all of them or none."""
+        ...
+
+    # --- plans and revisions -------------------------------------------------------------------
+
+    def create_plan(
+        self,
+        cells: gpd.GeoDataFrame,
+        grids: gpd.GeoDataFrame,
+        *,
+        name: str,
+        params: Mapping[str, Any],
+        actor: str,
+        operation: str = "partition",
+    ) -> RevisionInfo:
+        """A new draft plan with ``cells``/``grids`` as revision 1; returns that revision."""
+        ...
+
+    def copy_plan(self, plan_id: str, *, name: str, actor: str) -> RevisionInfo:
+        """A new draft whose revision 1 is ``plan_id``'s head (``copied_from`` = plan_id)."""
+        ...
+
+    def plans(
+        self, *, status: PlanStatus | None = None, community: str | None = None
+    ) -> list[PlanInfo]:
+        """Plans, oldest first, optionally of one status or covering one community."""
+        ...
+
+    def plan(self, plan_id: str) -> PlanInfo:
+        """One plan."""
+        ...
+
+    def revisions(self, plan_id: str) -> list[RevisionInfo]:
+        """A plan's revisions, 1 first."""
+        ...
+
+    def revision(self, plan_id: str, number: int | None = None) -> Revision:
+        """A revision with its cells and grids (None: the head)."""
+        ...
+
+    def commit(
+        self,
+        plan_id: str,
+        base: int,
+        cells: gpd.GeoDataFrame,
+        grids: gpd.GeoDataFrame,
+        *,
+        actor: str,
+        operation: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> RevisionInfo:
+        """Add revision head+1 made from ``base``; StaleRevisionError when ``base`` is not the
+        head (audited as a conflict), InputError when the plan is not a draft."""
+        ...
+
+    def publish(
+        self, plan_ids: Sequence[str], *, actor: str, at: dt.datetime | None = None
+    ) -> list[Publication]:
+        """Put the heads of ``plan_ids`` in force for all their communities from ``at``
+        (default now), ending the publications they replace; one atomic step."""
+        ...
+
+    def archive(self, plan_id: str, *, actor: str) -> PlanInfo:
+        """Archive a draft, or end a published plan's publications now."""
+        ...
+
+    def publications(
+        self, *, at: dt.datetime | None = None, community: str | None = None
+    ) -> list[Publication]:
+        """Publications in force at ``at`` (default now); the whole history is
+        :meth:`publication_history`."""
+        ...
+
+    def publication_history(self, community: str | None = None) -> list[Publication]:
+        """Every publication ever made, oldest first."""
+        ...
+
+    def grids_at(
+        self,
+        at: dt.datetime | None = None,
+        *,
+        bbox: BBox | None = None,
+        community: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """The grids in force at ``at`` (default now), with plan_id and revision columns."""
+        ...
+
+    # --- staff ---------------------------------------------------------------------------------
+
+    def assign_staff(self, staff_id: str, grid_code: str, role: str, *, actor: str) -> None:
+        """Give a person a role in a grid (idempotent); NotFoundError for an unknown staff id."""
+        ...
+
+    def unassign_staff(self, staff_id: str, grid_code: str, role: str, *, actor: str) -> None:
+        """Take the role away; NotFoundError when the person did not hold it."""
+        ...
+
+    def staff_assignments(
+        self, *, grid_code: str | None = None, staff_id: str | None = None
+    ) -> list[StaffAssignment]:
+        """Assignments, optionally of one grid or one person."""
+        ...
+
+    # --- incidents -----------------------------------------------------------------------------
+
+    def add_incident(
+        self, fields: Mapping[str, Any], *, actor: str, event: IncidentEvent | None = None
+    ) -> Incident:
+        """Store a new incident (id assigned by the store) and its first event."""
+        ...
+
+    def incident(self, incident_id: str) -> Incident:
+        """One incident."""
+        ...
+
+    def incidents(
+        self,
+        *,
+        grid_code: str | None = None,
+        status: str | None = None,
+        category: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        bbox: BBox | None = None,
+    ) -> list[Incident]:
+        """Incidents matching every filter given, oldest first."""
+        ...
+
+    def update_incident(
+        self,
+        incident_id: str,
+        expected_version: int,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        event: IncidentEvent,
+    ) -> Incident:
+        """Apply ``changes`` and append ``event`` (its seq and incident_id are the store's);
+        StaleVersionError when the stored version is not ``expected_version``."""
+        ...
+
+    def incident_events(self, incident_id: str) -> list[IncidentEvent]:
+        """An incident's events, first first."""
+        ...
+
+    # --- users and audit -----------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str, *, actor: str) -> User:
+        """A new user; ConflictError when the name is taken."""
+        ...
+
+    def user(self, name: str) -> User:
+        """One user."""
+        ...
+
+    def users(self) -> list[User]:
+        """All users, by name."""
+        ...
+
+    def audit(
+        self, *, plan_id: str | None = None, since: dt.datetime | None = None
+    ) -> list[AuditEntry]:
+        """The audit log, oldest first."""
+        ...
+
+    # --- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release files, connections and locks."""
+        ...
