@@ -258,6 +258,9 @@ def test_bad_input_names_the_argument(change, message) -> None:  # type: ignore[
 def test_n_parts_for() -> None:
     totals = (0, 1400, 1600, 4400, 4600, 31_000)
     assert [n_parts_for(t, 3000) for t in totals] == [1, 1, 1, 1, 2, 10]
+    # with a band: the count whose mean is in band, where the rounded one's is not
+    totals = (1400, 4400, 5000, 7380, 7439, 7100, 10_900)
+    assert [n_parts_for(t, 3000, 0.2) for t in totals] == [1, 1, 2, 3, 3, 2, 4]
     with pytest.raises(InputError, match="target must be positive"):
         n_parts_for(100, 0)
 

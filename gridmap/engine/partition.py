@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gridmap.engine.graph import Adjacency
 from gridmap.engine.partition_build import Piece, components, first_plan
+from gridmap.engine.partition_exact import EXACT_MAX_UNITS, exact_partition
 from gridmap.engine.partition_improve import improve
 from gridmap.engine.partition_pieces import Plan, allocate, explain
 from gridmap.engine.partition_search import Search
@@ -79,17 +80,31 @@ class PartitionResult:
         }
 
 
-def n_parts_for(total: float, target: float) -> int:
+def n_parts_for(total: float, target: float, tolerance: float | None = None) -> int:
     """How many parts of about ``target`` a ``total`` makes: ``max(1, round(total/target))``.
+
+    With ``tolerance``, when that count puts the mean part outside ``target ± tolerance`` but
+    another count would put it inside, the count whose mean is nearest the target: 7,380
+    residents make three grids of 2,460 rather than two of 3,690 (above 3,600). Between
+    3,600 and 4,800 no count works, and the rounded one stands.
 
     Examples
     --------
     >>> n_parts_for(10_400, 3000), n_parts_for(1200, 3000), n_parts_for(0, 3000)
     (3, 1, 1)
+    >>> n_parts_for(7380, 3000), n_parts_for(7380, 3000, 0.2), n_parts_for(4400, 3000, 0.2)
+    (2, 3, 1)
     """
     if not target > 0:
         raise InputError(f"target must be positive, not {target!r}")
-    return max(1, round(total / target))
+    rounded = max(1, round(total / target))
+    if tolerance is None or abs(total / rounded - target) <= tolerance * target:
+        return rounded
+    fewest = max(1, math.ceil(total / (target * (1 + tolerance))))
+    most = math.floor(total / (target * (1 - tolerance))) if tolerance < 1 else fewest
+    if fewest > most:
+        return rounded
+    return min(range(fewest, most + 1), key=lambda k: (abs(total / k - target), k))
 
 
 def partition_graph(
@@ -193,6 +208,7 @@ def partition_graph(
     labels = np.full(adj.n, -1, dtype=np.int64)
     next_label = 0
     iterations = 0
+    no_band: set[int] = set()  # pieces proven to have no arrangement with every part in band
     work = sum(len(units) for units, k in plan if 1 < k < len(units))  # units left to search
     pcost = _priced_perimeters(adj, perim, cost) if work else perim
     for index, (units, k) in enumerate(plan):
@@ -205,11 +221,13 @@ def partition_graph(
                 budget = max(time_budget_s - spent, 0.0) * len(units) / work
                 work -= len(units)
             piece = _piece(units, adj, balance, xy, area, pcost, cost)
-            local, moves = _solve(piece, k, aim, tolerance, seed, index, budget)
+            local, moves, proven = _solve(piece, k, aim, tolerance, seed, index, budget)
             labels[units] = next_label + local
             iterations += moves
+            if proven:
+                no_band.add(index)
         next_label += k
-    return _result(labels, w, adj, area, perim, target, tolerance, iterations, notes, plan)
+    return _result(labels, w, adj, area, perim, target, tolerance, iterations, notes, plan, no_band)
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -315,8 +333,13 @@ def _solve(
     seed: int,
     index: int,
     budget: float | None,
-) -> tuple[Ints, int]:
-    """Best labels of several starts on one piece, and the moves made."""
+) -> tuple[Ints, int, bool]:
+    """Best labels of several starts on one piece, the moves made, and whether no arrangement
+    has every part in band (proven by trying them all).
+
+    A small piece (up to EXACT_MAX_UNITS units) is also searched exhaustively, within a
+    budget; its best arrangement replaces the local search's when it scores better.
+    """
     started = time.perf_counter()
     starts = 1 if budget is None else _MAX_STARTS
     best: tuple[float, NDArray[np.int64]] | None = None
@@ -335,7 +358,12 @@ def _solve(
         if best is None or score < best[0]:
             best = (score, search.labels())
     assert best is not None
-    return best[1], moves
+    if piece.n > EXACT_MAX_UNITS:
+        return best[1], moves, False
+    exact = exact_partition(piece, k, target, tolerance)
+    if exact.labels is not None and exact.score < best[0] - 1e-9:
+        return exact.labels, moves, False
+    return best[1], moves, exact.labels is None and exact.complete
 
 
 # --- result --------------------------------------------------------------------------------------
@@ -352,6 +380,7 @@ def _result(
     iterations: int,
     notes: list[str],
     plan: Plan,
+    no_band: set[int],
 ) -> PartitionResult:
     """Renumber parts by their first unit, measure them, explain those out of band."""
     _, first = np.unique(labels, return_index=True)
@@ -371,7 +400,7 @@ def _result(
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = np.where(boundary > 0, 4 * np.pi * part_area / boundary**2, 0.0)
     in_band = np.abs(weight - target) <= tolerance * target * (1 + 1e-12)
-    notes = notes + explain(labels, weight, in_band, w, target, tolerance, plan)
+    notes = notes + explain(labels, weight, in_band, w, target, tolerance, plan, no_band)
     return PartitionResult(
         labels,
         weight,

@@ -81,7 +81,15 @@ def partition_community(
     cell_atom = position[cells["atom_id"].to_numpy()].to_numpy()
     weights = atoms[weight].astype(float).fillna(0).to_numpy()
     total = float(weights.sum())
-    n_parts = min(n_parts_for(total, target), len(atom_ids))
+    n_parts = min(n_parts_for(total, target, tolerance), len(atom_ids))
+    count_notes = []
+    if n_parts != n_parts_for(total, target):
+        rounded = n_parts_for(total, target)
+        count_notes.append(
+            f"{total:,.0f} {weight} in {rounded} grid(s) would make {total / rounded:,.0f} "
+            f"each, outside {target:,.0f} ± {tolerance:.0%}; {n_parts} grids of "
+            f"{total / n_parts:,.0f} instead"
+        )
     graph, areas, perimeters, centroids = _atom_graph(
         cells, cell_atom, len(atom_ids), canvas.adjacency, metric
     )
@@ -127,6 +135,7 @@ def partition_community(
             if not ok
         ],
         "notes": split_notes
+        + count_notes
         + list(result.notes)
         + (
             [f"{moved} empty cell(s) detached from their grid joined the neighbouring grid"]

@@ -7,6 +7,8 @@ gets its number of parts by weight.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -127,13 +129,15 @@ def explain(
     target: float,
     tolerance: float,
     plan: Plan,
+    no_band: Collection[int] = (),
 ) -> list[str]:
-    """One sentence per part out of band."""
+    """One sentence per part out of band (``no_band``: pieces, by index in ``plan``, where
+    every arrangement was tried and none has all its parts in band)."""
     low, high = target * (1 - tolerance), target * (1 + tolerance)
     piece_parts = {}
-    for units, k in plan:
+    for index, (units, k) in enumerate(plan):
         for p in np.unique(labels[units]).tolist():
-            piece_parts[p] = (units, k)
+            piece_parts[p] = (units, k, index)
     out = []
     for p in np.flatnonzero(~in_band).tolist():
         units = np.flatnonzero(labels == p)
@@ -141,10 +145,15 @@ def explain(
         bound = high if weight[p] > high else low
         head = f"part {p}: weight {weight[p]:,.0f} is {side} {bound:,.0f}"
         heaviest = units[np.argmax(w[units])]
-        piece_units, k = piece_parts[p]
+        piece_units, k, index = piece_parts[p]
         piece_weight = w[piece_units].sum()
         if w[heaviest] > high:
             why = f"a single unit ({heaviest}) of {w[heaviest]:,.0f} exceeds the maximum"
+        elif low <= piece_weight / k <= high and index in no_band:
+            why = (
+                f"none of the contiguous arrangements of its {len(piece_units)} units into {k} "
+                "parts has every part within the band (all were tried)"
+            )
         elif low <= piece_weight / k <= high:
             why = "no contiguous arrangement within the band was found around it"
         elif k == 1 and len(plan) > 1:
