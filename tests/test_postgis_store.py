@@ -237,7 +237,7 @@ def test_every_geometry_has_a_gist_index(url):
             )
         }
     assert {name for name, lyr in LAYERS.items() if lyr.geometry} <= with_geometry
-    assert {"revision_grids", "canvas_cells", "incidents"} <= with_geometry
+    assert {"plan_grids", "canvas_cells", "incidents"} <= with_geometry
     assert with_geometry <= indexed
 
 

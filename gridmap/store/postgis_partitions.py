@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 NO_DISTRICT = ""  # district_code of a row in no known district (the default partition)
-PARTITIONED = ("buildings", "grids", "revision_grids")
+PARTITIONED = ("buildings", "grids", "plan_grids")
 _DISTRICT = re.compile(r"^\d{12}$")
 
 _DIVISIONS = sql.SQL(

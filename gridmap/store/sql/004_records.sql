@@ -4,6 +4,7 @@
 -- across revisions. staff_id is a row of gridmap.staff, checked by the store (the staff layer
 -- can be replaced whole, so no foreign key).
 CREATE TABLE gridmap.staff_assignments (
+    seq bigint GENERATED ALWAYS AS IDENTITY,  -- the order assignments were made in
     staff_id text NOT NULL,
     grid_code text NOT NULL,
     role text NOT NULL,

@@ -1,0 +1,263 @@
+"""What every part of :class:`~gridmap.store.postgis_store.PostgisStore` shares: the pool, its
+transactions, times, the audit log and plan lookups.
+
+Connections come from a ``psycopg_pool.ConnectionPool`` (the store's own, or one the caller
+passes). A write is one transaction (``conn.transaction()``); a read is one ``REPEATABLE READ,
+READ ONLY`` transaction, so every query of a read sees the same committed state. Times travel
+as aware datetimes and come back converted to UTC, whatever the session's time zone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from gridmap.errors import GridmapError, InputError, NotFoundError, StoreError
+from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo
+from gridmap.store.postgis import apply_migrations
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+__all__ = ["PostgisBase", "aware", "check_actor", "now", "plan_key", "to_json", "utc"]
+
+_SNAPSHOT = sql.SQL("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+_HAS_POSTGIS = sql.SQL("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
+_PLAN = sql.SQL(
+    "SELECT id, name, status, communities, head, created_at, created_by, params, copied_from"
+    " FROM gridmap.plans WHERE id = %s"
+)
+_PLAN_IDS = sql.SQL("SELECT id FROM gridmap.plans ORDER BY id DESC LIMIT 20")
+_REVISION = sql.SQL(
+    "SELECT plan_id, number, base, created_at, created_by, operation, detail"
+    " FROM gridmap.plan_revisions WHERE plan_id = %s AND number = %s"
+)
+_AUDIT = sql.SQL(
+    "INSERT INTO gridmap.audit_log (at, actor, action, outcome, plan_id, revision, detail)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def now() -> dt.datetime:
+    """The current time, UTC, to the microsecond (what the store stamps)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def aware(value: object, what: str) -> dt.datetime:
+    """``value`` as an aware UTC datetime; a naive or non-datetime value is an InputError."""
+    if not isinstance(value, dt.datetime):
+        raise InputError(f"{what}: expected a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(f"{what}: {value.isoformat()} has no time zone; give an aware time")
+    return value.astimezone(dt.UTC)
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A time read from the database, in UTC (None stays None)."""
+    return None if value is None else value.astimezone(dt.UTC)
+
+
+def to_json(value: Mapping[str, Any] | None) -> str:
+    """JSON text of a mapping (non-JSON values as text), as both engines store it."""
+    return json.dumps(dict(value or {}), ensure_ascii=False, sort_keys=True, default=str)
+
+
+def check_actor(actor: object) -> None:
+    """An actor is a user's name: a non-empty string."""
+    if not isinstance(actor, str) or not actor.strip():
+        raise InputError(f"actor: expected the user's name, got {actor!r}")
+
+
+def plan_key(plan_id: object) -> int | None:
+    """The database key of a plan id ("12" → 12); None when it cannot be one."""
+    text = str(plan_id).strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+class PostgisBase:
+    """The pool and shared helpers; see :class:`~gridmap.store.postgis_store.PostgisStore`."""
+
+    def __init__(self, conninfo: str | ConnectionPool, *, max_size: int = 4):
+        from psycopg_pool import ConnectionPool
+
+        if isinstance(conninfo, str):
+            self._where = _where(conninfo)
+            _prepare(conninfo, self._where)
+            self._pool = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=max_size,
+                kwargs={"autocommit": True},
+                open=True,
+                name="gridmap",
+            )
+            self._own_pool = True
+        elif isinstance(conninfo, ConnectionPool):
+            self._where = conninfo.name
+            self._pool, self._own_pool = conninfo, False
+            with self._connection() as conn:
+                _migrate(conn, self._where)
+        else:
+            raise InputError(
+                f"conninfo: expected a PostgreSQL URL or a ConnectionPool, got {conninfo!r}"
+            )
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._where!r})"
+
+    def close(self) -> None:
+        """Close the store's own pool (a pool passed in is the caller's to close)."""
+        if not self._closed and self._own_pool:
+            self._pool.close()
+        self._closed = True
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if getattr(self, "_closed", False):
+            raise StoreError(f"{self!r}: the store is closed")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except GridmapError:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"{self._where}: {_first_line(exc)}") from exc
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        """One write transaction: all of it is committed, or none (an error rolls back)."""
+        with self._connection() as conn, conn.transaction():
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[Any]]:
+        """One read-only snapshot: every query inside sees the same committed state."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute(_SNAPSHOT)
+            yield conn
+
+    def _audit(
+        self,
+        conn: psycopg.Connection[Any],
+        actor: str,
+        action: str,
+        outcome: Outcome = "ok",
+        *,
+        plan_id: str | None = None,
+        revision: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+        at: dt.datetime | None = None,
+    ) -> None:
+        conn.execute(
+            _AUDIT,
+            (at or now(), actor, action, outcome, plan_id, revision, to_json(detail)),
+        )
+
+    def _audit_alone(self, actor: str, action: str, outcome: Outcome, **kw: Any) -> None:
+        """Record a refused or conflicting call in its own transaction (the call's rolled back)."""
+        with self._write() as conn:
+            self._audit(conn, actor, action, outcome, **kw)
+
+    def _plan_info(
+        self, conn: psycopg.Connection[Any], plan_id: str, *, lock: bool = False
+    ) -> PlanInfo:
+        key = plan_key(plan_id)
+        query = _PLAN + sql.SQL(" FOR UPDATE") if lock else _PLAN
+        row = None
+        if key is not None:
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(query, (key,)).fetchone()
+        if row is None:
+            known = [str(r[0]) for r in conn.execute(_PLAN_IDS)][::-1]
+            shown = ", ".join(known) or "none"
+            raise NotFoundError(f"{self._where}: no plan {plan_id}; the plans are: {shown}")
+        return PlanInfo(
+            id=str(row["id"]),
+            name=row["name"],
+            status=row["status"],
+            communities=tuple(row["communities"]),
+            head=int(row["head"]),
+            created_at=utc(row["created_at"]),  # type: ignore[arg-type]
+            created_by=row["created_by"],
+            params=row["params"] or {},
+            copied_from=None if row["copied_from"] is None else str(row["copied_from"]),
+        )
+
+    def _revision_info(
+        self, conn: psycopg.Connection[Any], plan_id: str, number: int
+    ) -> RevisionInfo:
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(_REVISION, (plan_key(plan_id), int(number))).fetchone()
+        if row is None:
+            head = self._plan_info(conn, plan_id).head
+            raise NotFoundError(
+                f"{self._where}: plan {plan_id} has no revision {number}; it has 1 to {head}"
+            )
+        return revision_info(row)
+
+
+def revision_info(row: Mapping[str, Any]) -> RevisionInfo:
+    """A :class:`RevisionInfo` from a row of ``gridmap.plan_revisions``."""
+    return RevisionInfo(
+        plan_id=str(row["plan_id"]),
+        number=int(row["number"]),
+        base=None if row["base"] is None else int(row["base"]),
+        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
+        created_by=row["created_by"],
+        operation=row["operation"],
+        detail=row["detail"] or {},
+    )
+
+
+def _where(conninfo: str) -> str:
+    """host:port/dbname of a conninfo, never its password."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise InputError(f"database URL: {_first_line(exc)}") from None
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
+
+
+def _prepare(conninfo: str, where: str) -> None:
+    """Connect once (a clear error when the server is unreachable) and apply the migrations."""
+    try:
+        conn = psycopg.connect(conninfo, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}") from exc
+    with conn:
+        _migrate(conn, where)
+
+
+def _migrate(conn: psycopg.Connection[Any], where: str) -> None:
+    """Apply the migrations not yet applied, one migrator at a time (an advisory lock)."""
+    try:
+        if conn.execute(_HAS_POSTGIS).fetchone() is None:
+            raise StoreError(
+                f"the PostgreSQL server at {where} has no PostGIS; install it "
+                "(Debian: apt-get install postgresql-15-postgis-3)"
+            )
+        apply_migrations(conn)
+        if not conn.autocommit:
+            conn.commit()
+    except psycopg.Error as exc:
+        raise StoreError(f"{where}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
