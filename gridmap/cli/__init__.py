@@ -1,11 +1,12 @@
 """The ``gridmap`` command line: the app and its commands, one module per group."""
 
-from gridmap.cli import data_commands, engine_commands
+from gridmap.cli import data_commands, db_commands, engine_commands
 from gridmap.cli._app import app
 
 __all__ = ["app", "main"]
 _COMMAND_MODULES = (
     data_commands,
+    db_commands,
     engine_commands,
 )  # importing a module registers its commands on app
 

@@ -1,13 +1,16 @@
-"""PostGIS layer store: the six layers of :mod:`gridmap.schema` as tables in schema ``gridmap``.
+"""PostGIS layers and migrations: the six layers of :mod:`gridmap.schema` in schema ``gridmap``.
 
-A first, small store that reads and writes whole layers exactly as :class:`Workspace` does (same
-columns, dtypes and geometries), so that a workspace moves to PostgreSQL and back unchanged. A
-later issue grows it into the full Store (plans, revisions, tiles).
+:class:`PostgisLayers` reads and writes whole layers exactly as :class:`Workspace` does (same
+columns, dtypes and geometries), so that a workspace moves to PostgreSQL and back unchanged;
+:func:`load_workspace` and :func:`dump_to_workspace` do that move (``gridmap db load|dump``).
+The full storage contract (plans, revisions, publications…) is
+:class:`gridmap.store.postgis_store.PostgisStore`.
 
 The tables come from the numbered files in ``gridmap/store/sql``, applied by
 :func:`apply_migrations` and recorded in ``public.gridmap_migrations``. A write is one
-transaction for all its layers; rows travel by binary ``COPY`` into a temporary table (geometry
-as WKB) and from there into the layer, so ~40k buildings take a few seconds at most.
+transaction for all its layers; rows travel by binary ``COPY`` with EWKB geometry, and a
+replaced district is loaded into a fresh partition indexed once (see
+:mod:`gridmap.store.postgis_layers`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from gridmap.store.postgis_layers import check_bbox, filled_layers, read_layer, 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
-__all__ = ["PostgisLayers", "apply_migrations", "dump_to_workspace", "load_workspace"]
+__all__ = [
+    "PostgisLayers",
+    "apply_migrations",
+    "available_migrations",
+    "dump_to_workspace",
+    "load_workspace",
+]
 
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _MIGRATION_LOCK = 0x6772_6964  # pg_advisory_xact_lock key ("grid"): one migrator at a time
@@ -85,6 +94,11 @@ def apply_migrations(conn: psycopg.Connection[Any]) -> list[int]:
                 raise StoreError(f"migration {name} failed: {exc}") from exc
             applied.append(version)
     return applied
+
+
+def available_migrations() -> list[tuple[int, str]]:
+    """(version, file name) of every migration this gridmap carries, in order."""
+    return [(version, name) for version, name, _ in _migrations()]
 
 
 def _migrations() -> list[tuple[int, str, bytes]]:
@@ -190,17 +204,30 @@ class PostgisLayers:
 
 
 def load_workspace(
-    workspace: Workspace | str | os.PathLike[str], conninfo: str | ConnectionPool
+    workspace: Workspace | str | os.PathLike[str],
+    conninfo: str | ConnectionPool,
+    *,
+    actor: str = "system",
 ) -> dict[str, int]:
     """Copy every layer of a GeoPackage workspace into PostGIS, replacing what it held.
 
     Afterwards every layer of the database reads as the workspace's (absent ones as empty).
-    Returns the number of rows copied per layer of the workspace.
+    One transaction, audited as a ``write`` by ``actor``. Returns the number of rows copied
+    per layer of the workspace. A workspace file that does not exist is an InputError (it
+    would otherwise empty the database).
     """
+    from gridmap.store.postgis_store import PostgisStore
+
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    frames = {name: ws.read(name) for name in LAYERS}
-    PostgisLayers(conninfo).write(frames, replace=True)
+    if not ws.exists:
+        raise InputError(f"{ws.path}: no such workspace")
     present = ws.layers()
+    frames = {name: ws.read(name) for name in LAYERS}
+    store = PostgisStore(conninfo)
+    try:
+        store.write(frames, replace=True, actor=actor)
+    finally:
+        store.close()
     return {name: len(frame) for name, frame in frames.items() if name in present}
 
 
