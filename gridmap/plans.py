@@ -18,7 +18,7 @@ import shapely
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
 from gridmap.store.gpkg import Workspace
-from gridmap.store.plans import list_plans, load_plan, save_plan
+from gridmap.store.gpkg_store import GpkgStore
 
 __all__ = ["check_file", "check_plan", "locate_point", "partition_workspace", "plan_grids"]
 
@@ -34,8 +34,12 @@ def partition_workspace(
     scheme: str = "db11",
     workers: int = 1,
     settings: Settings | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """Partition the workspace's communities; store a draft plan; return its report."""
+    """Partition the workspace's communities; store a draft plan (revision 1); return its report.
+
+    ``actor`` (default: the login name) is recorded as the plan's author in the audit log.
+    """
     from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition_community import partition_communities
     from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table, node_coverage
@@ -76,22 +80,16 @@ def partition_workspace(
         "scheme": scheme,
         "communities": sorted(chosen["code"]),
     }
-    plan_id = save_plan(
-        workspace,
-        cells[[*CELL_COLUMNS, "geometry"]],
-        grids[
-            [
-                "code",
-                "community_code",
-                "residents",
-                "households",
-                "cells",
-                "compactness",
-                "geometry",
-            ]
-        ],
-        params,
-    )
+    columns = ["code", "community_code", "residents", "households", "cells", "compactness"]
+    with GpkgStore(workspace.path) as store:
+        made = store.create_plan(
+            cells[[*CELL_COLUMNS, "geometry"]],
+            grids[[*columns, "geometry"]],
+            name=f"partition of {len(chosen)} communities",
+            params=params,
+            actor=actor or _login(),
+        )
+    plan_id = made.plan_id
     reports = [r.report for r in results]
     in_band = sum(int(r["in_band"]) for r in reports)  # type: ignore[call-overload]
     explained = [
@@ -112,13 +110,18 @@ def partition_workspace(
 
 
 def plan_grids(workspace: Workspace, plan_id: str | None) -> tuple[str, gpd.GeoDataFrame]:
-    """(plan id, grids) of ``plan_id``, or of the newest plan."""
-    plans = list_plans(workspace)
-    if plans.empty:
-        raise NotFoundError(f"{workspace.path}: no plans yet; run `gridmap partition` first")
-    plan_id = plan_id or str(pd.to_numeric(plans["id"]).max())
-    _, _, grids = load_plan(workspace, plan_id)
-    return plan_id, grids
+    """(plan id, grids of its head revision) of ``plan_id``, or of the newest plan."""
+    if not workspace.exists:
+        raise NotFoundError(f"{workspace.path}: no such workspace")
+    with GpkgStore(workspace.path) as store:
+        if plan_id is None:
+            plans = store.plans()
+            if not plans:
+                raise NotFoundError(
+                    f"{workspace.path}: no plans yet; run `gridmap partition` first"
+                )
+            plan_id = plans[-1].id
+        return plan_id, store.revision(plan_id).grids
 
 
 def check_plan(workspace: Workspace, plan_id: str | None, settings: Settings):  # type: ignore[no-untyped-def]
@@ -207,6 +210,15 @@ def locate_point(
             "short_name": None if row is None else row["short_name"],
         }
     return answer
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without /etc/passwd entry)
+        return "gridmap"
 
 
 def _read_polygons(path: Path) -> gpd.GeoDataFrame:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 __all__ = [
     "LAYERS",
     "PLAN_LAYERS",
+    "RECORD_LAYERS",
     "RESERVED_LAYERS",
     "Column",
     "Layer",
@@ -168,49 +169,76 @@ LAYERS: dict[str, Layer] = {
     lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS)
 }
 
-# Plans: a plan assigns every cell of the canvas to a grid; grids are derived by dissolving
-# cells. Keys join the plan id and the cell id or grid code ("3:500108003002-C0007").
+# The store's own tables (gridmap.store.contract): plans and their immutable revisions, then
+# publications, staff assignments, incidents, users and the audit log. Times are ISO 8601 text
+# in UTC ("2026-03-01T08:00:00.000000Z"), so that text order is time order.
+_TIME = "ISO 8601 time, UTC"
 PLANS = Layer(
     "plans",
     "id",
     (
-        Column("id", "str", True, False),
+        Column("id", "str", True, False, '"1", "2", …'),
         Column("name", "str"),
         Column("status", "str", nullable=False, doc="draft | published | archived"),
-        Column("created_at", "str", nullable=False, doc="ISO 8601 time, UTC"),
-        Column("created_by", "str"),
-        Column("weight", "str", doc="residents | households"),
-        Column("target", "int"),
-        Column("tolerance", "float"),
-        Column("seed", "int"),
-        Column("scheme", "str", doc="grid code layout: db11 | cjt349"),
-        Column("params", "str", doc="all parameters as JSON"),
+        Column("communities", "str", nullable=False, doc="JSON list of community codes"),
+        Column("head", "int", nullable=False, doc="number of the newest revision"),
+        Column("created_at", "str", nullable=False, doc=_TIME),
+        Column("created_by", "str", nullable=False),
+        Column("copied_from", "str", doc="the plan it was copied from"),
+        Column("params", "str", doc="how it was made (target, tolerance, weight, seed…), JSON"),
     ),
     None,
-    "Grid plans and how they were made.",
+    "Grid plans: one row per plan; its data lives in its revisions.",
+)
+PLAN_REVISIONS = Layer(
+    "plan_revisions",
+    "plan_id",
+    (
+        Column("plan_id", "str", True, False),
+        Column("number", "int", True, False, "1, 2, … per plan"),
+        Column("base", "int", doc="the revision it was made from"),
+        Column("created_at", "str", nullable=False, doc=_TIME),
+        Column("created_by", "str", nullable=False),
+        Column("operation", "str", nullable=False, doc="partition, copy, move, merge, split…"),
+        Column("detail", "str", doc="JSON"),
+    ),
+    None,
+    "Immutable revisions of plans, keyed by (plan_id, number).",
 )
 PLAN_CELLS = Layer(
     "plan_cells",
-    "cell_key",
+    "plan_id",
     (
-        Column("cell_key", "str", True, False),
         Column("plan_id", "str", True, False),
-        Column("cell_id", "str", True, False),
+        Column("cell_id", "str", True, False, 'community code + "-C" + number'),
+        Column("version", "int", True, False, "1, then +1 whenever a revision changes the cell"),
         Column("community_code", "str", nullable=False),
         Column("atom_id", "str", nullable=False),
-        Column("grid_code", "str", nullable=False),
         Column("residents", "int"),
         Column("households", "int"),
     ),
     "polygon",
-    "The canvas of a plan: cells tiling each community, each assigned to one grid.",
+    "The canvas of a plan, stored once and shared by its revisions.",
+)
+PLAN_ASSIGNMENTS = Layer(
+    "plan_assignments",
+    "plan_id",
+    (
+        Column("plan_id", "str", True, False),
+        Column("revision", "int", True, False),
+        Column("cell_id", "str", True, False),
+        Column("cell_version", "int", True, False),
+        Column("grid_code", "str", True, False),
+    ),
+    None,
+    "Which grid each cell is in, per revision.",
 )
 PLAN_GRIDS = Layer(
     "plan_grids",
-    "grid_key",
+    "plan_id",
     (
-        Column("grid_key", "str", True, False),
         Column("plan_id", "str", True, False),
+        Column("revision", "int", True, False),
         Column("code", "str", True, False),
         Column("community_code", "str", nullable=False),
         Column("name", "str"),
@@ -220,12 +248,115 @@ PLAN_GRIDS = Layer(
         Column("compactness", "float", doc="Polsby-Popper, 4πA/P²"),
     ),
     "polygon",
-    "Grids of a plan, dissolved from its cells.",
+    "The grids of each revision, dissolved from its cells.",
 )
-PLAN_LAYERS: dict[str, Layer] = {lyr.name: lyr for lyr in (PLANS, PLAN_CELLS, PLAN_GRIDS)}
+PLAN_LAYERS: dict[str, Layer] = {
+    lyr.name: lyr for lyr in (PLANS, PLAN_REVISIONS, PLAN_CELLS, PLAN_ASSIGNMENTS, PLAN_GRIDS)
+}
 
-# Names that later parts of gridmap own (plan revisions, incidents); nothing may create them.
-RESERVED_LAYERS = ("plan_revisions", "incidents")
+PUBLICATIONS = Layer(
+    "publications",
+    "community_code",
+    (
+        Column("community_code", "str", True, False),
+        Column("plan_id", "str", True, False),
+        Column("revision", "int", True, False),
+        Column("valid_from", "str", True, False, _TIME),
+        Column("valid_to", "str", doc="empty while in force"),
+        Column("published_by", "str", nullable=False),
+    ),
+    None,
+    "Which plan revision is in force in a community, from when until when.",
+)
+STAFF_ASSIGNMENTS = Layer(
+    "staff_assignments",
+    "staff_id",
+    (
+        Column("staff_id", "str", True, False),
+        Column("grid_code", "str", True, False),
+        Column("role", "str", True, False),
+        Column("assigned_at", "str", nullable=False, doc=_TIME),
+        Column("assigned_by", "str", nullable=False),
+    ),
+    None,
+    "Roles of staff in grids; a person may hold roles in several grids.",
+)
+INCIDENTS = Layer(
+    "incidents",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("version", "int", nullable=False, doc="1 on creation, +1 per update"),
+        Column("created_at", "str", nullable=False, doc=_TIME),
+        Column("updated_at", "str", nullable=False, doc=_TIME),
+        Column("category", "str"),
+        Column("status", "str"),
+        Column("description", "str"),
+        Column("lon", "float"),
+        Column("lat", "float"),
+        Column("grid_code", "str"),
+        Column("community_code", "str"),
+        Column("street_code", "str"),
+        Column("address", "str"),
+        Column("reporter_contact", "str", doc="private: never in a public answer"),
+        Column("deadline", "str", doc=_TIME),
+        Column("assignee", "str", doc="staff id"),
+    ),
+    "point",
+    "Incidents at a point, and where they stand.",
+)
+INCIDENT_EVENTS = Layer(
+    "incident_events",
+    "incident_id",
+    (
+        Column("incident_id", "str", True, False),
+        Column("seq", "int", True, False, "1, 2, … per incident"),
+        Column("at", "str", nullable=False, doc=_TIME),
+        Column("actor", "str", nullable=False),
+        Column("action", "str", nullable=False, doc="report, register, dispatch, regrid…"),
+        Column("from_status", "str"),
+        Column("to_status", "str"),
+        Column("note", "str"),
+    ),
+    None,
+    "The steps of each incident's life.",
+)
+USERS = Layer(
+    "users",
+    "name",
+    (
+        Column("name", "str", True, False),
+        Column("role", "str", nullable=False, doc="public | staff | planner | admin"),
+        Column("password_hash", "str", nullable=False),
+        Column("created_at", "str", nullable=False, doc=_TIME),
+        Column("active", "bool", nullable=False),
+    ),
+    None,
+    "People who sign in.",
+)
+AUDIT_LOG = Layer(
+    "audit_log",
+    "seq",
+    (
+        Column("seq", "int", True, False, "1, 2, …"),
+        Column("at", "str", nullable=False, doc=_TIME),
+        Column("actor", "str", nullable=False),
+        Column("action", "str", nullable=False, doc="the store method: commit, publish…"),
+        Column("outcome", "str", nullable=False, doc="ok | conflict | refused"),
+        Column("plan_id", "str"),
+        Column("revision", "int"),
+        Column("detail", "str", doc="JSON"),
+    ),
+    None,
+    "Every change: who, when, what, which plan and revision, and its outcome.",
+)
+RECORD_LAYERS: dict[str, Layer] = {
+    lyr.name: lyr
+    for lyr in (PUBLICATIONS, STAFF_ASSIGNMENTS, INCIDENTS, INCIDENT_EVENTS, USERS, AUDIT_LOG)
+}
+
+# Tables the store owns (plans, revisions, incidents…): a reference-layer write never touches them.
+RESERVED_LAYERS = (*PLAN_LAYERS, *RECORD_LAYERS)
 
 
 def layer(name: str) -> Layer:
@@ -237,7 +368,7 @@ def layer(name: str) -> Layer:
     'id'
     """
     try:
-        return LAYERS[name] if name in LAYERS else PLAN_LAYERS[name]
+        return (LAYERS | PLAN_LAYERS | RECORD_LAYERS)[name]
     except KeyError:
         from gridmap.errors import InputError
 

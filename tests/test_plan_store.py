@@ -1,4 +1,4 @@
-"""Plans in the workspace: saved whole, loaded back as they were, dissolved grids exact."""
+"""Plans in the workspace file: partition output stored as revision 1, read back as it was."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import shapely
 
 from gridmap.engine.plan import dissolve_grids
 from gridmap.errors import NotFoundError
-from gridmap.store import Workspace
-from gridmap.store.plans import list_plans, load_plan, save_plan
+from gridmap.plans import plan_grids
+from gridmap.store import GpkgStore, Workspace
 
 
 @pytest.fixture
@@ -38,22 +38,22 @@ def test_plan_round_trip(tmp_path, cells) -> None:  # type: ignore[no-untyped-de
     assert shapely.equals(
         grids.geometry.iloc[0], shapely.box(106.55, 29.55, 106.552, 29.551).normalize()
     )
+    with GpkgStore(tmp_path / "w.gpkg") as store:
+        first = store.create_plan(cells, grids, name="a", params={"target": 3000}, actor="t")
+        second = store.create_plan(cells, grids, name="b", params={"target": 2500}, actor="t")
+        assert (first.plan_id, second.plan_id) == ("1", "2")
+        back = store.revision("1")
+    assert back.cells.index.tolist() == cells.index.tolist()
+    assert back.cells["grid"].tolist() == cells["grid"].tolist()
+    assert back.grids["code"].tolist() == grids["code"].tolist()
     ws = Workspace(tmp_path / "w.gpkg")
-    first = save_plan(ws, cells, grids, {"target": 3000, "tolerance": 0.2, "seed": 1})
-    second = save_plan(ws, cells, grids, {"target": 2500})
-    assert (first, second) == ("1", "2")
-    meta, back_cells, back_grids = load_plan(ws, "1")
-    assert meta["status"] == "draft" and meta["target"] == 3000 and meta["seed"] == 1
-    assert back_cells.index.tolist() == cells.index.tolist()
-    assert back_cells["grid"].tolist() == cells["grid"].tolist()
-    assert back_grids["code"].tolist() == grids["code"].tolist()
-    assert list_plans(ws)["id"].tolist() == ["1", "2"]
+    assert ws.read("plans")["id"].tolist() == ["1", "2"]
     assert ws.summary()["plans"] == 2
+    assert plan_grids(ws, None)[0] == "2"
 
 
 def test_unknown_plan_names_the_known_ones(tmp_path, cells) -> None:  # type: ignore[no-untyped-def]
-    ws = Workspace(tmp_path / "w.gpkg")
-    grids = dissolve_grids(cells).assign(compactness=0.5)
-    save_plan(ws, cells, grids, {})
+    with GpkgStore(tmp_path / "w.gpkg") as store:
+        store.create_plan(cells, dissolve_grids(cells), name="a", params={}, actor="t")
     with pytest.raises(NotFoundError, match="no plan 9; the plans are: 1"):
-        load_plan(ws, "9")
+        plan_grids(Workspace(tmp_path / "w.gpkg"), "9")

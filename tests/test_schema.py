@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gridmap.io.export import SHAPEFILE_NAMES
-from gridmap.schema import LAYERS, PLAN_LAYERS, RESERVED_LAYERS
+from gridmap.schema import LAYERS, PLAN_LAYERS, RECORD_LAYERS, RESERVED_LAYERS
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "data-model.md").read_text("utf-8")
 
@@ -19,12 +19,12 @@ def section(name: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("name", [*LAYERS, *PLAN_LAYERS])
+@pytest.mark.parametrize("name", [*LAYERS, *PLAN_LAYERS, *RECORD_LAYERS])
 def test_every_column_is_documented_with_its_type(name: str) -> None:
     rows = re.findall(r"^\| (\w+) \| (\w+) \| (yes)? ?\|", section(name), flags=re.M)
     documented = {col: (kind, bool(req)) for col, kind, req in rows}
     words = {"str": "text", "int": "integer", "bool": "boolean", "float": "number"}
-    columns = (LAYERS | PLAN_LAYERS)[name].columns
+    columns = (LAYERS | PLAN_LAYERS | RECORD_LAYERS)[name].columns
     expected = {c.name: (words[c.dtype], c.required) for c in columns}
     assert documented == expected
 

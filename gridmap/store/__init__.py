@@ -1,6 +1,57 @@
-"""Where layers live: a GeoPackage workspace (the embedded default) or PostGIS."""
+"""Where data lives: a GeoPackage file (the embedded default) or PostGIS, behind one contract.
 
+:func:`open_store` gives the :class:`~gridmap.store.contract.Store` for a path (GeoPackage) or a
+``postgresql://`` URL (PostGIS).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from gridmap.store.contract import Store
 from gridmap.store.gpkg import Workspace
+from gridmap.store.gpkg_store import GpkgStore
 from gridmap.store.postgis import PostgisLayers, dump_to_workspace, load_workspace
 
-__all__ = ["PostgisLayers", "Workspace", "dump_to_workspace", "load_workspace"]
+if TYPE_CHECKING:
+    from gridmap.store.postgis_store import PostgisStore
+
+__all__ = [
+    "GpkgStore",
+    "PostgisLayers",
+    "PostgisStore",
+    "Store",
+    "Workspace",
+    "dump_to_workspace",
+    "load_workspace",
+    "open_store",
+]
+
+
+def open_store(target: str | os.PathLike[str]) -> Store:
+    """The store at ``target``: PostGIS for a ``postgresql://`` or ``postgres://`` URL, else
+    the GeoPackage file at that path (created when absent).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "w.gpkg")
+    >>> type(store).__name__, store.plans()
+    ('GpkgStore', [])
+    >>> store.close()
+    """
+    text = os.fspath(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from gridmap.store.postgis_store import PostgisStore
+
+        return PostgisStore(text)
+    return GpkgStore(text)
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    if name == "PostgisStore":  # imported on first use: psycopg pools are not needed otherwise
+        from gridmap.store.postgis_store import PostgisStore
+
+        return PostgisStore
+    raise AttributeError(name)

@@ -1,0 +1,217 @@
+"""What every part of :class:`~gridmap.store.gpkg_store.GpkgStore` shares: the connection, its
+transactions, the store's tables, times, the audit log and plan lookups.
+
+One :class:`sqlite3.Connection` per store, in autocommit mode; a write is ``BEGIN IMMEDIATE`` …
+``COMMIT``. ``BEGIN IMMEDIATE`` takes SQLite's write lock at once, so a read-check-write (the
+compare-and-set of a plan's head, an incident's version) cannot interleave with another
+writer's, in this process or another; a second writer waits (busy timeout) and then sees the
+first one's commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gridmap.errors import NotFoundError, StoreError
+from gridmap.schema import PLAN_LAYERS, RECORD_LAYERS
+from gridmap.store.common import aware, now, to_json
+from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo
+from gridmap.store.gpkg_file import connect, ensure_geopackage, table_exists
+from gridmap.store.gpkg_layers import create_layer_table
+
+__all__ = ["GpkgBase", "from_text", "plan_info", "revision_info", "time_of", "to_text"]
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: text order is time order
+# Keys and lookups of the store's tables (schema columns come from gridmap.schema).
+_CONSTRAINTS: dict[str, tuple[str, ...]] = {
+    "plans": ("UNIQUE (id)",),
+    "plan_revisions": ("UNIQUE (plan_id, number)",),
+    "plan_cells": ("UNIQUE (plan_id, cell_id, version)",),
+    "plan_assignments": ("UNIQUE (plan_id, revision, cell_id)",),
+    "plan_grids": ("UNIQUE (plan_id, revision, code)",),
+    "staff_assignments": ("UNIQUE (staff_id, grid_code, role)",),
+    "incidents": ("UNIQUE (id)",),
+    "incident_events": ("UNIQUE (incident_id, seq)",),
+    "users": ("UNIQUE (name)",),
+    "audit_log": ("UNIQUE (seq)",),
+}
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",
+    "CREATE INDEX IF NOT EXISTS publications_plan ON publications (plan_id)",
+    "CREATE INDEX IF NOT EXISTS staff_assignments_grid ON staff_assignments (grid_code)",
+    "CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at)",
+    "CREATE INDEX IF NOT EXISTS audit_log_plan ON audit_log (plan_id)",
+)
+_PLAN = "SELECT * FROM plans WHERE id = ?"
+_REVISION = "SELECT * FROM plan_revisions WHERE plan_id = ? AND number = ?"
+_AUDIT = (
+    "INSERT INTO audit_log (seq, at, actor, action, outcome, plan_id, revision, detail) "
+    "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log), ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def to_text(value: dt.datetime, what: str = "time") -> str:
+    """The stored form of a time: ISO 8601 UTC, fixed width.
+
+    Examples
+    --------
+    >>> to_text(dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC))
+    '2026-03-01T08:00:00.000000Z'
+    """
+    return aware(value, what).strftime(_TIME_FORMAT)
+
+
+def from_text(value: str | None) -> dt.datetime | None:
+    """The time stored as ``value`` (None stays None)."""
+    return None if value is None else time_of(value)
+
+
+def time_of(value: str) -> dt.datetime:
+    """The time stored as ``value``."""
+    return dt.datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=dt.UTC)
+
+
+class GpkgBase:
+    """The connection and the shared helpers; see :class:`~gridmap.store.gpkg_store.GpkgStore`."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = connect(self.path)
+        self._conn.row_factory = sqlite3.Row
+        with self._write() as conn:
+            ensure_geopackage(conn)
+            for lyr in (*PLAN_LAYERS.values(), *RECORD_LAYERS.values()):
+                if not table_exists(conn, lyr.name):
+                    create_layer_table(conn, lyr, _CONSTRAINTS.get(lyr.name, ()))
+            for ddl in _INDEXES:
+                conn.execute(ddl)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close the connection (the last one to close folds the WAL into the file)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is committed, or none (an error rolls back)."""
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: cannot start a write ({exc})") from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: the write failed ({exc})") from exc
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    def _audit(
+        self,
+        conn: sqlite3.Connection,
+        actor: str,
+        action: str,
+        outcome: Outcome = "ok",
+        *,
+        plan_id: str | None = None,
+        revision: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+        at: dt.datetime | None = None,
+    ) -> None:
+        at = at or now()
+        conn.execute(
+            _AUDIT,
+            (to_text(at), actor, action, outcome, plan_id, revision, to_json(detail)),
+        )
+
+    def _audit_alone(self, actor: str, action: str, outcome: Outcome, **kw: Any) -> None:
+        """Record a refused or conflicting call in its own transaction (the call's rolled back)."""
+        with self._write() as conn:
+            self._audit(conn, actor, action, outcome, **kw)
+
+    def _plan_info(self, conn: sqlite3.Connection, plan_id: str) -> PlanInfo:
+        row = conn.execute(_PLAN, (str(plan_id),)).fetchone()
+        if row is None:
+            known = [r[0] for r in conn.execute("SELECT id FROM plans ORDER BY fid")]
+            shown = ", ".join(known[-20:]) or "none"
+            raise NotFoundError(f"{self.path}: no plan {plan_id}; the plans are: {shown}")
+        return plan_info(row)
+
+    def _revision_info(self, conn: sqlite3.Connection, plan_id: str, number: int) -> RevisionInfo:
+        row = conn.execute(_REVISION, (str(plan_id), int(number))).fetchone()
+        if row is None:
+            head = self._plan_info(conn, plan_id).head
+            raise NotFoundError(
+                f"{self.path}: plan {plan_id} has no revision {number}; it has 1 to {head}"
+            )
+        return revision_info(row)
+
+
+def plan_info(row: Mapping[str, Any]) -> PlanInfo:
+    """A :class:`PlanInfo` from a row of ``plans``."""
+    return PlanInfo(
+        id=row["id"],
+        name=row["name"],
+        status=row["status"],
+        communities=tuple(json.loads(row["communities"])),
+        head=int(row["head"]),
+        created_at=time_of(row["created_at"]),
+        created_by=row["created_by"],
+        params=json.loads(row["params"] or "{}"),
+        copied_from=row["copied_from"],
+    )
+
+
+def revision_info(row: Mapping[str, Any]) -> RevisionInfo:
+    """A :class:`RevisionInfo` from a row of ``plan_revisions``."""
+    return RevisionInfo(
+        plan_id=row["plan_id"],
+        number=int(row["number"]),
+        base=None if row["base"] is None else int(row["base"]),
+        created_at=time_of(row["created_at"]),
+        created_by=row["created_by"],
+        operation=row["operation"],
+        detail=json.loads(row["detail"] or "{}"),
+    )
