@@ -104,7 +104,8 @@ def test_many_small_equal_units_balance_within_the_band(n, n_parts, seed) -> Non
     result, adj = run(cells, np.ones(len(cells)), n_parts, seed=seed)
     assert_valid(result, adj, np.ones(len(cells)))
     assert result.in_band.all(), result.notes
-    assert np.abs(result.part_weights / result.target - 1).max() <= 0.1
+    # within ±10%, give or take one unit (89 units make no ten parts of 8.01–9.79)
+    assert np.abs(result.part_weights / result.target - 1).max() <= 0.1 + 1 / result.target
 
 
 # --- cases --------------------------------------------------------------------------------------

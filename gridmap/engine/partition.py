@@ -361,9 +361,12 @@ def _solve(
     if piece.n > EXACT_MAX_UNITS:
         return best[1], moves, False
     exact = exact_partition(piece, k, target, tolerance)
+    proven = exact.labels is None and exact.complete
+    if proven:  # then the fewest parts out of band, if every arrangement can be tried
+        exact = exact_partition(piece, k, target, tolerance, within_band=False)
     if exact.labels is not None and exact.score < best[0] - 1e-9:
-        return exact.labels, moves, False
-    return best[1], moves, exact.labels is None and exact.complete
+        return exact.labels, moves, proven
+    return best[1], moves, proven
 
 
 # --- result --------------------------------------------------------------------------------------

@@ -39,9 +39,18 @@ class ExactResult:
 
 
 def exact_partition(
-    piece: Piece, k: int, target: float, tolerance: float, budget: int = _BUDGET
+    piece: Piece,
+    k: int,
+    target: float,
+    tolerance: float,
+    budget: int = _BUDGET,
+    *,
+    within_band: bool = True,
 ) -> ExactResult:
     """Best arrangement of ``piece`` into ``k`` connected parts, each within the band.
+
+    With ``within_band=False`` parts of any weight are tried, and the best by score kept
+    (fewest parts out of band first): for pieces where no arrangement is all in band.
 
     Examples
     --------
@@ -57,8 +66,10 @@ def exact_partition(
     ([0, 0, 0, 1, 1, 1], True)
     >>> exact_partition(piece, 3, 8 / 3, 0.1).labels is None  # 8 in three parts of 2.4–2.9
     True
+    >>> exact_partition(piece, 3, 8 / 3, 0.1, within_band=False).labels.tolist()
+    [0, 0, 1, 1, 2, 2]
     """
-    search = _Exact(piece, k, target, tolerance, budget)
+    search = _Exact(piece, k, target, tolerance, budget, within_band)
     complete = search.run()
     if search.best is None:
         return ExactResult(None, math.inf, complete)
@@ -78,10 +89,14 @@ def _bits(mask: int) -> list[int]:
 
 
 class _Exact:
-    def __init__(self, piece: Piece, k: int, target: float, tolerance: float, budget: int):
+    def __init__(
+        self, piece: Piece, k: int, target: float, tolerance: float, budget: int, within: bool
+    ):
         n = piece.n
         self.k = k
         self.low, self.high = target * (1 - tolerance), target * (1 + tolerance)
+        if not within:
+            self.low, self.high = 0.0, math.inf
         self.w = piece.weights.tolist()
         self.a = piece.areas.tolist()
         self.pc = piece.pcost.tolist()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -37,11 +39,20 @@ _DUTIES = {
 }
 
 
+# Community sizes that make whole grids of 3,000 ± 20% with room to spare (a margin for the
+# noise of the houses' counts and for coarse compounds): one grid, or two and more. Offices
+# draw community lines so that a community makes whole grids; below 2,400 or between 3,600
+# and 4,800 residents no number of grids is in band.
+_PLANNABLE = ((2700.0, 3300.0), (5400.0, math.inf))
+
+
 def community_targets(rng: np.random.Generator, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
     """Planned residents of each community, and the (low, high) range it may be moved within.
 
-    One core 社区 is kept small (about 4,500, a hard case for planners): its range is that
-    single value.
+    Targets avoid the sizes that no whole number of grids fits (_UNPLANNABLE), and each range
+    stays on the target's side of them, except for two hard cases for planners: one core 社区
+    kept small (about 4,500; its range is that single value) and the smallest village (one
+    grid below the band).
     """
     means: list[float] = []
     los: list[float] = []
@@ -64,8 +75,30 @@ def community_targets(rng: np.random.Generator, frame: Frame) -> tuple[np.ndarra
         for k, c in enumerate(c for s in frame.streets for c in s.communities)
         if c.code.startswith("500108005")
     )
+    comms = [c for s in frame.streets for c in s.communities]
+    villages = [k for k, c in enumerate(comms) if c.is_village]
+    tiny = min(villages, key=lambda k: (target[k], k)) if villages else -1
+    for k in range(len(target)):
+        if k != tiny:
+            target[k], lo[k], hi[k] = _plannable(target[k], lo[k], hi[k])
     target[small] = lo[small] = hi[small] = SMALL_COMMUNITY_RESIDENTS
     return rebalance(target, lo, hi, TOTAL_RESIDENTS), np.column_stack([lo, hi])
+
+
+def _plannable(target: float, lo: float, hi: float) -> tuple[float, float, float]:
+    """``target`` moved into the nearest plannable size within [lo, hi], and the range
+    narrowed to that plannable span.
+
+    Examples
+    --------
+    >>> _plannable(3800, 3500, 15000), _plannable(1800, 1500, 4000)
+    ((5400.0, 5400.0, 15000.0), (2700.0, 2700.0, 3300.0))
+    """
+    spans = [(max(a, lo), min(b, hi)) for a, b in _PLANNABLE if max(a, lo) <= min(b, hi)]
+    if not spans:
+        return float(target), lo, hi
+    low, high = min(spans, key=lambda s: max(s[0] - target, target - s[1], 0.0))
+    return float(np.clip(target, low, high)), float(low), float(high)
 
 
 def rebalance(target: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float) -> np.ndarray:
