@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from gridmap.errors import ConflictError, InputError, NotFoundError
@@ -53,7 +53,7 @@ _EVENTS = sql.SQL(
 )
 _INSERT_USER = sql.SQL(
     "INSERT INTO gridmap.users (name, role, password_hash, created_at, active)"
-    " VALUES (%s, %s, %s, %s, true)"
+    " VALUES (%s, %s, %s, %s, true) ON CONFLICT (name) DO NOTHING RETURNING name"
 )
 _USER = sql.SQL("SELECT * FROM gridmap.users WHERE name = %s")
 
@@ -218,13 +218,11 @@ class RecordsMixin(PostgisBase):
             raise InputError(f"name: expected a user name, got {name!r}")
         if role not in USER_ROLES:
             raise InputError(f"role: {role!r} is not one of {', '.join(USER_ROLES)}")
-        try:
-            with self._write() as conn:
-                conn.execute(_INSERT_USER, (name, role, password_hash, now()))
-                self._audit(conn, actor, "add_user", detail={"name": name, "role": role})
-                return self._user(conn, name)
-        except errors.UniqueViolation:
-            raise ConflictError(f"{self._where}: there is a user called {name!r} already") from None
+        with self._write() as conn:
+            if conn.execute(_INSERT_USER, (name, role, password_hash, now())).fetchone() is None:
+                raise ConflictError(f"{self._where}: there is a user called {name!r} already")
+            self._audit(conn, actor, "add_user", detail={"name": name, "role": role})
+            return self._user(conn, name)
 
     def user(self, name: str) -> User:
         """One user."""
