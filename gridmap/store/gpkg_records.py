@@ -17,7 +17,7 @@ import geopandas as gpd
 import shapely
 
 from gridmap.errors import ConflictError, NotFoundError
-from gridmap.schema import INCIDENTS
+from gridmap.schema import INCIDENTS, conform
 from gridmap.store.common import aware, check_actor, check_bbox, check_user, incident_values, now
 from gridmap.store.contract import (
     INCIDENT_FIELDS,
@@ -127,7 +127,7 @@ class RecordsMixin(GpkgBase):
                 "created_at": to_text(stamp),
                 "updated_at": to_text(stamp),
             }
-            insert_frame(conn, INCIDENTS, _incident_frame(row))
+            insert_frame(conn, INCIDENTS, conform(_incident_frame(row), INCIDENTS))
             first = event or IncidentEvent(
                 incident_id, 1, stamp, actor, "report", None, values.get("status")
             )
