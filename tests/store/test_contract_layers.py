@@ -10,7 +10,7 @@ import shapely
 
 from gridmap.errors import DuplicateIdError, InputError
 from gridmap.schema import LAYERS
-from gridmap.store import Store
+from gridmap.store import Store, open_store
 
 D, S, C = "500108000000", "500108003000", "500108003002"
 
@@ -108,3 +108,10 @@ def test_append_replace_and_all_or_nothing(store: Store) -> None:
 def test_store_tables_are_not_reference_layers(store: Store) -> None:
     with pytest.raises(InputError, match="plans"):
         store.write({"plans": pd.DataFrame({"id": ["1"]})}, actor="im")
+
+
+def test_open_store_picks_the_engine(store_target: tuple[str, str]) -> None:
+    engine, target = store_target
+    with open_store(target) as opened:  # type: ignore[attr-defined]
+        assert type(opened).__name__ == {"gpkg": "GpkgStore", "postgis": "PostgisStore"}[engine]
+        assert isinstance(opened, Store) and opened.plans() == []
