@@ -26,6 +26,7 @@ from gridmap.store.common import aware, now, to_json
 from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo
 from gridmap.store.gpkg_file import connect, ensure_geopackage, table_exists
 from gridmap.store.gpkg_layers import create_layer_table
+from gridmap.store.gpkg_upgrade import OldPlan, take_old_plans
 
 __all__ = ["GpkgBase", "from_text", "plan_info", "revision_info", "time_of", "to_text"]
 
@@ -89,11 +90,47 @@ class GpkgBase:
         self._conn.row_factory = sqlite3.Row
         with self._write() as conn:
             ensure_geopackage(conn)
+            old_plans = take_old_plans(conn)
             for lyr in (*PLAN_LAYERS.values(), *RECORD_LAYERS.values()):
                 if not table_exists(conn, lyr.name):
                     create_layer_table(conn, lyr, _CONSTRAINTS.get(lyr.name, ()))
             for ddl in _INDEXES:
                 conn.execute(ddl)
+            for old in old_plans:
+                self._restore(conn, old)
+
+    def _restore(self, conn: sqlite3.Connection, old: OldPlan) -> None:
+        """A plan of the old layout as revision 1 of a plan with the same id and status."""
+        from gridmap.store.gpkg_revisions import insert_revision, stage_revision
+
+        staged = stage_revision(old.cells, old.grids)
+        conn.execute(
+            "INSERT INTO plans (id, name, status, communities, head, created_at, created_by, "
+            "copied_from, params) VALUES (?, ?, ?, ?, 1, ?, ?, NULL, ?)",
+            (
+                old.id,
+                old.name,
+                old.status,
+                json.dumps(list(staged.communities)),
+                to_text(old.created_at),
+                old.created_by,
+                to_json(old.params),
+            ),
+        )
+        conn.execute(
+            "INSERT INTO plan_revisions (plan_id, number, base, created_at, created_by, "
+            "operation, detail) VALUES (?, 1, NULL, ?, ?, 'partition', ?)",
+            (old.id, to_text(old.created_at), old.created_by, to_json({"upgraded": True})),
+        )
+        insert_revision(conn, old.id, 1, staged)
+        self._audit(
+            conn,
+            "gridmap",
+            "upgrade",
+            plan_id=old.id,
+            revision=1,
+            detail={"from": "plans, plan_cells, plan_grids written whole"},
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -90,3 +91,44 @@ def test_gdal_edits_keep_the_spatial_index(filled: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         rtree = conn.execute("SELECT count(*) FROM rtree_buildings_geom").fetchone()[0]
     assert rtree == 402
+
+
+def test_a_workspace_of_the_old_plan_layout_is_upgraded(tmp_path: Path) -> None:
+    """Plans written whole before revisions existed become revision 1, nothing lost."""
+    from storedata import cells_of, grids_of
+
+    path = tmp_path / "old.gpkg"
+    cells = cells_of(C1)
+    grids = grids_of(cells)
+    plan = pd.DataFrame(
+        {
+            "id": ["1"],
+            "name": ["plan 1"],
+            "status": ["draft"],
+            "created_at": ["2026-11-01T08:00:00+00:00"],
+            "created_by": [None],
+            "weight": ["residents"],
+            "target": [3000],
+            "tolerance": [0.2],
+            "seed": [0],
+            "scheme": ["db11"],
+            "params": ['{"target": 3000}'],
+        }
+    )
+    old_cells = cells.reset_index().rename(columns={"grid": "grid_code"})
+    old_cells = old_cells.assign(plan_id="1", cell_key="1:" + old_cells["cell_id"])
+    old_grids = grids.assign(plan_id="1", grid_key="1:" + grids["code"])
+    pyogrio.write_dataframe(plan, path, layer="plans")
+    pyogrio.write_dataframe(old_cells, path, layer="plan_cells", promote_to_multi=True)
+    pyogrio.write_dataframe(old_grids, path, layer="plan_grids", promote_to_multi=True)
+
+    with GpkgStore(path) as store:
+        [info] = store.plans()
+        assert (info.id, info.status, info.head, info.params) == ("1", "draft", 1, {"target": 3000})
+        assert info.created_at.isoformat() == "2026-11-01T08:00:00+00:00"
+        back = store.revision("1")
+        assert back.cells.index.tolist() == cells.index.tolist()
+        assert back.cells["grid"].tolist() == cells["grid"].tolist()
+        assert shapely.equals(back.grids.geometry.values, grids.geometry.values).all()
+        assert [a.action for a in store.audit()] == ["upgrade"]
+        assert store.create_plan(cells, grids, name="new", params={}, actor="a").plan_id == "2"
