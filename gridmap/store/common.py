@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import DuplicateIdError, InputError
+from gridmap.errors import DuplicateIdError, InputError, NotFoundError
 from gridmap.schema import conform, layer
-from gridmap.store.contract import INCIDENT_FIELDS
+from gridmap.store.contract import INCIDENT_FIELDS, PlanInfo, RevisionInfo, StaleRevisionError
 
 __all__ = [
     "CELL_COLUMNS",
@@ -31,10 +31,13 @@ __all__ = [
     "check_actor",
     "check_bbox",
     "check_layer_frame",
+    "check_publishable",
     "check_revision",
     "check_user",
     "incident_values",
     "now",
+    "publish_ids",
+    "refuse_commit",
     "to_json",
 ]
 
@@ -181,6 +184,52 @@ def check_revision(cells: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> CheckedR
     return CheckedRevision(
         ids.tolist(), attrs, grid.tolist(), cells.geometry.to_numpy(), communities
     )
+
+
+def refuse_commit(
+    info: PlanInfo, base: object, head: Callable[[], RevisionInfo]
+) -> InputError | StaleRevisionError | None:
+    """Why a commit from revision ``base`` of plan ``info`` is refused; None when it may go on.
+
+    Call with the plan read inside the commit's write transaction (the compare-and-set).
+    ``head`` gives the head revision, the one that won, when ``base`` is stale. A base the plan
+    never had is not a conflict but a NotFoundError, raised here.
+    """
+    if not isinstance(base, int) or isinstance(base, bool) or not 1 <= base <= info.head:
+        raise NotFoundError(
+            f"plan {info.id}: no revision {base!r} to start from; it has 1 to {info.head}"
+        )
+    if info.status != "draft":
+        return InputError(
+            f"plan {info.id} is {info.status}: only a draft takes new revisions; "
+            "copy it (copy_plan) and edit the copy"
+        )
+    if base != info.head:
+        return StaleRevisionError(info.id, base, head())
+    return None
+
+
+def publish_ids(plan_ids: Sequence[str]) -> list[str]:
+    """The plan ids of a publish call as text: at least one, none twice."""
+    ids = [plan_ids] if isinstance(plan_ids, str) else [str(p) for p in plan_ids]
+    if not ids or len(set(ids)) != len(ids):
+        raise InputError(f"plan_ids: expected distinct plan ids, got {list(plan_ids)!r}")
+    return ids
+
+
+def check_publishable(infos: Sequence[PlanInfo]) -> None:
+    """Plans published in one call: none archived, no community covered by two of them."""
+    owner: dict[str, str] = {}
+    for info in infos:
+        if info.status == "archived":
+            raise InputError(f"plan {info.id} is archived; copy it (copy_plan) to publish it again")
+        for community in info.communities:
+            if community in owner:
+                raise InputError(
+                    f"plans {owner[community]} and {info.id} both cover community {community}; "
+                    "publish one of them"
+                )
+            owner[community] = info.id
 
 
 def incident_values(fields: Mapping[str, Any]) -> dict[str, Any]:

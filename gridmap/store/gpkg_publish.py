@@ -17,7 +17,7 @@ import geopandas as gpd
 
 from gridmap.errors import InputError
 from gridmap.schema import PLAN_GRIDS
-from gridmap.store.common import aware, check_actor, check_bbox, now
+from gridmap.store.common import aware, check_actor, check_bbox, check_publishable, now, publish_ids
 from gridmap.store.contract import BBox, PlanInfo, Publication
 from gridmap.store.gpkg_base import GpkgBase, from_text, time_of, to_text
 from gridmap.store.gpkg_layers import read_layer
@@ -53,13 +53,11 @@ class PublishMixin(GpkgBase):
         """Put the heads of ``plan_ids`` in force in all their communities from ``at``."""
         check_actor(actor)
         when = now() if at is None else aware(at, "at")
-        ids = [str(p) for p in plan_ids] if not isinstance(plan_ids, str) else [plan_ids]
-        if not ids or len(set(ids)) != len(ids):
-            raise InputError(f"plan_ids: expected distinct plan ids, got {list(plan_ids)!r}")
+        ids = publish_ids(plan_ids)
         made: list[Publication] = []
         with self._write() as conn:
             infos = [self._plan_info(conn, p) for p in ids]
-            _check_publishable(infos)
+            check_publishable(infos)
             replaced: set[str] = set()
             for info in infos:
                 for community in info.communities:
@@ -148,20 +146,6 @@ class PublishMixin(GpkgBase):
             grids = read_layer(conn, PLAN_GRIDS, box, where=where, params=args)
         order = [c for c in grids.columns if c not in ("plan_id", "revision", "geometry")]
         return gpd.GeoDataFrame(grids[[*order, "plan_id", "revision", "geometry"]])
-
-
-def _check_publishable(infos: list[PlanInfo]) -> None:
-    owner: dict[str, str] = {}
-    for info in infos:
-        if info.status == "archived":
-            raise InputError(f"plan {info.id} is archived; copy it (copy_plan) to publish it again")
-        for community in info.communities:
-            if community in owner:
-                raise InputError(
-                    f"plans {owner[community]} and {info.id} both cover community {community}; "
-                    "publish one of them"
-                )
-            owner[community] = info.id
 
 
 def _publication(row: sqlite3.Row) -> Publication:

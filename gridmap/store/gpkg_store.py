@@ -19,9 +19,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gridmap.errors import InputError, NotFoundError
+from gridmap.errors import InputError
 from gridmap.schema import LAYERS, layer
-from gridmap.store.common import check_actor, check_bbox, now, to_json
+from gridmap.store.common import check_actor, check_bbox, now, refuse_commit, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
     BBox,
@@ -192,24 +192,13 @@ class GpkgStore(PublishMixin, RecordsMixin):
         """
         check_actor(actor)
         staged = stage_revision(cells, grids)
-        refusal: Exception | None = None
         audit: dict[str, Any] = {"base": base, "operation": operation}
         with self._write() as conn:
             info = self._plan_info(conn, plan_id)
-            if not isinstance(base, int) or not 1 <= base <= info.head:
-                raise NotFoundError(
-                    f"plan {info.id}: no revision {base} to start from; it has 1 to {info.head}"
-                )
-            if info.status != "draft":
-                refusal = InputError(
-                    f"plan {info.id} is {info.status}: only a draft takes new revisions; "
-                    "copy it (copy_plan) and edit the copy"
-                )
-            elif base != info.head:
-                winner = self._revision_info(conn, info.id, info.head)
-                refusal = StaleRevisionError(info.id, base, winner)
-                audit["winner"] = winner.number
-            else:
+            refusal = refuse_commit(
+                info, base, lambda: self._revision_info(conn, info.id, info.head)
+            )
+            if refusal is None:
                 made = self._add_revision(conn, info, staged, actor, operation, detail)
                 self._audit(
                     conn,
@@ -221,6 +210,8 @@ class GpkgStore(PublishMixin, RecordsMixin):
                     at=made.created_at,
                 )
                 return made
+        if isinstance(refusal, StaleRevisionError):
+            audit["winner"] = refusal.winner.number
         outcome: Outcome = "conflict" if isinstance(refusal, StaleRevisionError) else "refused"
         self._audit_alone(
             actor,
@@ -230,7 +221,7 @@ class GpkgStore(PublishMixin, RecordsMixin):
             revision=None,
             detail={**audit, "error": str(refusal)},
         )
-        raise refusal  # type: ignore[misc]
+        raise refusal
 
     # --- helpers -------------------------------------------------------------------------------
 
