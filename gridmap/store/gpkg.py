@@ -63,7 +63,8 @@ class Workspace:
         lyr = layer(name)
         box = check_bbox(bbox)
         if not self.exists:
-            return read_layer(sqlite3.connect(":memory:"), lyr)
+            with contextlib.closing(sqlite3.connect(":memory:")) as empty:
+                return read_layer(empty, lyr)
         with self._connection() as conn:
             conn.execute("BEGIN")  # one snapshot
             try:

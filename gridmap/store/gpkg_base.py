@@ -88,6 +88,8 @@ class GpkgBase:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = connect(self.path)
         self._conn.row_factory = sqlite3.Row
+        if self._ready():
+            return
         with self._write() as conn:
             ensure_geopackage(conn)
             old_plans = take_old_plans(conn)
@@ -98,6 +100,14 @@ class GpkgBase:
                 conn.execute(ddl)
             for old in old_plans:
                 self._restore(conn, old)
+
+    def _ready(self) -> bool:
+        """Whether every table of the store is there already (then opening writes nothing)."""
+        with self._read() as conn:
+            if not all(table_exists(conn, name) for name in (*PLAN_LAYERS, *RECORD_LAYERS)):
+                return False
+            columns = {r[1] for r in conn.execute('PRAGMA table_info("plans")')}
+            return "head" in columns
 
     def _restore(self, conn: sqlite3.Connection, old: OldPlan) -> None:
         """A plan of the old layout as revision 1 of a plan with the same id and status."""
