@@ -12,8 +12,8 @@ Peers (pip install -r bench/requirements.txt; never runtime dependencies of grid
 
 Data: (a) a jittered Voronoi tessellation of 2,000 units with lognormal weights into 200
 parts; (b) a 10,000-cell community (60% empty land) into round(total/3000) parts; (c) the
-Nan'an sample: in each community, one unit per compound/social unit and per 50 m hexagon of
-scattered buildings (their buildings' Voronoi cells, dissolved), target 3,000 residents.
+Nan'an sample: the atom graph of each community, built as `gridmap partition` builds it
+(heavy units split, canvas, atoms; gridmap's count of grids), target 3,000 residents.
 
 Each (method, data set) runs in its own process with a time limit, after one untimed call on
 a tiny graph (imports, first-call costs); what does not finish is reported as such. Times
@@ -100,64 +100,47 @@ def data_b() -> list[dict[str, Any]]:
 
 
 def data_c() -> list[dict[str, Any]]:
-    import pandas as pd
+    """The atom graphs gridmap itself partitions: every community of the Nan'an sample, its
+    heavy units split and its canvas built exactly as `gridmap partition` does."""
+    from gridmap.engine.partition_community import community_graph
+    from gridmap.sample import build_sample
+    from gridmap.store.gpkg import Workspace
 
-    from gridmap.sample.generate import generate_nanan
-    from gridmap.sample.population import PERSONS_PER_M2
-
-    layers = generate_nanan(0)
-    crs = layers["divisions"].estimate_utm_crs()
-    div = layers["divisions"].to_crs(crs)
+    path = Path(tempfile.mkdtemp(prefix="gridmap-bench-sample-")) / "nanan.gpkg"
+    build_sample(path)
+    ws = Workspace(path)
+    div = ws.read("divisions")
     comms = div[div["level"] == "community"]
-    b = layers["buildings"].to_crs(crs)
-    area = b.geometry.area.to_numpy()
-    res = b["residents"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    est = area * b["floors"].to_numpy(float) * PERSONS_PER_M2
-    b = b.assign(w=np.where(np.isnan(res), est, res))
-    pts = shapely.point_on_surface(b.geometry.values)
-    x, y = shapely.get_x(pts), shapely.get_y(pts)
-    q, r = _hex(x, y, 50.0)
-    unit = b["unit_id"].astype(object).to_numpy()
-    key = np.where(pd.isna(unit), [f"h{a}_{c}" for a, c in zip(q, r, strict=True)], unit)
-    tree = shapely.STRtree(pts)
+    buildings, units, roads = ws.read("buildings"), ws.read("units"), ws.read("roads")
+    b_tree = shapely.STRtree(buildings.geometry.values)
+    u_tree = shapely.STRtree(units.geometry.values)
+    r_tree = shapely.STRtree(roads.geometry.values)
     out = []
-    for geom in comms.geometry.values:
-        inside = tree.query(geom, predicate="contains")
-        if len(inside) < 2:
-            continue
-        # ordered=True: the cells come in the order of the points
-        cells = shapely.voronoi_polygons(
-            shapely.multipoints(pts[inside]), extend_to=geom, ordered=True
+    for code, geom in zip(comms["code"], comms.geometry, strict=True):
+        g = community_graph(
+            code,
+            geom,
+            buildings.iloc[b_tree.query(geom, predicate="intersects")],
+            units.iloc[u_tree.query(geom, predicate="intersects")],
+            roads=roads.iloc[r_tree.query(geom, predicate="intersects")],
         )
-        cells = shapely.intersection(shapely.get_parts(cells), geom)
-        keys, group = np.unique(key[inside], return_inverse=True)
-        polys = np.array(
-            [shapely.union_all(cells[group == g]) for g in range(len(keys))], dtype=object
-        )
-        ok = ~shapely.is_empty(polys)
-        weights = np.bincount(group, weights=b["w"].to_numpy()[inside], minlength=len(keys))
-        polys, weights = polys[ok], weights[ok]
-        if len(polys) < 2:
+        if g.graph.n < 2:
             continue
-        total = float(weights.sum())
-        out.append(problem(polys, weights, n_parts_for(total, 3000), 3000.0))
+        out.append(
+            {
+                "n": g.graph.n,
+                "left": g.graph.left,
+                "right": g.graph.right,
+                "shared": g.graph.shared,
+                "weights": g.weights,
+                "xy": g.centroids,
+                "areas": g.areas,
+                "perimeters": g.perimeters,
+                "k": int(g.n_parts),
+                "target": 3000.0,
+            }
+        )
     return out
-
-
-def _hex(x: np.ndarray, y: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Axial coordinates of the pointy hexagon (centre spacing ``size``) holding each point."""
-    s = size / math.sqrt(3)  # hexagon radius
-    qf = (math.sqrt(3) / 3 * x - y / 3) / s
-    rf = (2 / 3 * y) / s
-    xf, zf = qf, rf
-    yf = -xf - zf
-    rx, ry, rz = np.round(xf), np.round(yf), np.round(zf)
-    dx, dy, dz = np.abs(rx - xf), np.abs(ry - yf), np.abs(rz - zf)
-    fix_x = (dx > dy) & (dx > dz)
-    fix_z = ~fix_x & ~(dy > dz)
-    rx = np.where(fix_x, -ry - rz, rx)
-    rz = np.where(fix_z, -rx - ry, rz)
-    return rx.astype(np.int64), rz.astype(np.int64)
 
 
 DATA = {

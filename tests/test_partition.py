@@ -115,7 +115,7 @@ def test_a_grid_splits_into_equal_compact_squares() -> None:
     cells = squares(20, 20)
     result, adj = run(cells, np.ones(400), 16)
     assert_valid(result, adj, np.ones(400))
-    assert np.abs(result.part_weights / 25 - 1).max() <= 0.05
+    assert np.abs(result.part_weights / 25 - 1).max() <= 0.1  # the inner band: ±10% for ±20%
     assert result.compactness.mean() >= 0.6
     assert result.compactness.min() >= 0.4
 

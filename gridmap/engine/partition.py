@@ -126,8 +126,8 @@ def partition_graph(
     Every part is non-empty and connected; parts never span separate pieces of the graph (the
     parts are shared out among pieces by weight, at least one each). A unit heavier than
     ``target·(1 + tolerance)`` is a part of its own. Otherwise each part is brought within
-    ``target ± tolerance·target`` whenever the units allow it and, within that, within a fifth
-    of the tolerance of its piece's mean weight (±4% for ±20%), while its Polsby-Popper
+    ``target ± tolerance·target`` whenever the units allow it and, within that, within half
+    the tolerance of its piece's mean weight (±10% for ±20%), while its Polsby-Popper
     (boundaries priced by ``edge_cost``) is kept as high as that allows.
 
     The search: k-means++ seeds and a power diagram whose offsets balance the weights (compact,
@@ -337,8 +337,9 @@ def _solve(
     """Best labels of several starts on one piece, the moves made, and whether no arrangement
     has every part in band (proven by trying them all).
 
-    A small piece (up to EXACT_MAX_UNITS units) is also searched exhaustively, within a
-    budget; its best arrangement replaces the local search's when it scores better.
+    A small piece (up to EXACT_MAX_UNITS units) where the local search left a part out of band
+    is also searched exhaustively, within a budget; its best arrangement replaces the local
+    search's when it scores better.
     """
     started = time.perf_counter()
     starts = 1 if budget is None else _MAX_STARTS
@@ -358,12 +359,14 @@ def _solve(
         if best is None or score < best[0]:
             best = (score, search.labels())
     assert best is not None
-    if piece.n > EXACT_MAX_UNITS:
-        return best[1], moves, False
+    labels = best[1]
+    weights = np.bincount(labels, weights=piece.weights, minlength=k)
+    if piece.n > EXACT_MAX_UNITS or (np.abs(weights - target) <= tolerance * target).all():
+        return labels, moves, False
     exact = exact_partition(piece, k, target, tolerance)
     proven = exact.labels is None and exact.complete
     if proven:  # then the fewest parts out of band, if every arrangement can be tried
-        exact = exact_partition(piece, k, target, tolerance, within_band=False)
+        exact = exact_partition(piece, k, target, tolerance, 10_000, within_band=False)
     if exact.labels is not None and exact.score < best[0] - 1e-9:
         return exact.labels, moves, proven
     return best[1], moves, proven

@@ -24,7 +24,13 @@ from gridmap.engine.partition import n_parts_for, partition_graph
 from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
 from gridmap.engine.split_units import split_heavy_units
 
-__all__ = ["CommunityResult", "partition_communities", "partition_community"]
+__all__ = [
+    "CommunityGraph",
+    "CommunityResult",
+    "community_graph",
+    "partition_communities",
+    "partition_community",
+]
 
 
 @dataclass
@@ -38,7 +44,29 @@ class CommunityResult:
     report: dict[str, object] = field(default_factory=dict)
 
 
-def partition_community(
+@dataclass
+class CommunityGraph:
+    """What the partition of one community works on: its canvas and the graph of its atoms.
+
+    ``weights``, ``graph``, ``areas``, ``perimeters`` and ``centroids`` (metres) are per atom, in
+    the order of ``canvas.atoms``; ``cell_atom`` is each cell's atom position; ``n_parts`` the
+    number of grids; ``notes`` say how heavy units were split and how the count was chosen.
+    """
+
+    code: str
+    canvas: Any
+    cell_atom: np.ndarray
+    weights: np.ndarray
+    graph: Adjacency
+    areas: np.ndarray
+    perimeters: np.ndarray
+    centroids: np.ndarray
+    n_parts: int
+    notes: list[str]
+    metric: Any
+
+
+def community_graph(
     community_code: str,
     community: shapely.Geometry,
     buildings: gpd.GeoDataFrame,
@@ -49,10 +77,9 @@ def partition_community(
     tolerance: float = 0.2,
     weight: str = "residents",
     seed: int = 0,
-    scheme: str = "db11",
     metric_epsg: int | None = None,
-) -> CommunityResult:
-    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole."""
+) -> CommunityGraph:
+    """Heavy units split, the canvas built, and the atoms' graph of one community."""
     crs = metric_crs(community.bounds, metric_epsg)
     metric = lonlat_to(crs)
     to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
@@ -74,32 +101,73 @@ def partition_community(
         max_atom_weight=target * (1 + tolerance),
         seed=seed,
     )
-    atoms = canvas.atoms
-    cells = canvas.cells
-    atom_ids = atoms.index.to_numpy()
+    atom_ids = canvas.atoms.index.to_numpy()
     position = pd.Series(np.arange(len(atom_ids)), index=atom_ids)
-    cell_atom = position[cells["atom_id"].to_numpy()].to_numpy()
-    weights = atoms[weight].astype(float).fillna(0).to_numpy()
+    cell_atom = position[canvas.cells["atom_id"].to_numpy()].to_numpy()
+    weights = canvas.atoms[weight].astype(float).fillna(0).to_numpy()
     total = float(weights.sum())
     n_parts = min(n_parts_for(total, target, tolerance), len(atom_ids))
-    count_notes = []
-    if n_parts != n_parts_for(total, target):
-        rounded = n_parts_for(total, target)
-        count_notes.append(
+    notes = list(split_notes)
+    rounded = n_parts_for(total, target)
+    if n_parts != min(rounded, len(atom_ids)):
+        notes.append(
             f"{total:,.0f} {weight} in {rounded} grid(s) would make {total / rounded:,.0f} "
             f"each, outside {target:,.0f} ± {tolerance:.0%}; {n_parts} grids of "
             f"{total / n_parts:,.0f} instead"
         )
     graph, areas, perimeters, centroids = _atom_graph(
-        cells, cell_atom, len(atom_ids), canvas.adjacency, metric
+        canvas.cells, cell_atom, len(atom_ids), canvas.adjacency, metric
     )
-    result = partition_graph(
+    return CommunityGraph(
+        community_code,
+        canvas,
+        cell_atom,
         weights,
         graph,
+        areas,
+        perimeters,
+        centroids,
         n_parts,
-        centroids=centroids,
-        areas=areas,
-        perimeters=perimeters,
+        notes,
+        metric,
+    )
+
+
+def partition_community(
+    community_code: str,
+    community: shapely.Geometry,
+    buildings: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    target: float = 3000,
+    tolerance: float = 0.2,
+    weight: str = "residents",
+    seed: int = 0,
+    scheme: str = "db11",
+    metric_epsg: int | None = None,
+) -> CommunityResult:
+    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole."""
+    g = community_graph(
+        community_code,
+        community,
+        buildings,
+        units,
+        roads=roads,
+        target=target,
+        tolerance=tolerance,
+        weight=weight,
+        seed=seed,
+        metric_epsg=metric_epsg,
+    )
+    canvas, cells, cell_atom, metric = g.canvas, g.canvas.cells, g.cell_atom, g.metric
+    result = partition_graph(
+        g.weights,
+        g.graph,
+        g.n_parts,
+        centroids=g.centroids,
+        areas=g.areas,
+        perimeters=g.perimeters,
         target=target,
         tolerance=tolerance,
         seed=seed,
@@ -121,10 +189,10 @@ def partition_community(
     in_band = np.abs(table["deviation"].to_numpy()) <= tolerance
     report = {
         "community": community_code,
-        weight: int(total),
+        weight: int(g.weights.sum()),
         "grids": len(grids),
         "in_band": int(in_band.sum()),
-        "atoms": len(atom_ids),
+        "atoms": len(g.weights),
         "cells": len(cells),
         "mean_compactness": round(float(table["compactness"].mean()), 3),
         "out_of_band": [
@@ -134,8 +202,7 @@ def partition_community(
             )
             if not ok
         ],
-        "notes": split_notes
-        + count_notes
+        "notes": g.notes
         + list(result.notes)
         + (
             [f"{moved} empty cell(s) detached from their grid joined the neighbouring grid"]

@@ -25,7 +25,7 @@ from gridmap.engine.partition_search import part_scorer
 __all__ = ["EXACT_MAX_UNITS", "ExactResult", "exact_partition"]
 
 EXACT_MAX_UNITS = 30  # above this the search would rarely finish; pieces go to the local search
-_BUDGET = 60_000  # connected sets grown, at most (about half a second of Python)
+_BUDGET = 30_000  # connected sets grown, at most (about a quarter of a second of Python)
 
 
 @dataclass(frozen=True)

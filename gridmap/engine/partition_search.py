@@ -9,7 +9,7 @@ where d is the part's deviation from its piece's mean weight and e how far it li
 the tolerance band around the target (both as fractions of the target), and the perimeter
 prices each shared stretch by its edge cost (the piece's outer boundary at cost 1): the last
 term is the part's Polsby-Popper, with boundaries along cheap edges (roads) counting less.
-Inside the tight band (a fifth of the tolerance: ±4% for ±20%) shape wins; beyond it balance
+Inside the tight band (half the tolerance: ±10% for ±20%) shape wins; beyond it balance
 does; outside the tolerance, nothing else counts. Every move keeps every part connected.
 """
 
@@ -31,7 +31,7 @@ __all__ = ["Search", "part_scorer", "part_scorer_array"]
 
 _H = 10.0  # pull towards the mean inside the tight band
 _L1 = 300.0  # price of each unit of deviation beyond the tight band
-_TIGHT = 0.2  # the tight band, as a fraction of the tolerance
+_TIGHT = 0.5  # the tight band, as a fraction of the tolerance
 _G0 = 1.0e4  # price of a part outside the tolerance band: fewer parts outside comes first
 _G = 1.0e5  # price of each unit of deviation beyond the tolerance
 _G2 = 1.0e3  # and of its square (spreads an excess that cannot be avoided)
