@@ -1,0 +1,76 @@
+"""``create_app(settings)``: the one FastAPI app, its store opened in the lifespan.
+
+The store (GeoPackage workspace or PostGIS, from ``settings``) is opened when the app starts and
+kept on ``app.state.store``; in-memory indexes are built then (``app.state.ready`` turns true,
+which /readyz reports). Routers live one module per concern and are listed in ``_ROUTERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import import_module
+
+from fastapi import FastAPI
+
+from gridmap import __version__
+from gridmap.api.errors import install_error_handlers
+from gridmap.settings import Settings
+from gridmap.store import open_store
+from gridmap.store.contract import Store
+
+__all__ = ["create_app"]
+
+# Router modules, each exposing ``router`` (an APIRouter) and optionally ``startup(app)``, an
+# async function run in the lifespan once the store is open (to build indexes, caches).
+_ROUTERS = ("gridmap.api.health",)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """The gridmap web app over ``store`` (default: the one ``settings`` names).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from fastapi.testclient import TestClient
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.gpkg"
+    >>> with TestClient(create_app(Settings(workspace=path))) as client:
+    ...     client.get("/healthz").json()["status"], client.get("/readyz").status_code
+    ('ok', 200)
+    """
+    settings = settings or Settings()
+    modules = [import_module(name) for name in _ROUTERS]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = False
+        owned = store is None
+        app.state.store = store if store is not None else open_store(_target(settings))
+        try:
+            for module in modules:
+                startup = getattr(module, "startup", None)
+                if startup is not None:
+                    await startup(app)
+            app.state.ready = True
+            yield
+        finally:
+            app.state.ready = False
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="gridmap",
+        version=__version__,
+        description="Urban grid management (网格化服务管理): lookup, layers, tiles, plans, "
+        'incidents. Errors are JSON {"error": code, "detail": …}.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in modules:
+        app.include_router(module.router)
+    return app
+
+
+def _target(settings: Settings) -> str:
+    return settings.database_url or str(settings.workspace)
