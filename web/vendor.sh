@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Fetch the front end's libraries from npm at pinned versions, check each tarball against its
+# pinned integrity, and copy their dist files into web/vendor (with VENDOR.md listing them).
+# The pages load nothing from any other host: government intranets have no internet.
+# Usage: web/vendor.sh            (needs npm and the npm registry, or an npm mirror via .npmrc)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+# package@version  integrity (sha512, as `npm view PKG@VER dist.integrity` prints)  licence
+PINS=(
+  "leaflet@1.9.4 sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA== BSD-2-Clause"
+  "@geoman-io/leaflet-geoman-free@2.20.2 sha512-KQpSe0VKyuVCudq/08rMjJW1vvIwFldTwBny2wZ7ABcyyUAP7/eoFo967hCu9yRqAAHb4QOxC6gY5dGqttY68g== MIT"
+)
+# package → dist files to copy (relative to the package root) and the folder under vendor/.
+declare -A FILES=(
+  [leaflet]="dist/leaflet-src.esm.js dist/leaflet.css dist/images/layers.png dist/images/layers-2x.png dist/images/marker-icon.png dist/images/marker-icon-2x.png dist/images/marker-shadow.png LICENSE"
+  [@geoman-io/leaflet-geoman-free]="dist/leaflet-geoman.js dist/leaflet-geoman.css LICENSE"
+)
+declare -A DIRS=([leaflet]=leaflet [@geoman-io/leaflet-geoman-free]=geoman)
+
+command -v npm >/dev/null || { echo "web/vendor.sh needs npm (Debian: apt-get install npm)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=vendor.new
+rm -rf "$out"
+mkdir -p "$out"
+{
+  echo "# Vendored front-end libraries"
+  echo
+  echo "Written by \`web/vendor.sh\` from the npm registry; do not edit. Each tarball was checked"
+  echo "against the integrity pinned in the script."
+  echo
+  echo "| package | version | licence | files |"
+  echo "|---|---|---|---|"
+} >"$out/VENDOR.md"
+
+for pin in "${PINS[@]}"; do
+  read -r spec want licence <<<"$pin"
+  name=${spec%@*}
+  version=${spec##*@}
+  (cd "$tmp" && npm pack --silent --json "$spec" >pack.json)
+  got=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].integrity)' "$tmp/pack.json")
+  file=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].filename)' "$tmp/pack.json")
+  if [[ $got != "$want" ]]; then
+    echo "integrity mismatch for $spec: pinned $want, registry gave $got" >&2
+    exit 1
+  fi
+  mkdir -p "$tmp/$name"
+  tar xzf "$tmp/$file" -C "$tmp/$name" --strip-components=1
+  dir=$out/${DIRS[$name]}
+  for f in ${FILES[$name]}; do
+    mkdir -p "$dir/$(dirname "${f#dist/}")"
+    cp "$tmp/$name/$f" "$dir/${f#dist/}"
+  done
+  echo "| $name | $version | $licence | \`vendor/${DIRS[$name]}/\` |" >>"$out/VENDOR.md"
+done
+
+rm -rf vendor
+mv "$out" vendor
+echo "web/vendor: $(find vendor -type f | wc -l) files from ${#PINS[@]} packages"
