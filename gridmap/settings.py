@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_ROLES", "Settings"]
+__all__ = ["DEFAULT_DEADLINES", "DEFAULT_ROLES", "Settings"]
 
 # Nan'an's practice: a grid head plus the five staff roles (网格五员). Other cities name other
 # roles, so this is only the default of Settings.roles.
@@ -18,6 +18,18 @@ DEFAULT_ROLES: dict[str, str] = {
     "floating_population": "流动人口协管员",
     "mediation": "综治信访调解员",
     "safety_fire": "安全消防联络员",
+}
+
+# Hours to close an incident, by category; the longest category prefix that matches wins ("*" is
+# the fallback). Digital city-management centres set these per category in their own rules.
+DEFAULT_DEADLINES: dict[str, float] = {
+    "*": 72.0,
+    "突发事件": 2.0,
+    "街面秩序": 4.0,
+    "市容环境": 24.0,
+    "宣传广告": 48.0,
+    "施工管理": 48.0,
+    "设施管理": 72.0,
 }
 
 
@@ -58,4 +70,22 @@ class Settings(BaseSettings):
     roles: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_ROLES),
         description="Staff roles: key → display name (zh-CN).",
+    )
+    token_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs sign-in tokens (HS256). Unset: one is generated once and kept "
+        "in token_secret_file; set it (the same on every server) when several serve one database.",
+    )
+    token_secret_file: Path | None = Field(
+        None,
+        description="Where a generated token key is kept (mode 0600); default: beside the "
+        "workspace, <workspace>.secret.",
+    )
+    token_minutes: int = Field(30, gt=0, le=24 * 60, description="Lifetime of a sign-in token.")
+    max_write_bytes: int = Field(
+        1_000_000, gt=0, description="Largest request body a write endpoint accepts (bytes)."
+    )
+    incident_deadlines: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_DEADLINES),
+        description="Hours to close an incident by category prefix ('*': any other).",
     )
