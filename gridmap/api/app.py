@@ -23,7 +23,7 @@ __all__ = ["create_app"]
 
 # Router modules, each exposing ``router`` (an APIRouter) and optionally ``startup(app)``, an
 # async function run in the lifespan once the store is open (to build indexes, caches).
-_ROUTERS = ("gridmap.api.health", "gridmap.api.auth")
+_ROUTERS = ("gridmap.api.health", "gridmap.api.auth", "gridmap.api.pages")
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
