@@ -85,6 +85,23 @@ class Settings(BaseSettings):
     max_write_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body a write endpoint accepts (bytes)."
     )
+    rate_limit_per_second: float = Field(
+        20.0, ge=0, description="Public requests per second per client IP (token bucket); 0: off."
+    )
+    rate_limit_burst: int = Field(
+        400, gt=0, description="Requests a client IP may make at once (a map view loads dozens "
+        "of tiles) before the rate limit applies."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (CORS); none by default.",
+    )
+    tile_cache_size: int = Field(
+        4096, ge=0, description="Vector tiles kept in memory (least recently used out)."
+    )
+    tile_max_age: int = Field(
+        60, ge=0, description="Cache-Control max-age of tiles and layers, in seconds."
+    )
     incident_deadlines: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_DEADLINES),
         description="Hours to close an incident by category prefix ('*': any other).",
