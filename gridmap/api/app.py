@@ -23,7 +23,17 @@ __all__ = ["create_app"]
 
 # Router modules, each exposing ``router`` (an APIRouter) and optionally ``startup(app)``, an
 # async function run in the lifespan once the store is open (to build indexes, caches).
-_ROUTERS = ("gridmap.api.health", "gridmap.api.auth", "gridmap.api.pages")
+_ROUTERS = (
+    "gridmap.api.health",
+    "gridmap.api.auth",
+    "gridmap.api.pages",
+    "gridmap.api.users",
+    "gridmap.api.plans",
+    "gridmap.api.plan_edits",
+    "gridmap.api.incidents",
+    "gridmap.api.open311",
+    "gridmap.api.staff",
+)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:

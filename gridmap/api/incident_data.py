@@ -1,0 +1,224 @@
+"""Incidents over a store: locating a point, JSON forms, and moving open incidents when a new
+plan is published ("regrid").
+
+The locator of :mod:`gridmap.api.locator` (``app.state.locator``) answers where a point is; until
+the app has one, :func:`locate_point` locates against the grids in force read from the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import shapely
+
+from gridmap.api.workflow import OPEN_STATUSES, is_overdue
+from gridmap.errors import NotFoundError
+from gridmap.store.contract import (
+    Incident,
+    IncidentEvent,
+    Publication,
+    StaleVersionError,
+    Store,
+)
+
+__all__ = [
+    "NEAR_M",
+    "event_json",
+    "incident_json",
+    "locate_point",
+    "regrid_incidents",
+    "responsible_staff",
+]
+
+NEAR_M = 50.0  # a point closer than this to another grid is "near a boundary": clerk confirms
+_SEARCH_DEG = 0.01  # ~1 km: the box of grids read around a point
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def incident_json(
+    incident: Incident, *, private: bool, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """An incident as JSON; ``private`` adds the reporter's contact (office use only)."""
+    f = dict(incident.fields)
+    deadline = f.get("deadline")
+    status = str(f.get("status") or "reported")
+    out = {
+        "id": incident.id,
+        "version": incident.version,
+        "created_at": incident.created_at.isoformat(),
+        "updated_at": incident.updated_at.isoformat(),
+        "status": status,
+        "category": f.get("category"),
+        "description": f.get("description"),
+        "lon": f.get("lon"),
+        "lat": f.get("lat"),
+        "grid_code": f.get("grid_code"),
+        "community_code": f.get("community_code"),
+        "street_code": f.get("street_code"),
+        "address": f.get("address"),
+        "assignee": f.get("assignee"),
+        "deadline": deadline.isoformat() if isinstance(deadline, dt.datetime) else deadline,
+        "overdue": is_overdue(
+            status,
+            deadline if isinstance(deadline, dt.datetime) else None,
+            incident.updated_at,
+            now or dt.datetime.now(dt.UTC),
+        ),
+    }
+    if private:
+        out["reporter_contact"] = f.get("reporter_contact")
+    return out
+
+
+def event_json(event: IncidentEvent) -> dict[str, Any]:
+    """An incident's event as JSON."""
+    return {
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "note": event.note,
+    }
+
+
+def locate_point(app_state: Any, store: Store, lon: float, lat: float) -> dict[str, Any]:
+    """{grid_code, community_code, street_code, candidates, near_boundary} of (lon, lat).
+
+    ``candidates`` lists the grid holding the point first, then a grid near it (the locator's
+    ``neighbour``); ``near_boundary`` is true when there are two, for the clerk to confirm. A
+    point outside every grid in force has no grid (the incident is still recorded).
+    """
+    locator = getattr(app_state, "locator", None)
+    if locator is not None:
+        try:
+            found = locator.locate(lon, lat)
+        except NotFoundError:
+            return _answer(None, None, None)
+        neighbour = found.get("neighbour") or {}
+        return _answer(found["grid"]["code"], found["community"]["code"], neighbour.get("code"))
+    # No locator (an app built without the public routers): the grids in force near the point.
+    from gridmap.engine.assign import locate
+
+    d = _SEARCH_DEG
+    grids = store.grids_at(bbox=(lon - d, lat - d, lon + d, lat + d))
+    if grids.empty:
+        return _answer(None, None, None)
+    found = locate(shapely.points([lon], [lat]), grids, near_m=NEAR_M).iloc[0]
+    code, neighbour = _text(found["grid"]), _text(found["neighbour"])
+    if code is None:
+        return _answer(None, None, None)
+    community = str(grids.set_index("code").loc[code, "community_code"])
+    return _answer(code, community, neighbour)
+
+
+def _answer(code: str | None, community: str | None, neighbour: str | None) -> dict[str, Any]:
+    candidates = [c for c in (code, neighbour) if c]
+    return {
+        "grid_code": code,
+        "community_code": community,
+        "street_code": None if community is None else community[:9] + "000",
+        "candidates": candidates,
+        "near_boundary": len(candidates) > 1,
+    }
+
+
+def responsible_staff(store: Store, grid_code: str | None) -> list[dict[str, Any]]:
+    """The people holding roles in ``grid_code``: id, name, role and public phone only."""
+    if grid_code is None:
+        return []
+    held = store.staff_assignments(grid_code=grid_code)
+    if not held:
+        return []
+    staff = store.read("staff").set_index("id")
+    out = []
+    for a in held:
+        row = staff.loc[a.staff_id] if a.staff_id in staff.index else None
+        out.append(
+            {
+                "staff_id": a.staff_id,
+                "role": a.role,
+                "name": None if row is None else _text(row["name"]),
+                "phone_public": None if row is None else _text(row["phone_public"]),
+            }
+        )
+    return out
+
+
+def regrid_incidents(store: Store, publications: Sequence[Publication], actor: str) -> int:
+    """Move open incidents in the published communities to the grid now holding their point.
+
+    Each move is an event ``regrid`` (note: old → new grid, plan and revision). An incident
+    updated meanwhile by someone else is re-read and tried again. Returns how many moved.
+    """
+    from gridmap.engine.assign import locate
+
+    if not publications:
+        return 0
+    pinned = {p.community_code: p for p in publications}
+    grids = store.grids_at()
+    grids = grids[grids["community_code"].isin(list(pinned))]
+    if grids.empty:
+        return 0
+    bbox = tuple(float(v) for v in grids.total_bounds)
+    candidates = [
+        i
+        for i in store.incidents(bbox=bbox)  # type: ignore[arg-type]
+        if i.fields.get("status") in OPEN_STATUSES
+        and i.fields.get("lon") is not None
+        and i.fields.get("lat") is not None
+    ]
+    if not candidates:
+        return 0
+    points = shapely.points(
+        [float(i.fields["lon"]) for i in candidates], [float(i.fields["lat"]) for i in candidates]
+    )
+    found = locate(points, grids, near_m=0.0)
+    community_of = grids.set_index("code")["community_code"]
+    moved = 0
+    for incident, code in zip(candidates, found["grid"], strict=True):
+        new = _text(code)
+        if new is None or new == incident.fields.get("grid_code"):
+            continue
+        community = str(community_of.loc[new])
+        pub = pinned[community]
+        moved += _regrid_one(store, incident, new, community, pub, actor)
+    return moved
+
+
+def _regrid_one(
+    store: Store, incident: Incident, new: str, community: str, pub: Publication, actor: str
+) -> int:
+    for _ in range(5):
+        old = incident.fields.get("grid_code")
+        if old == new:
+            return 0
+        status = str(incident.fields.get("status"))
+        event = IncidentEvent(
+            incident.id,
+            0,
+            dt.datetime.now(dt.UTC),
+            actor,
+            "regrid",
+            status,
+            status,
+            f"网格调整 regrid: {old or '—'} → {new} (plan {pub.plan_id} revision {pub.revision})",
+        )
+        changes = {
+            "grid_code": new,
+            "community_code": community,
+            "street_code": community[:9] + "000",
+        }
+        try:
+            store.update_incident(incident.id, incident.version, changes, actor=actor, event=event)
+            return 1
+        except StaleVersionError as exc:
+            incident = exc.current
+    return 0

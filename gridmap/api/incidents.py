@@ -1,0 +1,251 @@
+"""Incidents for street offices and dispatchers (role ``staff`` and above).
+
+- ``POST /api/incidents``: an incident at a point; grid, community, street and the grid's
+  staff are found automatically. Near a grid boundary both grids are returned
+  (``candidates``) for the clerk to confirm with a PATCH ``grid_code``.
+- ``GET /api/incidents``: filtered by grid, status, category, creation dates, bbox, overdue.
+- ``PATCH /api/incidents/{id}``: one step of the workflow (:mod:`gridmap.api.workflow`), or a
+  correction, naming the ``version`` read; a stale version is a 409 with the current incident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gridmap.api.auth import require
+from gridmap.api.errors import error_body
+from gridmap.api.incident_data import (
+    event_json,
+    incident_json,
+    locate_point,
+    regrid_incidents,
+    responsible_staff,
+)
+from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
+from gridmap.api.write_limits import LimitedRoute
+from gridmap.errors import InputError
+from gridmap.settings import Settings
+from gridmap.store.contract import IncidentEvent, StaleVersionError, Store, User
+
+__all__ = ["create_incident", "parse_bbox", "regrid_incidents", "router"]
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"], route_class=LimitedRoute)
+
+Staff = Annotated[User, Depends(require("staff"))]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Text = Annotated[str, Field(max_length=2000)]
+Action = Literal[tuple(sorted({a for a, _ in ACTIONS}))]  # type: ignore[valid-type]
+
+
+class NewIncident(BaseModel):
+    """A report at a point."""
+
+    lon: Lon
+    lat: Lat
+    category: Annotated[str, Field(min_length=1, max_length=100)]
+    description: Text | None = None
+    address: Annotated[str, Field(max_length=300)] | None = None
+    reporter_contact: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="private: never shown in public answers"
+    )
+
+
+class IncidentChange(BaseModel):
+    """A workflow step (``action``) and/or corrections, against the ``version`` read."""
+
+    version: int = Field(ge=1)
+    action: Action | None = None  # type: ignore[valid-type]
+    note: Annotated[str, Field(max_length=1000)] | None = None
+    assignee: Annotated[str, Field(max_length=64)] | None = None
+    grid_code: Annotated[str, Field(max_length=20)] | None = None
+    category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    description: Text | None = None
+    address: Annotated[str, Field(max_length=300)] | None = None
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """ "minlon,minlat,maxlon,maxlat" → a tuple; InputError naming what came in.
+
+    Examples
+    --------
+    >>> parse_bbox("106.5,29.5,106.6,29.6")
+    (106.5, 29.5, 106.6, 29.6)
+    """
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(abs(v) <= 180 for v in values):
+        raise InputError(f"bbox={bbox!r}: expected minlon,minlat,maxlon,maxlat in degrees")
+    if values[0] > values[2] or values[1] > values[3]:
+        raise InputError(f"bbox={bbox!r}: the minimum is larger than the maximum")
+    return values  # type: ignore[return-value]
+
+
+def create_incident(
+    request: Request, body: NewIncident, actor: str, channel: str = "office"
+) -> dict[str, Any]:
+    """Locate, set the deadline, store; the answer with location, candidates and staff."""
+    store = _store(request)
+    settings: Settings = request.app.state.settings
+    where = locate_point(request.app.state, store, body.lon, body.lat)
+    now = dt.datetime.now(dt.UTC)
+    fields = {
+        "category": body.category,
+        "status": "reported",
+        "description": body.description,
+        "lon": body.lon,
+        "lat": body.lat,
+        "grid_code": where["grid_code"],
+        "community_code": where["community_code"],
+        "street_code": where["street_code"],
+        "address": body.address,
+        "reporter_contact": body.reporter_contact,
+        "deadline": deadline_for(body.category, now, settings.incident_deadlines),
+        "assignee": None,
+    }
+    note = (
+        f"{channel}; near the boundary of {', '.join(where['candidates'])}"
+        if where["near_boundary"]
+        else channel
+    )
+    event = IncidentEvent("", 1, now, actor, "report", None, "reported", note)
+    incident = store.add_incident(fields, actor=actor, event=event)
+    return {
+        "incident": incident_json(incident, private=True),
+        "candidates": where["candidates"],
+        "near_boundary": where["near_boundary"],
+        "responsible": responsible_staff(store, where["grid_code"]),
+    }
+
+
+@router.post("", status_code=201, summary="Report an incident at a point")
+def post_incident(request: Request, body: NewIncident, user: Staff) -> dict[str, Any]:
+    """The grid, community and street are found from the point; near a boundary both grids
+    are in ``candidates`` and ``near_boundary`` is true."""
+    return create_incident(request, body, user.name)
+
+
+@router.get("", summary="Incidents, filtered")
+def list_incidents(
+    request: Request,
+    user: Staff,
+    grid: Annotated[str | None, Query(max_length=20)] = None,
+    status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="minlon,minlat,maxlon,maxlat")
+    ] = None,
+    overdue: bool | None = None,
+) -> dict[str, Any]:
+    """Incidents created in [since, until) matching every filter, oldest first."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InputError(f"{name}={value.isoformat()}: give a time zone (e.g. +08:00 or Z)")
+    found = _store(request).incidents(
+        grid_code=grid,
+        status=status,
+        category=category,
+        since=since,
+        until=until,
+        bbox=parse_bbox(bbox),
+    )
+    now = dt.datetime.now(dt.UTC)
+    rows = [incident_json(i, private=True, now=now) for i in found]
+    if overdue is not None:
+        rows = [r for r in rows if r["overdue"] == overdue]
+    return {"incidents": rows, "count": len(rows)}
+
+
+@router.get("/{incident_id}", summary="One incident with its events")
+def get_incident(request: Request, incident_id: str, user: Staff) -> dict[str, Any]:
+    """The incident, every step of its life, and the grid's staff."""
+    store = _store(request)
+    incident = store.incident(incident_id)
+    return {
+        "incident": incident_json(incident, private=True),
+        "events": [event_json(e) for e in store.incident_events(incident_id)],
+        "responsible": responsible_staff(store, incident.fields.get("grid_code")),
+    }
+
+
+@router.patch("/{incident_id}", summary="A workflow step or a correction (optimistic concurrency)")
+async def patch_incident(
+    request: Request, incident_id: str, body: IncidentChange, user: Staff
+) -> Any:
+    """Apply ``action`` (register, dispatch, accept, finish, verify, reject, close, dismiss) and
+    the corrections given, if ``version`` is still the incident's; else 409 with the current."""
+    try:
+        return await run_in_threadpool(_apply, request, incident_id, body, user)
+    except StaleVersionError as exc:
+        body_json = error_body(exc.code, str(exc)) | {
+            "current": incident_json(exc.current, private=True)
+        }
+        return JSONResponse(body_json, status_code=409)
+
+
+def _apply(request: Request, incident_id: str, body: IncidentChange, user: User) -> dict[str, Any]:
+    store = _store(request)
+    current = store.incident(incident_id)
+    if current.version != body.version:
+        raise StaleVersionError(incident_id, body.version, current)
+    status = str(current.fields.get("status") or "reported")
+    changes: dict[str, Any] = {}
+    for name in ("assignee", "category", "description", "address"):
+        value = getattr(body, name)
+        if value is not None and value != current.fields.get(name):
+            changes[name] = value
+    if body.grid_code is not None and body.grid_code != current.fields.get("grid_code"):
+        changes.update(_confirmed_grid(store, body.grid_code))
+    if body.action is None and not changes:
+        raise InputError("nothing to change: give an action or a field to correct")
+    target = next_status(status, body.action) if body.action else status
+    if target != status:
+        changes["status"] = target
+    if body.action == "dispatch" and not (
+        changes.get("assignee") or current.fields.get("assignee")
+    ):
+        raise InputError("dispatch: name the assignee (a staff id) who will handle it")
+    event = IncidentEvent(
+        incident_id,
+        0,
+        dt.datetime.now(dt.UTC),
+        user.name,
+        body.action or "edit",
+        status,
+        target,
+        body.note or (", ".join(f"{k}={v}" for k, v in changes.items() if k != "status") or None),
+    )
+    updated = store.update_incident(
+        incident_id, body.version, changes, actor=user.name, event=event
+    )
+    return {
+        "incident": incident_json(updated, private=True),
+        "events": [event_json(e) for e in store.incident_events(incident_id)],
+    }
+
+
+def _confirmed_grid(store: Store, code: str) -> dict[str, Any]:
+    grids = store.grids_at()
+    match = grids[grids["code"] == code]
+    if match.empty:
+        raise InputError(f"grid_code={code!r}: no grid of that code is in force")
+    community = str(match["community_code"].iloc[0])
+    return {"grid_code": code, "community_code": community, "street_code": community[:9] + "000"}

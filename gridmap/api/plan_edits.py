@@ -1,0 +1,202 @@
+"""``POST /api/plans/{id}/edits``: the engine's edits on a draft, from a named base revision.
+
+The body names ``operation`` (move, merge, split, reshape, rebalance), its arguments and
+``base_revision``. The edit is computed on that revision and committed with compare-and-set:
+when somebody else's revision came first the answer is 409 with ``winner`` (number, author,
+time, operation), and nothing is written. A success answers the new revision with what changed,
+its diff and its validation report.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import shapely
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gridmap.api.auth import require
+from gridmap.api.errors import error_body
+from gridmap.api.plan_data import GRID_COLUMNS, plan_report
+from gridmap.api.plans import revision_json
+from gridmap.api.write_limits import LimitedRoute
+from gridmap.errors import InputError
+from gridmap.settings import Settings
+from gridmap.store.contract import StaleRevisionError, Store, User
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/plans", tags=["plans"], route_class=LimitedRoute)
+
+Planner = Annotated[User, Depends(require("planner"))]
+Coord = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Position = tuple[Coord, Coord]
+Code = Annotated[str, Field(min_length=1, max_length=20)]
+_TIME_BUDGET_S = 5.0
+
+
+class LineString(BaseModel):
+    """A GeoJSON LineString in lon/lat."""
+
+    type: Literal["LineString"]
+    coordinates: Annotated[list[Position], Field(min_length=2, max_length=10_000)]
+
+
+class Polygon(BaseModel):
+    """A GeoJSON Polygon in lon/lat (outer ring, then holes)."""
+
+    type: Literal["Polygon"]
+    coordinates: Annotated[
+        list[Annotated[list[Position], Field(min_length=4, max_length=10_000)]],
+        Field(min_length=1, max_length=100),
+    ]
+
+
+class _Edit(BaseModel):
+    base_revision: int = Field(ge=1, description="the revision the edit starts from")
+
+
+class MoveEdit(_Edit):
+    """Move cells or atoms (whole) to the neighbouring grid ``to_grid``."""
+
+    operation: Literal["move"]
+    to_grid: Code
+    cells: Annotated[list[Code], Field(max_length=10_000)] | None = None
+    atoms: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=10_000)] | None
+    ) = None
+
+
+class MergeEdit(_Edit):
+    """Merge two neighbouring grids."""
+
+    operation: Literal["merge"]
+    grids: Annotated[list[Code], Field(min_length=2, max_length=2)]
+
+
+class SplitEdit(_Edit):
+    """Split a grid in two: balanced, or along ``line``."""
+
+    operation: Literal["split"]
+    grid: Code
+    line: LineString | None = None
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ReshapeEdit(_Edit):
+    """Redraw a grid as ``polygon``, snapped to whole atoms."""
+
+    operation: Literal["reshape"]
+    grid: Code
+    polygon: Polygon
+
+
+class RebalanceEdit(_Edit):
+    """Re-partition neighbouring grids into as many, balanced."""
+
+    operation: Literal["rebalance"]
+    grids: Annotated[list[Code], Field(min_length=2, max_length=50)]
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+Edit = Annotated[
+    MoveEdit | MergeEdit | SplitEdit | ReshapeEdit | RebalanceEdit,
+    Field(discriminator="operation"),
+]
+
+
+def _geometry(shape: LineString | Polygon) -> shapely.Geometry:
+    geom = (
+        shapely.LineString(shape.coordinates)
+        if isinstance(shape, LineString)
+        else shapely.Polygon(shape.coordinates[0], shape.coordinates[1:])
+    )
+    if not geom.is_valid or geom.is_empty:
+        raise InputError(f"{shape.type}: not a valid geometry ({shapely.is_valid_reason(geom)})")
+    return geom
+
+
+def _run(edit: Any, cells: Any, settings: Settings) -> Any:
+    from gridmap.engine import edits
+
+    common: dict[str, Any] = {"metric": settings.metric_epsg}
+    if isinstance(edit, MoveEdit):
+        if bool(edit.cells) == bool(edit.atoms):
+            raise InputError("move: give either cells or atoms (one non-empty list)")
+        if edit.cells:
+            return edits.move_cells(cells, edit.cells, edit.to_grid, **common)
+        return edits.move_atoms(cells, edit.atoms or [], edit.to_grid, **common)
+    if isinstance(edit, MergeEdit):
+        return edits.merge_grids(cells, edit.grids[0], edit.grids[1], **common)
+    if isinstance(edit, SplitEdit):
+        line = None if edit.line is None else _geometry(edit.line)
+        return edits.split_grid(
+            cells,
+            edit.grid,
+            line=line,
+            seed=edit.seed,
+            weight=settings.weight,
+            tolerance=settings.tolerance,
+            time_budget_s=_TIME_BUDGET_S,
+            **common,
+        )
+    if isinstance(edit, ReshapeEdit):
+        return edits.reshape_grid(cells, edit.grid, _geometry(edit.polygon), **common)
+    return edits.rebalance(
+        cells,
+        edit.grids,
+        target=settings.target,
+        tolerance=settings.tolerance,
+        seed=edit.seed,
+        weight=settings.weight,
+        time_budget_s=_TIME_BUDGET_S,
+        **common,
+    )
+
+
+def _edit(request: Request, plan_id: str, edit: Any, user: User) -> dict[str, Any]:
+    from gridmap.engine.plan import CELL_COLUMNS
+
+    store: Store = request.app.state.store
+    settings: Settings = request.app.state.settings
+    base = store.revision(plan_id, edit.base_revision)
+    result = _run(edit, base.cells, settings)
+    made = store.commit(
+        plan_id,
+        edit.base_revision,
+        result.cells[[*CELL_COLUMNS, "geometry"]],
+        result.grids[[*GRID_COLUMNS, "geometry"]],
+        actor=user.name,
+        operation=edit.operation,
+        detail={"request": edit.model_dump(mode="json"), "changed": list(result.changed)},
+    )
+    report = plan_report(store, plan_id, made.number, settings)
+    return {
+        "plan": plan_id,
+        "revision": revision_json(made),
+        "changed": list(result.changed),
+        "diff": result.diff.to_dict(),
+        "crosswalk": result.to_dict()["crosswalk"],
+        "report": report.to_dict(),
+    }
+
+
+@router.post("/{plan_id}/edits", status_code=201, summary="Edit a draft plan from a base revision")
+async def post_edit(request: Request, plan_id: str, edit: Edit, user: Planner) -> Any:
+    """Move, merge, split, reshape or rebalance; 409 with ``winner`` on a stale base;
+    422 with ``reason`` when the engine refuses the edit (it would break the plan)."""
+    from gridmap.engine.edits import EditRefused
+
+    try:
+        return await run_in_threadpool(_edit, request, plan_id, edit, user)
+    except StaleRevisionError as exc:
+        body = error_body(exc.code, str(exc)) | {
+            "base": exc.base,
+            "winner": revision_json(exc.winner),
+        }
+        return JSONResponse(body, status_code=409)
+    except EditRefused as exc:
+        body = error_body(exc.code, str(exc)) | {"reason": exc.reason}
+        return JSONResponse(body, status_code=422)

@@ -1,0 +1,261 @@
+"""Plans for planners: list, create (copy or partition), report, diff, export, publish.
+
+Reading and making plans needs ``planner``; publishing needs ``admin``. Edits are in
+:mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids
+(:func:`gridmap.api.incidents.regrid_incidents`) and refreshes the locator and tile caches
+when those exist.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gridmap.api.auth import require
+from gridmap.api.errors import error_body
+from gridmap.api.plan_data import (
+    export_grids,
+    partition_in_store,
+    plan_report,
+    published_cells,
+    published_plan_for,
+)
+from gridmap.api.write_limits import LimitedRoute
+from gridmap.errors import InputError
+from gridmap.settings import Settings
+from gridmap.store.contract import PlanInfo, RevisionInfo, Store, User
+
+__all__ = ["plan_json", "revision_json", "router"]
+
+router = APIRouter(prefix="/api/plans", tags=["plans"], route_class=LimitedRoute)
+
+Planner = Annotated[User, Depends(require("planner"))]
+Admin = Annotated[User, Depends(require("admin"))]
+PlanStatusQ = Literal["draft", "published", "archived"]
+
+
+class NewPlan(BaseModel):
+    """A new draft: a copy of a plan (default: the one in force), or an automatic partition."""
+
+    mode: Literal["copy", "partition"] = "copy"
+    name: str | None = Field(None, max_length=200)
+    from_plan: str | None = Field(None, max_length=64, description="copy: the plan to copy")
+    community: str | None = Field(
+        None, max_length=12, description="copy: the plan in force for this community"
+    )
+    communities: list[Annotated[str, Field(max_length=12)]] | None = Field(
+        None, max_length=500, description="partition: community codes (default all)"
+    )
+    target: int | None = Field(None, gt=0, le=1_000_000, description="partition: weight per grid")
+    tolerance: float | None = Field(None, ge=0, lt=1)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class PublishRequest(BaseModel):
+    """Nothing to say but an optional note for the audit log."""
+
+    note: str | None = Field(None, max_length=500)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def plan_json(info: PlanInfo) -> dict[str, Any]:
+    """A plan as JSON."""
+    return {
+        "id": info.id,
+        "name": info.name,
+        "status": info.status,
+        "communities": list(info.communities),
+        "head": info.head,
+        "created_at": info.created_at.isoformat(),
+        "created_by": info.created_by,
+        "params": dict(info.params),
+        "copied_from": info.copied_from,
+    }
+
+
+def revision_json(info: RevisionInfo) -> dict[str, Any]:
+    """A revision's metadata as JSON."""
+    return {
+        "number": info.number,
+        "base": info.base,
+        "created_at": info.created_at.isoformat(),
+        "created_by": info.created_by,
+        "operation": info.operation,
+        "detail": dict(info.detail),
+    }
+
+
+@router.get("", summary="Plans, oldest first")
+def list_plans(
+    request: Request,
+    user: Planner,
+    status: PlanStatusQ | None = None,
+    community: Annotated[str | None, Query(max_length=12)] = None,
+) -> dict[str, Any]:
+    """Every plan (optionally of one status or covering one community)."""
+    plans = _store(request).plans(status=status, community=community)
+    return {"plans": [plan_json(p) for p in plans]}
+
+
+@router.post("", status_code=201, summary="A new draft plan: a copy, or a partition")
+def create_plan(request: Request, body: NewPlan, user: Planner) -> dict[str, Any]:
+    """``mode=copy`` copies ``from_plan`` or the plan in force; ``mode=partition`` partitions
+    ``communities`` (default all) with ``target`` and ``tolerance`` (default: the settings)."""
+    store, settings = _store(request), _settings(request)
+    summary: dict[str, Any] = {}
+    if body.mode == "copy":
+        source = (
+            store.plan(body.from_plan)
+            if body.from_plan
+            else published_plan_for(store, body.community)
+        )
+        made = store.copy_plan(
+            source.id, name=body.name or f"copy of {source.name}", actor=user.name
+        )
+    else:
+        made, summary = partition_in_store(
+            store,
+            communities=body.communities,
+            target=body.target or settings.target,
+            tolerance=settings.tolerance if body.tolerance is None else body.tolerance,
+            seed=body.seed,
+            settings=settings,
+            actor=user.name,
+            name=body.name,
+        )
+    return {"plan": plan_json(store.plan(made.plan_id)), "revision": revision_json(made), **summary}
+
+
+@router.get("/{plan_id}", summary="One plan, its revisions and its grids (GeoJSON)")
+def get_plan(
+    request: Request,
+    plan_id: str,
+    user: Planner,
+    revision: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """The plan, its revisions, and the grids of ``revision`` (default the head) as GeoJSON."""
+    store = _store(request)
+    info = store.plan(plan_id)
+    rev = store.revision(plan_id, revision)
+    return {
+        "plan": plan_json(info),
+        "revisions": [revision_json(r) for r in store.revisions(plan_id)],
+        "revision": rev.info.number,
+        "grids": json.loads(rev.grids.to_json(na="null", drop_id=True)),
+    }
+
+
+@router.get("/{plan_id}/report", summary="The validation report of a revision")
+def get_report(
+    request: Request,
+    plan_id: str,
+    user: Planner,
+    revision: Annotated[int | None, Query(ge=1)] = None,
+    format: Literal["json", "geojson"] = "json",
+) -> dict[str, Any]:
+    """Gaps, overlaps, slivers, split units, grids off the target band… with their places."""
+    report = plan_report(_store(request), plan_id, revision, _settings(request))
+    return report.to_geojson() if format == "geojson" else report.to_dict()
+
+
+@router.get("/{plan_id}/diff", summary="What changes against another plan or the plan in force")
+def get_diff(
+    request: Request,
+    plan_id: str,
+    user: Planner,
+    against: Annotated[
+        str, Query(max_length=80, description="'published', PLAN or PLAN@REVISION")
+    ] = "published",
+    revision: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Grids added, removed, recoded; residents, cells, atoms and buildings that move."""
+    from gridmap.engine.edits_diff import diff_plans
+
+    store = _store(request)
+    new = store.revision(plan_id, revision)
+    communities = sorted(set(new.cells["community_code"]))
+    if against == "published":
+        old_cells = published_cells(store, communities)
+        label = "published"
+    else:
+        other, _, number = against.partition("@")
+        if number and not number.isdigit():
+            raise InputError(f"against={against!r}: write PLAN or PLAN@REVISION (a number)")
+        old = store.revision(other, int(number) if number else None)
+        old_cells, label = old.cells, f"{other}@{old.info.number}"
+    if set(old_cells.index) != set(new.cells.index):
+        raise InputError(
+            f"plan {plan_id} and {label} are not on the same canvas (their cells differ); "
+            "a diff needs two plans of the same communities' cells"
+        )
+    diff = diff_plans(old_cells, new.cells.loc[old_cells.index])
+    return {"plan": plan_id, "revision": new.info.number, "against": label, **diff.to_dict()}
+
+
+@router.get("/{plan_id}/export", summary="The grids as a file: gpkg, geojson, shp (zip), csv")
+def export_plan(
+    request: Request,
+    plan_id: str,
+    user: Planner,
+    format: Literal["gpkg", "geojson", "shp", "csv"] = "geojson",
+    revision: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """A revision's grids, downloaded as a file."""
+    rev = _store(request).revision(plan_id, revision)
+    stem = f"plan-{plan_id}-r{rev.info.number}"
+    data, media, filename = export_grids(rev.grids, format, stem)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(data, media_type=media, headers=headers)
+
+
+@router.post("/{plan_id}/publish", summary="Put a plan in force (refused while it has errors)")
+async def publish_plan(
+    request: Request, plan_id: str, user: Admin, body: PublishRequest | None = None
+) -> Any:
+    """Publish the plan's head for its communities, move open incidents to their new grids,
+    refresh the locator and the tiles. 409 with the report while the report has errors."""
+    from gridmap.api.incidents import regrid_incidents
+
+    store, settings = _store(request), _settings(request)
+    info = await run_in_threadpool(store.plan, plan_id)
+    report = await run_in_threadpool(plan_report, store, plan_id, None, settings)
+    if not report.ok:
+        kinds = ", ".join(f"{k} ×{n}" for k, n in report.stats.get("kinds", {}).items())
+        detail = f"方案有错误，不能发布: plan {plan_id} revision {info.head} has errors ({kinds})"
+        body_json = error_body("publish_refused", detail) | {"report": report.to_dict()}
+        return JSONResponse(body_json, status_code=409)
+    publications = await run_in_threadpool(lambda: store.publish([plan_id], actor=user.name))
+    moved = await run_in_threadpool(regrid_incidents, store, publications, user.name)
+    for name, method in (("locator", "refresh"), ("tiles", "invalidate")):
+        target = getattr(getattr(request.app.state, name, None), method, None)
+        if target is not None:
+            result = target()
+            if inspect.isawaitable(result):
+                await result
+    return {
+        "plan": plan_json(await run_in_threadpool(store.plan, plan_id)),
+        "publications": [
+            {
+                "community_code": p.community_code,
+                "revision": p.revision,
+                "valid_from": p.valid_from.isoformat(),
+            }
+            for p in publications
+        ],
+        "incidents_regridded": moved,
+    }

@@ -1,0 +1,240 @@
+"""Grid staff: the people, their roles in grids, and the grids missing a role.
+
+Reading needs ``staff`` (office staff call the people responsible, so private phones are
+shown to them; public boards are served elsewhere, without them); writing needs ``admin``.
+A change names the ``etag`` of the row it read: when another change came first it is refused
+with 409 and the current row, never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gridmap.api.auth import require
+from gridmap.api.errors import error_body
+from gridmap.api.write_limits import LimitedRoute
+from gridmap.errors import InputError, NotFoundError
+from gridmap.settings import Settings
+from gridmap.store.contract import Store, User
+
+__all__ = ["router", "staff_etag"]
+
+router = APIRouter(prefix="/api/staff", tags=["staff"], route_class=LimitedRoute)
+
+Staff = Annotated[User, Depends(require("staff"))]
+Admin = Annotated[User, Depends(require("admin"))]
+Short = Annotated[str, Field(max_length=100)]
+_FIELDS = ("name", "role", "phone_public", "phone_private", "duties", "community_code")
+# The staff layer is rewritten whole to change one row; one writer at a time in this process.
+_write_lock = threading.Lock()
+
+
+class Person(BaseModel):
+    """A member of grid staff."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Annotated[str, Field(min_length=1, max_length=50)]
+    phone_public: Short | None = None
+    phone_private: Short | None = None
+    duties: Annotated[str, Field(max_length=500)] | None = None
+    community_code: Annotated[str, Field(max_length=12)] | None = None
+
+
+class PersonChange(BaseModel):
+    """New values for a person's fields, against the ``etag`` read."""
+
+    etag: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    role: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    phone_public: Short | None = None
+    phone_private: Short | None = None
+    duties: Annotated[str, Field(max_length=500)] | None = None
+    community_code: Annotated[str, Field(max_length=12)] | None = None
+
+
+class Assignment(BaseModel):
+    """A role in a grid."""
+
+    grid_code: Annotated[str, Field(min_length=1, max_length=20)]
+    role: Annotated[str, Field(min_length=1, max_length=50)]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _roles(request: Request) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
+    return settings.roles
+
+
+def _check_role(request: Request, role: str) -> None:
+    roles = _roles(request)
+    if role not in roles:
+        raise InputError(f"role={role!r}: not one of {', '.join(roles)}")
+
+
+def _value(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def staff_etag(row: dict[str, Any]) -> str:
+    """A short hash of a person's fields: changes whenever any field does."""
+    text = json.dumps([row.get(k) for k in ("id", *_FIELDS)], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _rows(store: Store) -> list[dict[str, Any]]:
+    frame = store.read("staff")
+    return [
+        {"id": str(r["id"]), **{k: _value(r.get(k)) for k in _FIELDS}}
+        for r in frame.to_dict("records")
+    ]
+
+
+def _person_json(store: Store, row: dict[str, Any], with_assignments: bool) -> dict[str, Any]:
+    out = {**row, "etag": staff_etag(row)}
+    if with_assignments:
+        out["assignments"] = [
+            {"grid_code": a.grid_code, "role": a.role, "assigned_at": a.assigned_at.isoformat()}
+            for a in store.staff_assignments(staff_id=row["id"])
+        ]
+    return out
+
+
+def _find(store: Store, staff_id: str) -> dict[str, Any]:
+    for row in _rows(store):
+        if row["id"] == staff_id:
+            return row
+    raise NotFoundError(f"no staff member {staff_id!r}")
+
+
+@router.get("", summary="All grid staff")
+def list_staff(
+    request: Request,
+    user: Staff,
+    community: Annotated[str | None, Query(max_length=12)] = None,
+) -> dict[str, Any]:
+    """Everyone (optionally of one community), with their etags."""
+    store = _store(request)
+    rows = [r for r in _rows(store) if community is None or r["community_code"] == community]
+    return {"staff": [_person_json(store, r, False) for r in rows], "roles": _roles(request)}
+
+
+@router.get("/missing-roles", summary="Grids in force missing any staff role")
+def missing_roles(request: Request, user: Staff) -> dict[str, Any]:
+    """Each grid in force lacking one of the staff roles (the grid head is not counted), and
+    which roles it lacks."""
+    store = _store(request)
+    wanted = [r for r in _roles(request) if r != "grid_head"]
+    held: dict[str, set[str]] = {}
+    for a in store.staff_assignments():
+        held.setdefault(a.grid_code, set()).add(a.role)
+    grids = store.grids_at()
+    out = []
+    for code, community in zip(grids["code"], grids["community_code"], strict=True):
+        missing = [r for r in wanted if r not in held.get(str(code), set())]
+        if missing:
+            out.append(
+                {"grid_code": str(code), "community_code": str(community), "missing": missing}
+            )
+    return {"grids": out, "roles": wanted}
+
+
+@router.get("/{staff_id}", summary="One person and their roles in grids")
+def get_person(request: Request, staff_id: str, user: Staff) -> dict[str, Any]:
+    """The person, their etag and assignments."""
+    store = _store(request)
+    return _person_json(store, _find(store, staff_id), True)
+
+
+@router.post("", status_code=201, summary="Add a person")
+def add_person(request: Request, body: Person, user: Admin) -> dict[str, Any]:
+    """A new member of staff; 409 when the id is taken."""
+    _check_role(request, body.role)
+    store = _store(request)
+    frame = pd.DataFrame([body.model_dump()])
+    with _write_lock:
+        store.write({"staff": frame}, actor=user.name)  # an existing id is refused (409)
+    return _person_json(store, _find(store, body.id), True)
+
+
+@router.patch("/{staff_id}", summary="Change a person (optimistic: names the etag read)")
+def change_person(request: Request, staff_id: str, body: PersonChange, user: Admin) -> Any:
+    """Apply the fields given if the person is still as read (``etag``); else 409."""
+    if body.role is not None:
+        _check_role(request, body.role)
+    store = _store(request)
+    changes = body.model_dump(exclude_none=True, exclude={"etag"})
+    with _write_lock:
+        rows = _rows(store)
+        row = next((r for r in rows if r["id"] == staff_id), None)
+        if row is None:
+            raise NotFoundError(f"no staff member {staff_id!r}")
+        if staff_etag(row) != body.etag:
+            detail = f"staff {staff_id} was changed by someone else since you read it; reload it"
+            current = _person_json(store, row, False)
+            return JSONResponse(error_body("conflict", detail) | {"current": current}, 409)
+        row.update(changes)
+        store.write({"staff": pd.DataFrame(rows)}, replace=True, actor=user.name)
+    return _person_json(store, _find(store, staff_id), True)
+
+
+@router.delete("/{staff_id}", status_code=204, summary="Remove a person and their roles")
+def delete_person(
+    request: Request,
+    staff_id: str,
+    user: Admin,
+    etag: Annotated[str, Query(min_length=1, max_length=64)],
+) -> Response:
+    """Remove the person (if still as read: ``etag``) and every role they held."""
+    store = _store(request)
+    with _write_lock:
+        rows = _rows(store)
+        row = next((r for r in rows if r["id"] == staff_id), None)
+        if row is None:
+            raise NotFoundError(f"no staff member {staff_id!r}")
+        if staff_etag(row) != etag:
+            detail = f"staff {staff_id} was changed by someone else since you read it; reload it"
+            current = _person_json(store, row, False)
+            return JSONResponse(error_body("conflict", detail) | {"current": current}, 409)
+        for a in store.staff_assignments(staff_id=staff_id):
+            store.unassign_staff(staff_id, a.grid_code, a.role, actor=user.name)
+        rest = pd.DataFrame([r for r in rows if r["id"] != staff_id], columns=["id", *_FIELDS])
+        store.write({"staff": rest}, replace=True, actor=user.name)
+    return Response(status_code=204)
+
+
+@router.post("/{staff_id}/assignments", status_code=201, summary="Give a person a role in a grid")
+def assign(request: Request, staff_id: str, body: Assignment, user: Admin) -> dict[str, Any]:
+    """Idempotent; the grid must be in force and the role one of the settings' roles."""
+    _check_role(request, body.role)
+    store = _store(request)
+    grids = store.grids_at()
+    if not (grids["code"] == body.grid_code).any():
+        raise InputError(f"grid_code={body.grid_code!r}: no grid of that code is in force")
+    store.assign_staff(staff_id, body.grid_code, body.role, actor=user.name)
+    return _person_json(store, _find(store, staff_id), True)
+
+
+@router.delete("/{staff_id}/assignments", status_code=204, summary="Take a role in a grid away")
+def unassign(
+    request: Request,
+    staff_id: str,
+    user: Admin,
+    grid_code: Annotated[str, Query(min_length=1, max_length=20)],
+    role: Annotated[str, Query(min_length=1, max_length=50)],
+) -> Response:
+    """404 when the person did not hold that role there."""
+    _store(request).unassign_staff(staff_id, grid_code, role, actor=user.name)
+    return Response(status_code=204)
