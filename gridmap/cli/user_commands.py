@@ -1,0 +1,103 @@
+"""Users who sign in to the web app: ``gridmap user add NAME --role ROLE``, ``gridmap user list``.
+
+The password is read from a prompt (asked twice, not echoed) or, with ``--password-stdin``, from
+the first line of standard input (for scripts); it is stored only as an argon2 hash.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, fail, out, settings
+from gridmap.errors import GridmapError, InputError
+
+__all__ = ["user_app"]
+
+user_app = typer.Typer(help="Users of the web app: add, list.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="PostgreSQL URL (default: GRIDMAP_DATABASE_URL)."),
+]
+_MIN_LENGTH = 8
+
+
+def _target(workspace: object, database_url: str | None) -> str:
+    if database_url:
+        return database_url
+    if workspace is not None:
+        return str(workspace)
+    chosen = settings()
+    return chosen.database_url or str(chosen.workspace)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password (密码)", hide_input=True, confirmation_prompt=True)
+    if len(password) < _MIN_LENGTH:
+        raise InputError(f"password: use at least {_MIN_LENGTH} characters")
+    return password
+
+
+@user_app.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    role: Annotated[
+        str, typer.Option("--role", help="public, staff, planner or admin (each includes the last)")
+    ],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user with a role; the password is hashed with argon2."""
+    from gridmap.api.auth import ROLES, hash_password
+    from gridmap.cli.db_commands import _actor
+    from gridmap.store import open_store
+
+    try:
+        if role not in ROLES:
+            raise InputError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+        hashed = hash_password(_password(password_stdin))
+        store = open_store(_target(workspace, database_url))
+        try:
+            user = store.add_user(name, role, hashed, actor=_actor())
+        finally:
+            store.close()
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json({"name": user.name, "role": user.role, "created_at": user.created_at})
+        return
+    out.print(f"user {user.name} added with role {user.role}")
+
+
+@user_app.command("list")
+def list_command(
+    workspace: WorkspaceOpt = None, database_url: DatabaseOpt = None, as_json: JsonOpt = False
+) -> None:
+    """The users, their roles and whether they are active (never their password hashes)."""
+    from gridmap.store import open_store
+
+    try:
+        store = open_store(_target(workspace, database_url))
+        try:
+            users = store.users()
+        finally:
+            store.close()
+    except GridmapError as exc:
+        fail(exc, as_json)
+    rows = [{"name": u.name, "role": u.role, "active": u.active} for u in users]
+    if as_json:
+        emit_json({"users": rows})
+        return
+    for row in rows:
+        out.print(f"{row['name']}\t{row['role']}\t{'active' if row['active'] else 'disabled'}")
