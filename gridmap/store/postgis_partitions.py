@@ -89,12 +89,16 @@ def districts_of_geometries(conn: psycopg.Connection[Any], geoms: np.ndarray) ->
     division, found = tree.query(divisions, predicate="intersects")
     if not len(found):
         return out
-    # Best division per geometry: communities first, then the smallest code.
-    order = np.lexsort((codes[division].astype(str), ~community[division], found))
+    # Best division per geometry: communities first, then the smallest code (a rank per
+    # division, computed once), then each geometry's first match in that order.
+    rank = np.empty(len(codes), dtype=np.int64)
+    rank[np.lexsort((codes.astype(str), ~community))] = np.arange(len(codes))
+    order = np.lexsort((rank[division], found))
     first = np.ones(len(order), dtype=bool)
     first[1:] = found[order][1:] != found[order][:-1]
     best = order[first]
-    out[where[found[best]]] = [district_of_code(c) for c in codes[division[best]]]
+    district = np.array([district_of_code(c) for c in codes], dtype=object)
+    out[where[found[best]]] = district[division[best]]
     return out
 
 
