@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from gridmap import __version__
 from gridmap.api.errors import install_error_handlers
+from gridmap.api.limits import install_limits
 from gridmap.settings import Settings
 from gridmap.store import open_store
 from gridmap.store.contract import Store
@@ -26,6 +27,10 @@ __all__ = ["create_app"]
 _ROUTERS = (
     "gridmap.api.health",
     "gridmap.api.auth",
+    "gridmap.api.public",
+    "gridmap.api.layers",
+    "gridmap.api.tiles",
+    "gridmap.api.ogc",
     "gridmap.api.pages",
     "gridmap.api.users",
     "gridmap.api.plans",
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_limits(app, settings)
     for module in modules:
         app.include_router(module.router)
     return app

@@ -1,6 +1,12 @@
 """The ``gridmap`` command line: the app and its commands, one module per group."""
 
-from gridmap.cli import data_commands, db_commands, engine_commands, user_commands
+from gridmap.cli import (
+    data_commands,
+    db_commands,
+    engine_commands,
+    serve_commands,
+    user_commands,
+)
 from gridmap.cli._app import app
 
 __all__ = ["app", "main"]
@@ -8,6 +14,7 @@ _COMMAND_MODULES = (
     data_commands,
     db_commands,
     engine_commands,
+    serve_commands,
     user_commands,
 )  # importing a module registers its commands on app
 

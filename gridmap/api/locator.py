@@ -1,0 +1,292 @@
+"""Which grid, community and street a point is in, and who to call: the lookup index.
+
+:class:`Locator` (``app.state.locator``) keeps the grids in force in a
+:class:`gridmap.engine.assign.GridIndex`, built at startup and again on :meth:`Locator.refresh`
+(the publish endpoint calls it). A lookup at an earlier date uses the grids in force then: one
+index per set of publications, a few kept (least recently used first out).
+
+Answers carry public contacts only: a person's ``phone_public``, never ``phone_private``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridmap.engine.assign import GridIndex
+from gridmap.errors import InputError, NotFoundError
+from gridmap.settings import Settings
+from gridmap.store.contract import Store
+
+if TYPE_CHECKING:
+    from gridmap.api.search import SearchIndex
+
+__all__ = ["CHINA_TZ", "Locator", "grid_display_name", "parse_at"]
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")  # Beijing time: all of China, no DST
+_NEAR_M = 50.0
+
+
+def parse_at(text: str | None) -> dt.datetime | None:
+    """A lookup date: ``YYYY-MM-DD`` is the end of that day, Beijing time (what was in force as
+    the day closed); an ISO time without a zone is Beijing time. InputError otherwise.
+
+    Examples
+    --------
+    >>> parse_at("2026-03-01").isoformat()
+    '2026-03-01T23:59:59.999999+08:00'
+    >>> parse_at("2026-03-01T08:00:00Z").isoformat()
+    '2026-03-01T08:00:00+00:00'
+    """
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime.combine(day, dt.time.max, tzinfo=CHINA_TZ)
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"at: expected a date (2026-03-01) or an ISO time, got {text!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=CHINA_TZ)
+
+
+def grid_display_name(name: Any, code: str, community_short: str | None) -> str:
+    """A grid's name, or for a grid without one "<community>第N网格" from its code's sequence.
+
+    Examples
+    --------
+    >>> grid_display_name(None, "500108003002003", "南湖社区")
+    '南湖社区第3网格'
+    """
+    if isinstance(name, str) and name.strip():
+        return name
+    tail = code[12:]
+    sequence = int(tail) if tail.isdigit() else tail
+    return f"{community_short or code[:12]}第{sequence}网格"
+
+
+@dataclass
+class _Coverage:
+    """The grids of one set of publications, indexed."""
+
+    key: tuple[tuple[str, str, int], ...]
+    index: GridIndex | None
+    grids: pd.DataFrame  # indexed by code: name, community_code, residents, plan_id, revision
+
+
+@dataclass
+class _Board:
+    """What does not depend on the date: division names and the staff's public board."""
+
+    divisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    staff: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class Locator:
+    """The lookup index of one store.
+
+    Parameters
+    ----------
+    store : Store
+    settings : Settings
+        ``roles`` orders and names the staff roles.
+    keep : int, default 8
+        How many past publication sets keep their index.
+    """
+
+    def __init__(self, store: Store, settings: Settings, *, keep: int = 8) -> None:
+        self.store, self.settings, self.keep = store, settings, keep
+        self._lock = threading.Lock()
+        self._past: OrderedDict[tuple[Any, ...], _Coverage] = OrderedDict()
+        self._board = _Board()
+        self._current = _Coverage((), None, _empty_grids())
+        self._search: SearchIndex | None = None
+
+    @property
+    def grids(self) -> pd.DataFrame:
+        """The grids in force at the last refresh, indexed by code."""
+        return self._current.grids
+
+    @property
+    def index(self) -> GridIndex | None:
+        """The index of the grids in force at the last refresh (None: no grids)."""
+        return self._current.index
+
+    def division(self, code: str) -> dict[str, Any] | None:
+        """{"code", "name", "short_name"} of a division, None when unknown."""
+        return self._board.divisions.get(code)
+
+    def staff(self, grid_code: str) -> list[dict[str, Any]]:
+        """The public board of a grid: role, role name, name, public phone, duties."""
+        return self._board.staff.get(grid_code, [])
+
+    def refresh(self) -> None:
+        """Reload the grids in force, the divisions and the staff (after a publication, or
+        after staff assignments changed)."""
+        board = self._load_board()
+        key = self._key(None)
+        current = self._coverage(key, None)
+        with self._lock:
+            self._board, self._current = board, current
+            self._past.clear()
+        from gridmap.api.search import SearchIndex
+
+        self._search = SearchIndex.build(self.store, self)
+
+    def search(self, q: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Names and addresses matching ``q`` (see :mod:`gridmap.api.search`)."""
+        if self._search is None:
+            return []
+        return self._search.search(q, limit)
+
+    def locate(self, lon: float, lat: float, at: dt.datetime | None = None) -> dict[str, Any]:
+        """The lookup answer for one lon/lat point (see docs/api.md).
+
+        Raises InputError for coordinates out of range and NotFoundError, with the reason,
+        for a point outside every grid in force.
+        """
+        lon, lat = _check_point(lon, lat)
+        coverage = self._current if at is None else self._at(at)
+        if coverage.index is None:
+            when = "now" if at is None else at.isoformat()
+            raise NotFoundError(f"没有生效的网格 (no grids in force {when}): nothing is published")
+        where = coverage.index.locate_one(lon, lat, near_m=_NEAR_M)
+        if where.grid is None:
+            nearest = str(where.nearest)
+            raise NotFoundError(
+                f"该位置不在网格覆盖范围内 (outside the grids in force): ({lon}, {lat}) is "
+                f"{where.distance_to_edge_m:,.0f} m from the nearest grid, {nearest} "
+                f"({self._grid_name(coverage, nearest)})"
+            )
+        code = str(where.grid)
+        row = coverage.grids.loc[code]
+        community = str(row["community_code"])
+        answer: dict[str, Any] = {
+            "lon": lon,
+            "lat": lat,
+            "at": None if at is None else at.isoformat(),
+            "district": self._named(community[:6] + "000000"),
+            "street": self._named(community[:9] + "000"),
+            "community": self._named(community),
+            "grid": {
+                "code": code,
+                "name": self._grid_name(coverage, code),
+                "residents": _int(row["residents"]),
+                "households": _int(row["households"]),
+                "plan_id": str(row["plan_id"]),
+                "revision": _int(row["revision"]),
+                "staff": self.staff(code),
+            },
+            "distance_to_edge_m": round(float(where.distance_to_edge_m), 1),
+            "neighbour": None,
+        }
+        if where.neighbour is not None:
+            other = str(where.neighbour)
+            answer["neighbour"] = {
+                "code": other,
+                "name": self._grid_name(coverage, other),
+                "distance_m": round(float(where.neighbour_distance_m), 1),
+            }
+        return answer
+
+    # -- private ---------------------------------------------------------------------------
+
+    def _key(self, at: dt.datetime | None) -> tuple[tuple[str, str, int], ...]:
+        pubs = self.store.publications(at=None if at is None else at.astimezone(dt.UTC))
+        return tuple(sorted((p.community_code, p.plan_id, p.revision) for p in pubs))
+
+    def _at(self, at: dt.datetime) -> _Coverage:
+        key = self._key(at)
+        with self._lock:
+            if key == self._current.key:
+                return self._current
+            found = self._past.get(key)
+            if found is not None:
+                self._past.move_to_end(key)
+                return found
+        built = self._coverage(key, at)
+        with self._lock:
+            self._past[key] = built
+            while len(self._past) > self.keep:
+                self._past.popitem(last=False)
+        return built
+
+    def _coverage(self, key: tuple[Any, ...], at: dt.datetime | None) -> _Coverage:
+        grids = self.store.grids_at(None if at is None else at.astimezone(dt.UTC))
+        if grids.empty:
+            return _Coverage(key, None, _empty_grids())
+        table = pd.DataFrame(grids.drop(columns="geometry")).set_index("code", drop=False)
+        return _Coverage(key, GridIndex(gpd.GeoDataFrame(grids[["code", "geometry"]])), table)
+
+    def _load_board(self) -> _Board:
+        divisions = self.store.read("divisions")
+        names = {
+            str(r.code): {
+                "code": str(r.code),
+                "name": r.name,
+                "short_name": r.short_name if isinstance(r.short_name, str) else r.name,
+            }
+            for r in divisions[["code", "name", "short_name"]].itertuples()
+        }
+        staff = self.store.read("staff").set_index("id")
+        roles = list(self.settings.roles)
+        board: dict[str, list[dict[str, Any]]] = {}
+        for a in self.store.staff_assignments():
+            if a.staff_id not in staff.index:
+                continue
+            person = staff.loc[a.staff_id]
+            board.setdefault(a.grid_code, []).append(
+                {
+                    "role": a.role,
+                    "role_name": self.settings.roles.get(a.role, a.role),
+                    "name": person["name"],
+                    "phone": _text(person["phone_public"]),  # never phone_private
+                    "duties": _text(person["duties"]),
+                }
+            )
+        order = {role: i for i, role in enumerate(roles)}
+        for people in board.values():
+            people.sort(key=lambda p: (order.get(p["role"], len(order)), p["name"]))
+        return _Board(names, board)
+
+    def _named(self, code: str) -> dict[str, Any]:
+        return self._board.divisions.get(code) or {"code": code, "name": None, "short_name": None}
+
+    def _grid_name(self, coverage: _Coverage, code: str) -> str:
+        name = coverage.grids.at[code, "name"] if code in coverage.grids.index else None
+        short = self._named(code[:12]).get("short_name")
+        return grid_display_name(name, code, short)
+
+
+def _check_point(lon: Any, lat: Any) -> tuple[float, float]:
+    try:
+        x, y = float(lon), float(lat)
+    except (TypeError, ValueError):
+        raise InputError(f"lon/lat: expected numbers, got {lon!r}, {lat!r}") from None
+    if not (np.isfinite(x) and np.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+        raise InputError(
+            f"坐标超出范围 (coordinates out of range): lon={lon!r} must be within ±180 and "
+            f"lat={lat!r} within ±90 (WGS-84 degrees)"
+        )
+    return x, y
+
+
+def _empty_grids() -> pd.DataFrame:
+    columns = ["code", "name", "community_code", "residents", "households", "plan_id"]
+    return pd.DataFrame(columns=[*columns, "revision"]).set_index("code", drop=False)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
