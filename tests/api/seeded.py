@@ -1,0 +1,209 @@
+"""Fixtures of the security/plans/incidents/staff API tests: a seeded store of each engine.
+
+``world`` is parametrized over GeoPackage and PostGIS (marked ``postgis``). Each engine's store
+is seeded once per session (the hand-made district of :mod:`handmade`, partitioned through the
+API's own code and published; one user per role; the staff of one grid; one incident whose
+reporter left a contact) and copied per test: the .gpkg file, or ``CREATE DATABASE … TEMPLATE``.
+Test modules import the fixtures they use from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import handmade
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from gridmap.api import create_app
+from gridmap.api.auth import hash_password, issue_token
+from gridmap.api.plan_data import partition_in_store
+from gridmap.settings import Settings
+from gridmap.store import GpkgStore
+from gridmap.store.contract import IncidentEvent, Store
+
+ENGINES = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
+SECRET = "test-signing-key-" + "k" * 40
+PASSWORD = "correct horse battery"
+ROLE_USERS = {"public": "pat", "staff": "sam", "planner": "paula", "admin": "ada"}
+# Strings that must never appear in an answer to the public.
+REPORTER_CONTACT = "王女士 13911112222"
+PRIVATE_PHONES = [f"1390000{k:04d}" for k in range(5)]
+
+
+@dataclass
+class World:
+    """A running app over a seeded store, and what the seed made."""
+
+    client: TestClient
+    store: Store
+    settings: Settings
+    plan_id: str
+    incident_id: str
+    grid_codes: list[str]
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def as_role(self, role: str | None) -> dict[str, str]:
+        """Authorization headers of the user of ``role`` (None: anonymous)."""
+        return {} if role is None else self.headers[role]
+
+
+def seed(store: Store, settings: Settings) -> dict[str, Any]:
+    """Fill an empty store: layers, a published partition, users, staff roles, an incident."""
+    handmade.fill(store)
+    made, _ = partition_in_store(
+        store,
+        communities=None,
+        target=3000,
+        tolerance=0.2,
+        seed=0,
+        settings=settings,
+        actor="seed",
+    )
+    store.publish([made.plan_id], actor="seed")
+    grids = store.revision(made.plan_id).grids
+    codes = sorted(grids["code"])
+    for role, name in ROLE_USERS.items():
+        store.add_user(name, role, hash_password(PASSWORD), actor="seed")
+    roles = ["grid_head", "police", "city_management", "floating_population", "mediation"]
+    for k, role in enumerate(roles):
+        store.assign_staff(f"S{k}", codes[0], role, actor="seed")
+    lon, lat = handmade.point_in(0, 0.1, 0.1)
+    now = dt.datetime.now(dt.UTC)
+    incident = store.add_incident(
+        {
+            "category": "市容环境/暴露垃圾",
+            "status": "reported",
+            "description": "垃圾桶满溢",
+            "lon": lon,
+            "lat": lat,
+            "grid_code": codes[0],
+            "community_code": handmade.C1,
+            "street_code": handmade.STREET,
+            "reporter_contact": REPORTER_CONTACT,
+            "deadline": now + dt.timedelta(hours=24),
+        },
+        actor="seed",
+        event=IncidentEvent("", 1, now, "seed", "report", None, "reported"),
+    )
+    return {"plan_id": made.plan_id, "incident_id": incident.id, "grid_codes": codes}
+
+
+def _database(url: str, name: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+def _settings(**kw: Any) -> Settings:
+    return Settings(token_secret=SECRET, **kw)
+
+
+@pytest.fixture(scope="session")
+def seeded_gpkg(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A seeded GeoPackage to copy per test, and what the seed made."""
+    path = tmp_path_factory.mktemp("seeded") / "seeded.gpkg"
+    store = GpkgStore(path)
+    try:
+        made = seed(store, _settings(workspace=path))
+    finally:
+        store.close()
+    return path, made
+
+
+@pytest.fixture(scope="session")
+def seeded_postgis(postgis_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Name of a seeded PostGIS database to clone per test, and what the seed made."""
+    from gridmap.store.postgis_store import PostgisStore
+
+    name = f"gridmap_api_seed_{secrets.token_hex(4)}"
+    with psycopg.connect(postgis_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = _database(postgis_url, name)
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        store = PostgisStore(url)
+        try:
+            made = seed(store, _settings(database_url=url))
+        finally:
+            store.close()
+        yield name, made
+    finally:
+        with psycopg.connect(postgis_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(params=ENGINES)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A fresh copy of the seeded store of each engine, served by the app."""
+    if request.param == "gpkg":
+        source, made = request.getfixturevalue("seeded_gpkg")
+        path = tmp_path / "w.gpkg"
+        shutil.copy(source, path)
+        settings = _settings(workspace=path)
+        with _served(GpkgStore(path), settings, made) as w:
+            yield w
+        return
+    from gridmap.store.postgis_store import PostgisStore
+
+    url: str = request.getfixturevalue("postgis_url")
+    template, made = request.getfixturevalue("seeded_postgis")
+    name = f"gridmap_api_{secrets.token_hex(6)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    try:
+        target = _database(url, name)
+        settings = _settings(database_url=target, workspace=tmp_path / "unused.gpkg")
+        with _served(PostgisStore(target), settings, made) as w:
+            yield w
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def _served(store: Store, settings: Settings, made: dict[str, Any]) -> Iterator[World]:
+    """The app over ``store`` (lifespan run), with a token per role; closes the store after."""
+    try:
+        with TestClient(create_app(settings, store=store)) as client:
+            headers = {
+                role: {
+                    "Authorization": "Bearer "
+                    + issue_token(store.user(name), SECRET, settings.token_minutes)
+                }
+                for role, name in ROLE_USERS.items()
+            }
+            yield World(client, store, settings, headers=headers, **made)
+    finally:
+        store.close()
+
+
+__all__ = [
+    "ENGINES",
+    "PASSWORD",
+    "ROLE_USERS",
+    "World",
+    "seed",
+    "seeded_gpkg",
+    "seeded_postgis",
+    "world",
+]
