@@ -109,3 +109,21 @@ def test_gdal_ogrinfo_reads_chinese_text(workspace: Workspace, tmp_path: Path, f
     text = run.stdout.decode("utf-8")
     for name in NAMES:
         assert name in text, text[:2000]
+
+
+def test_geojson_keeps_full_precision(tmp_path: Path) -> None:
+    """Grids share vertices to the last digit; rounding to RFC 7946's default 7 decimals
+    made exported plans fail our own coverage check (mismatched edges, specks)."""
+    from gridmap.io.export import export_frame
+
+    x = 106.12345678912345
+    grids = gpd.GeoDataFrame(
+        {"code": ["500108003001001", "500108003001002"]},
+        geometry=[shapely.box(106.1, 29.5, x, 29.6), shapely.box(x, 29.5, 106.2, 29.6)],
+        crs=4326,
+    )
+    out = tmp_path / "grids.geojson"
+    export_frame(grids, "grids", out, "geojson")
+    back = gpd.read_file(out)
+    xs = shapely.get_coordinates(back.geometry.values)[:, 0]
+    assert abs(xs - x).min() < 1e-12

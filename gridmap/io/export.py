@@ -54,7 +54,7 @@ def export_frame(
     if fmt == "csv":
         table = pd.DataFrame(frame.drop(columns="geometry")) if has_geometry else frame.copy()
         if has_geometry:
-            table["wkt"] = frame.geometry.to_wkt(rounding_precision=9)
+            table["wkt"] = frame.geometry.to_wkt(rounding_precision=-1)  # exact, as GeoJSON
         # UTF-8 with a byte-order mark: Excel on Chinese Windows reads it as UTF-8, not GBK.
         table.to_csv(out, index=False, encoding="utf-8-sig")
     elif fmt == "shp":
@@ -83,7 +83,9 @@ def export_frame(
             out,
             driver="GeoJSON",
             layer=name,
-            layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"},
+            # Full precision: grids share vertices to the last digit, and RFC 7946's default
+            # of 7 decimals breaks shared edges (our own check then finds mismatched edges).
+            layer_options={"RFC7946": "YES", "WRITE_NAME": "NO", "COORDINATE_PRECISION": 15},
         )
     else:
         out.unlink(missing_ok=True)
