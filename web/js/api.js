@@ -1,0 +1,80 @@
+// The gridmap HTTP API, same origin only. A signed-in user's bearer token is kept in
+// sessionStorage (it lives as long as the tab) and sent with every call.
+
+const TOKEN_KEY = "gridmap.token";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const detail = body?.detail;
+    const text = typeof detail === "string" ? detail : JSON.stringify(detail ?? body);
+    super(`${status}: ${text}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function signedIn() {
+  return token() !== null;
+}
+
+/** OAuth2 password sign-in (POST /api/token); keeps the token; returns {role, …}. */
+export async function signIn(username, password) {
+  const form = new URLSearchParams({ username, password });
+  const answer = await fetch("/api/token", { method: "POST", body: form });
+  const body = await answer.json().catch(() => null);
+  if (!answer.ok) throw new ApiError(answer.status, body);
+  sessionStorage.setItem(TOKEN_KEY, body.access_token);
+  return body;
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** Call `path` (with `params` as the query); JSON in and out; ApiError on any non-2xx. */
+export async function request(path, { method = "GET", params, body } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const one of Array.isArray(value) ? value : [value]) url.searchParams.append(name, one);
+  }
+  const headers = { Accept: "application/json, application/geo+json" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const answer = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (answer.status === 204) return null;
+  const data = await answer.json().catch(() => null);
+  if (!answer.ok) {
+    if (answer.status === 401) signOut();
+    throw new ApiError(answer.status, data);
+  }
+  return data;
+}
+
+export const get = (path, params) => request(path, { params });
+export const post = (path, body, params) => request(path, { method: "POST", body, params });
+export const patch = (path, body) => request(path, { method: "PATCH", body });
+
+/** A download of `path` as a file (with the token), saved under the server's file name. */
+export async function download(path, params) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) url.searchParams.set(name, value);
+  const answer = await fetch(url, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!answer.ok) throw new ApiError(answer.status, await answer.json().catch(() => null));
+  const disposition = answer.headers.get("Content-Disposition") ?? "";
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? "export";
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await answer.blob());
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  return name;
+}

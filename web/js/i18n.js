@@ -1,0 +1,266 @@
+// Messages in zh-CN (first) and English, a language switch, and t(key, values).
+// Elements carry data-i18n="key" (text) or data-i18n-placeholder / data-i18n-title.
+
+const MESSAGES = {
+  "zh-CN": {
+    "app.name": "网格化服务管理",
+    "lang.switch": "English",
+    "resident.title": "我的网格",
+    "resident.search": "输入地址、小区、楼栋或社区",
+    "resident.go": "查找",
+    "resident.locate": "使用我的位置",
+    "resident.hint": "输入地址或在地图上点击，查看所在网格和网格员联系方式。",
+    "resident.nohits": "没有找到匹配的地点",
+    "resident.outside": "该位置不在网格覆盖范围内",
+    "resident.locating": "正在定位…",
+    "resident.nolocation": "无法获取您的位置",
+    "card.grid": "网格",
+    "card.code": "网格编码",
+    "card.community": "社区",
+    "card.street": "街道",
+    "card.residents": "居民",
+    "card.households": "户",
+    "card.staff": "网格员",
+    "card.office": "办公地点",
+    "card.duties": "职责",
+    "card.call": "拨打",
+    "card.near": "靠近网格边界，相邻网格：",
+    "card.nostaff": "尚未配置网格员",
+    "office.title": "街道办事处 · 事件",
+    "office.new": "在地图上点击以登记新事件",
+    "office.category": "类别",
+    "office.description": "描述",
+    "office.address": "地址",
+    "office.save": "保存",
+    "office.cancel": "取消",
+    "office.candidates": "靠近边界，请确认网格：",
+    "office.responsible": "责任网格员",
+    "office.filter.status": "状态",
+    "office.filter.all": "全部",
+    "office.filter.overdue": "仅超期",
+    "office.list": "事件列表",
+    "office.timeline": "处置过程",
+    "office.overdue": "超期",
+    "office.deadline": "期限",
+    "office.assignee": "处置人",
+    "office.none": "暂无事件",
+    "office.created": "事件已登记",
+    "office.pickgrid": "网格",
+    "status.reported": "上报",
+    "status.registered": "立案",
+    "status.dispatched": "派遣",
+    "status.handling": "处置中",
+    "status.handled": "处置完毕",
+    "status.verified": "核查通过",
+    "status.closed": "结案",
+    "action.register": "立案",
+    "action.dismiss": "不予立案",
+    "action.dispatch": "派遣",
+    "action.accept": "开始处置",
+    "action.finish": "处置完毕",
+    "action.verify": "核查通过",
+    "action.reject": "核查未通过",
+    "action.close": "结案",
+    "signin.title": "登录",
+    "signin.user": "用户名",
+    "signin.password": "密码",
+    "signin.submit": "登录",
+    "signin.failed": "登录失败",
+    "signin.out": "退出",
+    "planner.title": "网格规划",
+    "planner.plan": "方案",
+    "planner.area": "街道 / 社区",
+    "planner.all": "全区",
+    "planner.legend": "偏离目标人口",
+    "planner.residents": "居民",
+    "planner.households": "户数",
+    "planner.deviation": "偏差",
+    "planner.compactness": "紧凑度",
+    "planner.missing": "缺少的网格员",
+    "planner.partition": "自动划分",
+    "planner.target": "目标人口",
+    "planner.tolerance": "容差",
+    "planner.newdraft": "新建草稿",
+    "planner.paint": "点选：移到相邻网格",
+    "planner.paintto": "移入网格",
+    "planner.merge": "合并",
+    "planner.split": "沿线拆分",
+    "planner.reshape": "重绘",
+    "planner.undo": "撤销",
+    "planner.redo": "重做",
+    "planner.compare": "对比现行方案",
+    "planner.publish": "发布",
+    "planner.export": "导出",
+    "planner.keep": "保留",
+    "planner.discard": "放弃",
+    "planner.diff": "变化",
+    "planner.validation": "校验",
+    "planner.valid": "覆盖完整，无缝隙无重叠",
+    "planner.invalid": "存在错误",
+    "planner.moved": "变更居民",
+    "planner.published": "已发布",
+    "planner.draft": "草稿",
+    "planner.revision": "版本",
+    "planner.pickgrid": "点击一个网格查看详情",
+    "planner.clickatom": "点击相邻网格中的小区，移入所选网格",
+    "planner.drawline": "在所选网格上画一条线，双击结束",
+    "planner.drawpolygon": "画出所选网格的新范围",
+    "planner.mergewith": "再点击一个相邻网格进行合并",
+    "planner.nodraft": "请先新建草稿",
+    "planner.changed": "与现行方案相比有变化的区域",
+    "error": "出错了",
+  },
+  en: {
+    "app.name": "Grid management",
+    "lang.switch": "中文",
+    "resident.title": "My grid",
+    "resident.search": "Address, compound, building or community",
+    "resident.go": "Find",
+    "resident.locate": "Use my location",
+    "resident.hint": "Type an address or click the map to see your grid and its staff.",
+    "resident.nohits": "Nothing matches",
+    "resident.outside": "This place is outside every grid",
+    "resident.locating": "Locating…",
+    "resident.nolocation": "Your location is not available",
+    "card.grid": "Grid",
+    "card.code": "Grid code",
+    "card.community": "Community",
+    "card.street": "Street",
+    "card.residents": "residents",
+    "card.households": "households",
+    "card.staff": "Staff",
+    "card.office": "Office",
+    "card.duties": "Duties",
+    "card.call": "Call",
+    "card.near": "Near the grid's edge; neighbouring grid:",
+    "card.nostaff": "No staff assigned yet",
+    "office.title": "Street office · incidents",
+    "office.new": "Click the map to record a new incident",
+    "office.category": "Category",
+    "office.description": "Description",
+    "office.address": "Address",
+    "office.save": "Save",
+    "office.cancel": "Cancel",
+    "office.candidates": "Near a boundary, confirm the grid:",
+    "office.responsible": "Responsible staff",
+    "office.filter.status": "Status",
+    "office.filter.all": "All",
+    "office.filter.overdue": "Overdue only",
+    "office.list": "Incidents",
+    "office.timeline": "Timeline",
+    "office.overdue": "overdue",
+    "office.deadline": "Deadline",
+    "office.assignee": "Assignee",
+    "office.none": "No incidents",
+    "office.created": "Incident recorded",
+    "office.pickgrid": "Grid",
+    "status.reported": "reported",
+    "status.registered": "registered",
+    "status.dispatched": "dispatched",
+    "status.handling": "handling",
+    "status.handled": "handled",
+    "status.verified": "verified",
+    "status.closed": "closed",
+    "action.register": "Register",
+    "action.dismiss": "Dismiss",
+    "action.dispatch": "Dispatch",
+    "action.accept": "Start handling",
+    "action.finish": "Handled",
+    "action.verify": "Verified",
+    "action.reject": "Reject",
+    "action.close": "Close",
+    "signin.title": "Sign in",
+    "signin.user": "User name",
+    "signin.password": "Password",
+    "signin.submit": "Sign in",
+    "signin.failed": "Sign-in failed",
+    "signin.out": "Sign out",
+    "planner.title": "Grid planning",
+    "planner.plan": "Plan",
+    "planner.area": "Street / community",
+    "planner.all": "Whole district",
+    "planner.legend": "Deviation from target",
+    "planner.residents": "Residents",
+    "planner.households": "Households",
+    "planner.deviation": "Deviation",
+    "planner.compactness": "Compactness",
+    "planner.missing": "Missing staff roles",
+    "planner.partition": "Auto-partition",
+    "planner.target": "Target",
+    "planner.tolerance": "Tolerance",
+    "planner.newdraft": "New draft",
+    "planner.paint": "Paint: move to neighbour",
+    "planner.paintto": "Move into grid",
+    "planner.merge": "Merge",
+    "planner.split": "Split along a line",
+    "planner.reshape": "Reshape",
+    "planner.undo": "Undo",
+    "planner.redo": "Redo",
+    "planner.compare": "Compare with published",
+    "planner.publish": "Publish",
+    "planner.export": "Export",
+    "planner.keep": "Keep",
+    "planner.discard": "Discard",
+    "planner.diff": "Changes",
+    "planner.validation": "Validation",
+    "planner.valid": "Coverage complete: no gap, no overlap",
+    "planner.invalid": "Errors found",
+    "planner.moved": "Residents moved",
+    "planner.published": "published",
+    "planner.draft": "draft",
+    "planner.revision": "revision",
+    "planner.pickgrid": "Click a grid for its details",
+    "planner.clickatom": "Click compounds of a neighbouring grid to move them into the chosen grid",
+    "planner.drawline": "Draw a line across the chosen grid; double-click to finish",
+    "planner.drawpolygon": "Draw the chosen grid's new outline",
+    "planner.mergewith": "Click a neighbouring grid to merge with",
+    "planner.nodraft": "Make a draft first",
+    "planner.changed": "Areas that differ from the published plan",
+    "error": "Error",
+  },
+};
+
+const STORAGE_KEY = "gridmap.lang";
+const listeners = new Set();
+
+/** The language in use: ?lang=, else the one chosen before, else zh-CN. */
+export function language() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (asked && asked in MESSAGES) return asked;
+  const kept = localStorage.getItem(STORAGE_KEY);
+  return kept && kept in MESSAGES ? kept : "zh-CN";
+}
+
+/** The message `key` in the current language, with {name} placeholders filled from `values`. */
+export function t(key, values = {}) {
+  const text = MESSAGES[language()][key] ?? MESSAGES["zh-CN"][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+/** Fill every [data-i18n], [data-i18n-placeholder] and [data-i18n-title] under `root`. */
+export function translate(root = document) {
+  document.documentElement.lang = language();
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+}
+
+/** Switch between zh-CN and English; `onChange` callbacks redraw what code wrote. */
+export function installSwitch(button) {
+  button.addEventListener("click", () => {
+    localStorage.setItem(STORAGE_KEY, language() === "zh-CN" ? "en" : "zh-CN");
+    const url = new URL(location.href);
+    url.searchParams.delete("lang");
+    history.replaceState(null, "", url);
+    translate();
+    for (const callback of listeners) callback();
+  });
+  translate();
+}
+
+export function onLanguageChange(callback) {
+  listeners.add(callback);
+  return () => listeners.delete(callback);
+}

@@ -1,0 +1,61 @@
+// One Leaflet map on a plain background, with the optional XYZ base map of web/config.json
+// (Tianditu or an intranet tile server) and its datum: layers are drawn through toMap and
+// clicks read back through fromMap, so the data stay WGS-84 whatever the tiles are drawn in.
+import * as L from "leaflet";
+import { datumOf } from "./datum.js";
+
+const DEFAULTS = { center: [29.53, 106.57], zoom: 12, basemap: null };
+
+/** web/config.json merged over the defaults (the file is optional). */
+export async function loadConfig() {
+  try {
+    const answer = await fetch("/web/config.json");
+    return answer.ok ? { ...DEFAULTS, ...(await answer.json()) } : { ...DEFAULTS };
+  } catch {
+    return { ...DEFAULTS };
+  }
+}
+
+/** A map in `element`; returns {map, geoJSON, lonLatOf, latLngOf}. */
+export function createMap(element, config = DEFAULTS, options = {}) {
+  const map = L.map(element, { zoomControl: true, preferCanvas: false, ...options });
+  map.attributionControl.setPrefix(false);
+  const basemap = config.basemap;
+  const datum = datumOf(basemap?.datum ?? "wgs84");
+  if (basemap?.url) {
+    L.tileLayer(basemap.url, {
+      subdomains: basemap.subdomains ?? "abc",
+      maxZoom: basemap.maxZoom ?? 18,
+      attribution: basemap.attribution ?? "",
+    }).addTo(map);
+  }
+  const latLngOf = (lon, lat) => {
+    const [x, y] = datum.toMap(lon, lat);
+    return L.latLng(y, x);
+  };
+  const lonLatOf = (latlng) => datum.fromMap(latlng.lng, latlng.lat);
+  const geoJSON = (data, layerOptions = {}) =>
+    L.geoJSON(data, { coordsToLatLng: ([x, y]) => latLngOf(x, y), ...layerOptions });
+  const fromHash = hashView();
+  if (fromHash) map.setView(latLngOf(fromHash.lon, fromHash.lat), fromHash.zoom);
+  else map.setView(config.center, config.zoom);
+  /** Fit `layer` unless the address named a view (#map=zoom/lat/lon). */
+  const fitOnce = (layer) => {
+    if (!fromHash && layer.getLayers().length) map.fitBounds(layer.getBounds());
+  };
+  return { map, geoJSON, latLngOf, lonLatOf, fitOnce, L };
+}
+
+/** The view named in the address, #map=zoom/lat/lon (WGS-84), as on openstreetmap.org. */
+function hashView() {
+  const match = /map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
+  return match ? { zoom: Number(match[1]), lat: Number(match[2]), lon: Number(match[3]) } : null;
+}
+
+/** A GeoJSON geometry drawn on the map (Geoman) back in WGS-84 lon/lat. */
+export function toLonLatGeometry(layer, lonLatOf) {
+  const geometry = layer.toGeoJSON().geometry;
+  const convert = (coords) =>
+    typeof coords[0] === "number" ? lonLatOf({ lng: coords[0], lat: coords[1] }) : coords.map(convert);
+  return { type: geometry.type, coordinates: convert(geometry.coordinates) };
+}

@@ -1,0 +1,208 @@
+// Street office (/office): incidents on the map coloured by status; click the map to record
+// one (grid, staff and near-boundary candidates shown before saving); the list with filters,
+// overdue ones highlighted; an incident's timeline and its status actions.
+import { get, patch, post } from "./api.js";
+import { fill, h } from "./dom.js";
+import { installSwitch, onLanguageChange, t, translate } from "./i18n.js";
+import { ACTIONS, STATUSES, STATUS_COLOURS, listItem, statusBadge, timeline } from "./incidents.js";
+import { createMap, loadConfig } from "./map.js";
+import { requireSignIn } from "./signin.js";
+
+async function main() {
+  installSwitch(document.getElementById("lang"));
+  const config = await loadConfig();
+  const view = createMap(document.getElementById("map"), config);
+  requireSignIn(document.getElementById("account"), () => start(view));
+}
+
+function start(view) {
+  const { map, L } = view;
+  const work = document.getElementById("work");
+  const list = document.getElementById("incidents");
+  const draftBox = document.getElementById("draft");
+  const detailBox = document.getElementById("detail");
+  const statusFilter = document.getElementById("filter-status");
+  const overdueFilter = document.getElementById("filter-overdue");
+  work.hidden = false;
+  statusFilter.append(...STATUSES.map((s) => h("option", { value: s, "data-i18n": `status.${s}` }, t(`status.${s}`))));
+  translate(work);
+
+  const markers = L.layerGroup().addTo(map);
+  let incidents = [];
+  let selected = null;
+  let draftMarker = null;
+  let categories = [];
+  get("/open311/v2/services.json").then((services) => {
+    categories = services.map((s) => s.service_code);
+  });
+  get("/api/layers/grids").then((fc) => {
+    const grids = view.geoJSON(fc, { style: { color: "#9aa5b1", weight: 1, fillOpacity: 0.05 }, interactive: false }).addTo(map);
+    view.fitOnce(grids);
+    markers.eachLayer((m) => m.bringToFront());
+  });
+
+  async function refresh() {
+    const answer = await get("/api/incidents", {
+      status: statusFilter.value || undefined,
+      overdue: overdueFilter.checked ? "true" : undefined,
+    });
+    incidents = answer.incidents;
+    list.replaceChildren(
+      ...(incidents.length ? incidents.map((i) => listItem(i, select)) : [h("li", { class: "muted" }, t("office.none"))]),
+    );
+    markers.clearLayers();
+    for (const incident of incidents) {
+      L.circleMarker(view.latLngOf(incident.lon, incident.lat), {
+        radius: incident.overdue ? 9 : 7,
+        color: incident.overdue ? "#b00020" : "#fff",
+        weight: 2,
+        fillColor: STATUS_COLOURS[incident.status],
+        fillOpacity: 0.95,
+        bubblingMouseEvents: false,
+      })
+        .bindTooltip(`${incident.category} · ${t(`status.${incident.status}`)}`)
+        .on("click", () => select(incident.id))
+        .addTo(markers);
+    }
+    if (selected) list.querySelector(`[data-id="${CSS.escape(selected)}"]`)?.classList.add("selected");
+    document.body.dataset.incidents = String(incidents.length);
+  }
+
+  async function select(id) {
+    selected = id;
+    const answer = await get(`/api/incidents/${encodeURIComponent(id)}`);
+    showDetail(answer);
+    for (const li of list.children) li.classList.toggle("selected", li.dataset.id === id);
+  }
+
+  function showDetail({ incident, events, responsible }) {
+    const assignee = h(
+      "select",
+      { name: "assignee", "data-testid": "assignee" },
+      (responsible ?? []).map((p) => h("option", { value: p.staff_id, selected: p.staff_id === incident.assignee }, `${p.name} (${p.role})`)),
+    );
+    const note = h("input", { name: "note", placeholder: "备注 / note" });
+    const error = h("p", { class: "error", hidden: true });
+    const act = async (action) => {
+      const body = { version: incident.version, action };
+      if (note.value) body.note = note.value;
+      if (action === "dispatch") body.assignee = assignee.value || undefined;
+      try {
+        await patch(`/api/incidents/${encodeURIComponent(incident.id)}`, body);
+        showDetail(await get(`/api/incidents/${encodeURIComponent(incident.id)}`));
+      } catch (failure) {
+        error.textContent = `${t("error")}: ${failure.message}`;
+        error.hidden = false;
+        return;
+      }
+      refresh();
+    };
+    fill(detailBox,
+      h("h2", {}, incident.category, " ", statusBadge(incident.status), incident.overdue && [" ", h("span", { class: "badge overdue" }, t("office.overdue"))]),
+      h("p", { class: "muted" }, `${incident.id} · ${t("office.pickgrid")} ${incident.grid_code ?? "–"}`),
+      incident.description && h("p", {}, incident.description),
+      h("p", { class: "muted" }, `${t("office.deadline")}: ${incident.deadline ? new Date(incident.deadline).toLocaleString() : "–"}`),
+      incident.assignee && h("p", { class: "muted" }, `${t("office.assignee")}: ${incident.assignee}`),
+      ACTIONS[incident.status].length > 0 && [
+        incident.status === "registered" && assignee,
+        note,
+        h(
+          "div",
+          { class: "toolbar", "data-testid": "actions" },
+          ACTIONS[incident.status].map((action) =>
+            h("button", { type: "button", class: "primary", dataset: { action }, onclick: () => act(action) }, t(`action.${action}`)),
+          ),
+        ),
+      ],
+      error,
+      h("h3", {}, t("office.timeline")),
+      timeline(events),
+    );
+    detailBox.hidden = false;
+    detailBox.dataset.status = incident.status;
+  }
+
+  async function draft(lon, lat) {
+    draftMarker?.remove();
+    draftMarker = L.marker(view.latLngOf(lon, lat)).addTo(map);
+    let where;
+    try {
+      where = await get("/api/lookup", { lon: lon.toFixed(7), lat: lat.toFixed(7) });
+    } catch (failure) {
+      draftBox.replaceChildren(h("p", { class: "error" }, `${t("error")}: ${failure.message}`));
+      draftBox.hidden = false;
+      return;
+    }
+    const candidates = [where.grid, ...(where.neighbour ? [where.neighbour] : [])];
+    const form = h(
+      "form",
+      { class: "stack", id: "new-incident" },
+      h("h2", {}, t("office.new")),
+      h("p", { class: "muted" }, `${where.street.short_name ?? where.street.name} · ${where.community.short_name ?? where.community.name}`),
+      candidates.length > 1 && h("p", { class: "hint" }, t("office.candidates")),
+      h(
+        "div",
+        { "data-testid": "candidates" },
+        candidates.map((grid, k) =>
+          h("label", { style: "display:block" }, h("input", { type: "radio", name: "grid", value: grid.code, checked: k === 0 }), ` ${grid.name ?? grid.code} (${grid.code})`),
+        ),
+      ),
+      h("strong", {}, t("office.responsible")),
+      h(
+        "ul",
+        { class: "plain staff", "data-testid": "draft-staff" },
+        (where.grid.staff ?? []).map((p) => h("li", {}, `${p.role_name ?? p.role} ${p.name} ${p.phone ?? ""}`)),
+      ),
+      h("label", {}, t("office.category"), h("select", { name: "category", required: true }, categories.map((c) => h("option", { value: c }, c)))),
+      h("label", {}, t("office.description"), h("textarea", { name: "description", rows: 2 })),
+      h("label", {}, t("office.address"), h("input", { name: "address" })),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { class: "primary", type: "submit" }, t("office.save")),
+        h("button", { type: "button", onclick: () => { draftBox.hidden = true; draftMarker?.remove(); } }, t("office.cancel")),
+      ),
+      h("p", { class: "error", hidden: true }),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      try {
+        const made = await post("/api/incidents", {
+          lon,
+          lat,
+          category: data.get("category"),
+          description: data.get("description") || undefined,
+          address: data.get("address") || undefined,
+        });
+        let incident = made.incident;
+        if (data.get("grid") && data.get("grid") !== incident.grid_code) {
+          incident = (await patch(`/api/incidents/${encodeURIComponent(incident.id)}`, { version: incident.version, grid_code: data.get("grid") })).incident;
+        }
+        draftBox.hidden = true;
+        draftMarker?.remove();
+        await refresh();
+        await select(incident.id);
+      } catch (failure) {
+        const error = form.querySelector(".error");
+        error.textContent = `${t("error")}: ${failure.message}`;
+        error.hidden = false;
+      }
+    });
+    draftBox.replaceChildren(form);
+    draftBox.hidden = false;
+  }
+
+  map.on("click", (event) => {
+    const [lon, lat] = view.lonLatOf(event.latlng);
+    draft(lon, lat);
+  });
+  statusFilter.addEventListener("change", refresh);
+  overdueFilter.addEventListener("change", refresh);
+  onLanguageChange(refresh);
+  refresh().then(() => {
+    document.body.dataset.ready = "true";
+  });
+}
+
+main();
