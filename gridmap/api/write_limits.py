@@ -53,6 +53,9 @@ class LimitedRoute(APIRoute):
                 if length is not None and (not length.isdigit() or int(length) > limit):
                     raise _too_large(limit)
                 request = Request(request.scope, _capped(request.receive, limit))
+                # Read here, so the refusal is ours (413), not a body-parsing error (400);
+                # the handler then reads the cached body.
+                await request.body()
             return await handler(request)
 
         return limited
