@@ -35,6 +35,7 @@ _ROUTERS = (
     "gridmap.api.users",
     "gridmap.api.plans",
     "gridmap.api.plan_edits",
+    "gridmap.api.plan_atoms",
     "gridmap.api.incidents",
     "gridmap.api.open311",
     "gridmap.api.staff",
