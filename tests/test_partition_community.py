@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from gridmap.engine.assign import assign_buildings
+from gridmap.engine.partition import n_parts_for
 from gridmap.engine.partition_community import partition_community
 
 TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)
@@ -135,7 +136,7 @@ def test_partition_tiles_random_communities(seed: int, compounds: int, scattered
     check_tiling(result, community, buildings, units)
     total = int(pd.to_numeric(buildings["residents"]).sum()) if len(buildings) else 0
     assert int(result.grids["residents"].sum()) == total
-    assert len(result.grids) == min(max(1, round(total / 1500)), result.report["atoms"])
+    assert len(result.grids) == min(n_parts_for(total, 1500, 0.2), result.report["atoms"])
     assert all(c.startswith(COMMUNITY) and len(c) == 15 for c in result.grids["code"])
 
 

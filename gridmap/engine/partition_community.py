@@ -18,7 +18,7 @@ from pyproj import Transformer
 
 from gridmap.crs import lonlat_to, metric_crs
 from gridmap.engine.canvas import build_canvas
-from gridmap.engine.graph import Adjacency, connected_parts
+from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts
 from gridmap.engine.gridcodes import number_grids
 from gridmap.engine.partition import n_parts_for, partition_graph
 from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
@@ -31,6 +31,11 @@ __all__ = [
     "partition_communities",
     "partition_community",
 ]
+
+
+# Neighbours must share at least this much boundary (metres) to join one grid: Voronoi cells
+# often touch along millimetres, and a grid joined to itself only there is a bow-tie.
+MIN_CONTACT_M = 1.0
 
 
 @dataclass
@@ -118,6 +123,7 @@ def community_graph(
     graph, areas, perimeters, centroids = _atom_graph(
         canvas.cells, cell_atom, len(atom_ids), canvas.adjacency, metric
     )
+    graph = firm_contacts(graph, MIN_CONTACT_M)
     return CommunityGraph(
         community_code,
         canvas,
@@ -177,7 +183,7 @@ def partition_community(
     cell_labels, moved = _reconnect(
         result.labels[cell_atom],
         cells[weight].astype(float).fillna(0).to_numpy(),
-        canvas.adjacency,
+        firm_contacts(canvas.adjacency, MIN_CONTACT_M),
     )
     labelled["grid"] = cell_labels
     grids = dissolve_grids(labelled[[*CELL_COLUMNS, "geometry"]])
