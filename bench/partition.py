@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/partition.py [--timeout 120] [--only a,b,c]
 
+gridmap runs twice: as `gridmap partition` does (inner band ±10% of the target: compact within
+it) and "gridmap-even" (inner_band=0.2: ±4%, nearly every part within ±5%).
+
 Peers (pip install -r bench/requirements.txt; never runtime dependencies of gridmap):
 - spopt MaxPHeuristic (threshold: 95% of the target, attributes: centroid x, y), Skater
   (n_clusters = parts, attributes x, y, floor: half the mean units per part — it cannot bound
@@ -42,7 +45,7 @@ import shapely
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
 from gridmap.engine.partition import n_parts_for, partition_graph
 
-METHODS = ["gridmap", "pymetis", "gerrychain", "spopt-maxp", "spopt-skater", "spopt-rkm"]
+METHODS = ["gridmap", "gridmap-even", "pymetis", "gerrychain", "spopt-maxp", "spopt-skater", "spopt-rkm"]
 SPOPT = [m for m in METHODS if m.startswith("spopt")]
 # gerrychain retries for ever where no part can come within epsilon: with many graphs, each
 # gets this long (a graph not done in time counts as not solved)
@@ -153,7 +156,7 @@ DATA = {
 # --- methods (run in a worker process) ---------------------------------------------------------
 
 
-def run_gridmap(p: dict[str, Any]) -> np.ndarray:
+def run_gridmap(p: dict[str, Any], inner_band: float = 0.5) -> np.ndarray:
     adj = Adjacency(p["n"], p["left"], p["right"], p["shared"])
     return partition_graph(
         p["weights"],
@@ -165,7 +168,12 @@ def run_gridmap(p: dict[str, Any]) -> np.ndarray:
         target=p["target"],
         tolerance=0.2,
         seed=0,
+        inner_band=inner_band,
     ).labels
+
+
+def run_gridmap_even(p: dict[str, Any]) -> np.ndarray:
+    return run_gridmap(p, inner_band=0.2)
 
 
 def run_pymetis(p: dict[str, Any]) -> np.ndarray:
@@ -273,9 +281,13 @@ def _warm_up(run: Any) -> None:
 def worker(method: str, path: str, out: str) -> None:
     """Run ``method`` on every problem of the pickle at ``path``; write labels and times."""
     problems = pickle.loads(Path(path).read_bytes())
-    run = {"gridmap": run_gridmap, "pymetis": run_pymetis, "gerrychain": run_gerrychain}.get(
-        method, lambda p: run_spopt(method, p)
-    )
+    runners = {
+        "gridmap": run_gridmap,
+        "gridmap-even": run_gridmap_even,
+        "pymetis": run_pymetis,
+        "gerrychain": run_gerrychain,
+    }
+    run = runners.get(method, lambda p: run_spopt(method, p))
 
     def alarm(*_: object) -> None:
         raise _Timeout

@@ -22,7 +22,7 @@ from gridmap.engine.partition_build import Piece, components, first_plan
 from gridmap.engine.partition_exact import EXACT_MAX_UNITS, exact_partition
 from gridmap.engine.partition_improve import improve
 from gridmap.engine.partition_pieces import Plan, allocate, explain
-from gridmap.engine.partition_search import Search
+from gridmap.engine.partition_search import INNER_BAND, Search
 from gridmap.errors import InputError
 
 __all__ = ["PartitionResult", "n_parts_for", "partition_graph"]
@@ -120,14 +120,16 @@ def partition_graph(
     seed: int = 0,
     time_budget_s: float | None = None,
     edge_cost: ArrayLike | None = None,
+    inner_band: float = INNER_BAND,
 ) -> PartitionResult:
     """Partition the units of ``adj`` into ``n_parts`` contiguous, balanced, compact parts.
 
     Every part is non-empty and connected; parts never span separate pieces of the graph (the
     parts are shared out among pieces by weight, at least one each). A unit heavier than
     ``target·(1 + tolerance)`` is a part of its own. Otherwise each part is brought within
-    ``target ± tolerance·target`` whenever the units allow it and, within that, within half
-    the tolerance of its piece's mean weight (±10% for ±20%), while its Polsby-Popper
+    ``target ± tolerance·target`` whenever the units allow it and, within that, within
+    ``inner_band`` of the tolerance of its piece's mean weight (by default half: ±10% for
+    ±20%), while its Polsby-Popper
     (boundaries priced by ``edge_cost``) is kept as high as that allows.
 
     The search: k-means++ seeds and a power diagram whose offsets balance the weights (compact,
@@ -162,6 +164,10 @@ def partition_graph(
     edge_cost
         Price of each adjacency edge per metre of shared boundary (default 1): e.g. 0.2 where
         a road runs, so that boundaries follow roads.
+    inner_band
+        Half-width of the inner band around the mean, as a fraction of ``tolerance``: inside
+        it shape decides, beyond it balance. Smaller is more even, larger more compact
+        (0.2: ±4% for ±20%, nearly all parts within ±5%; 1: compact within the whole band).
 
     Returns
     -------
@@ -193,6 +199,8 @@ def partition_graph(
     w, xy, area, perim, cost = _checked(
         weights, adj, n_parts, centroids, areas, perimeters, edge_cost, tolerance
     )
+    if not (math.isfinite(inner_band) and 0 <= inner_band <= 1):
+        raise InputError(f"inner_band must be between 0 and 1, not {inner_band!r}")
     total = float(w.sum())
     target = total / n_parts if target is None else float(target)
     if not (math.isfinite(target) and (target > 0 or total <= 0 <= target)):
@@ -221,7 +229,7 @@ def partition_graph(
                 budget = max(time_budget_s - spent, 0.0) * len(units) / work
                 work -= len(units)
             piece = _piece(units, adj, balance, xy, area, pcost, cost)
-            local, moves, proven = _solve(piece, k, aim, tolerance, seed, index, budget)
+            local, moves, proven = _solve(piece, k, aim, tolerance, seed, index, budget, inner_band)
             labels[units] = next_label + local
             iterations += moves
             if proven:
@@ -333,6 +341,7 @@ def _solve(
     seed: int,
     index: int,
     budget: float | None,
+    inner: float = INNER_BAND,
 ) -> tuple[Ints, int, bool]:
     """Best labels of several starts on one piece, the moves made, and whether no arrangement
     has every part in band (proven by trying them all).
@@ -350,7 +359,7 @@ def _solve(
         if budget is not None and start > 0 and elapsed * (start + 1) / start > budget:
             break
         rng = np.random.default_rng([seed, index, start])
-        search = Search(piece, first_plan(piece, k, target, rng), k, target, tolerance)
+        search = Search(piece, first_plan(piece, k, target, rng), k, target, tolerance, inner)
         if budget is not None:
             search.deadline = started + budget
         improve(search)
@@ -363,10 +372,10 @@ def _solve(
     weights = np.bincount(labels, weights=piece.weights, minlength=k)
     if piece.n > EXACT_MAX_UNITS or (np.abs(weights - target) <= tolerance * target).all():
         return labels, moves, False
-    exact = exact_partition(piece, k, target, tolerance)
+    exact = exact_partition(piece, k, target, tolerance, inner=inner)
     proven = exact.labels is None and exact.complete
     if proven:  # then the fewest parts out of band, if every arrangement can be tried
-        exact = exact_partition(piece, k, target, tolerance, 10_000, within_band=False)
+        exact = exact_partition(piece, k, target, tolerance, 10_000, within_band=False, inner=inner)
     if exact.labels is not None and exact.score < best[0] - 1e-9:
         return exact.labels, moves, proven
     return best[1], moves, proven

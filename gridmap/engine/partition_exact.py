@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gridmap.engine.partition_build import Piece
-from gridmap.engine.partition_search import part_scorer
+from gridmap.engine.partition_search import INNER_BAND, part_scorer
 
 __all__ = ["EXACT_MAX_UNITS", "ExactResult", "exact_partition"]
 
@@ -46,6 +46,7 @@ def exact_partition(
     budget: int = _BUDGET,
     *,
     within_band: bool = True,
+    inner: float = INNER_BAND,
 ) -> ExactResult:
     """Best arrangement of ``piece`` into ``k`` connected parts, each within the band.
 
@@ -69,7 +70,7 @@ def exact_partition(
     >>> exact_partition(piece, 3, 8 / 3, 0.1, within_band=False).labels.tolist()
     [0, 0, 1, 1, 2, 2]
     """
-    search = _Exact(piece, k, target, tolerance, budget, within_band)
+    search = _Exact(piece, k, target, tolerance, budget, within_band, inner)
     complete = search.run()
     if search.best is None:
         return ExactResult(None, math.inf, complete)
@@ -90,7 +91,14 @@ def _bits(mask: int) -> list[int]:
 
 class _Exact:
     def __init__(
-        self, piece: Piece, k: int, target: float, tolerance: float, budget: int, within: bool
+        self,
+        piece: Piece,
+        k: int,
+        target: float,
+        tolerance: float,
+        budget: int,
+        within: bool,
+        inner: float,
     ):
         n = piece.n
         self.k = k
@@ -106,7 +114,7 @@ class _Exact:
             zip(ind[ptr[i] : ptr[i + 1]], cost[ptr[i] : ptr[i + 1]], strict=True) for i in range(n)
         ]
         self.edges = [[(j, c) for j, c in pairs[i] if j > i] for i in range(n)]
-        self.score_of = part_scorer(float(piece.weights.sum()) / k, target, tolerance)
+        self.score_of = part_scorer(float(piece.weights.sum()) / k, target, tolerance, inner)
         self.all = (1 << n) - 1
         self.left = budget
         self.best: list[int] | None = None

@@ -27,11 +27,11 @@ from scipy.sparse.linalg import spsolve
 
 from gridmap.engine.partition_build import Piece
 
-__all__ = ["Search", "part_scorer", "part_scorer_array"]
+__all__ = ["INNER_BAND", "Search", "part_scorer", "part_scorer_array"]
 
 _H = 10.0  # pull towards the mean inside the tight band
 _L1 = 300.0  # price of each unit of deviation beyond the tight band
-_TIGHT = 0.5  # the tight band, as a fraction of the tolerance
+INNER_BAND = 0.5  # default half-width of the tight band, as a fraction of the tolerance
 _G0 = 1.0e4  # price of a part outside the tolerance band: fewer parts outside comes first
 _G = 1.0e5  # price of each unit of deviation beyond the tolerance
 _G2 = 1.0e3  # and of its square (spreads an excess that cannot be avoided)
@@ -45,10 +45,11 @@ ArrayScorer = Callable[
 ]
 
 
-def part_scorer(mean: float, target: float, tolerance: float) -> Scorer:
-    """The score of one part from its weight, area and priced perimeter."""
+def part_scorer(mean: float, target: float, tolerance: float, inner: float = INNER_BAND) -> Scorer:
+    """The score of one part from its weight, area and priced perimeter (``inner``: the tight
+    band's half-width as a fraction of the tolerance)."""
     inv = 1.0 / target
-    tight = _TIGHT * tolerance
+    tight = inner * tolerance
     low, high = target * (1 - tolerance), target * (1 + tolerance)
     shape = _NU * 4 * math.pi
 
@@ -65,9 +66,11 @@ def part_scorer(mean: float, target: float, tolerance: float) -> Scorer:
     return score
 
 
-def part_scorer_array(mean: float, target: float, tolerance: float) -> ArrayScorer:
+def part_scorer_array(
+    mean: float, target: float, tolerance: float, inner: float = INNER_BAND
+) -> ArrayScorer:
     """:func:`part_scorer` over arrays (the same formula, vectorized)."""
-    tight = _TIGHT * tolerance
+    tight = inner * tolerance
     low, high = target * (1 - tolerance), target * (1 + tolerance)
     shape = _NU * 4 * np.pi
 
@@ -86,13 +89,19 @@ class Search:
     """Labels of one piece with each part's weight, area, perimeter, score and members."""
 
     def __init__(
-        self, piece: Piece, labels: NDArray[np.int64], k: int, target: float, tolerance: float
+        self,
+        piece: Piece,
+        labels: NDArray[np.int64],
+        k: int,
+        target: float,
+        tolerance: float,
+        inner: float = INNER_BAND,
     ) -> None:
         self.piece, self.k, self.target = piece, k, target
         self.mean = float(piece.weights.sum()) / k
-        self.tight = _TIGHT * tolerance * target
-        self.score_of = part_scorer(self.mean, target, tolerance)
-        self.scores_of = part_scorer_array(self.mean, target, tolerance)
+        self.tight = inner * tolerance * target
+        self.score_of = part_scorer(self.mean, target, tolerance, inner)
+        self.scores_of = part_scorer_array(self.mean, target, tolerance, inner)
         ptr, ind, cst = piece.indptr.tolist(), piece.indices.tolist(), piece.cost.tolist()
         self.nbr = [ind[ptr[i] : ptr[i + 1]] for i in range(piece.n)]
         self.ncost = [cst[ptr[i] : ptr[i + 1]] for i in range(piece.n)]
