@@ -45,7 +45,15 @@ import shapely
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
 from gridmap.engine.partition import n_parts_for, partition_graph
 
-METHODS = ["gridmap", "gridmap-even", "pymetis", "gerrychain", "spopt-maxp", "spopt-skater", "spopt-rkm"]
+METHODS = [
+    "gridmap",
+    "gridmap-even",
+    "pymetis",
+    "gerrychain",
+    "spopt-maxp",
+    "spopt-skater",
+    "spopt-rkm",
+]
 SPOPT = [m for m in METHODS if m.startswith("spopt")]
 # gerrychain retries for ever where no part can come within epsilon: with many graphs, each
 # gets this long (a graph not done in time counts as not solved)
