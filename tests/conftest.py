@@ -25,6 +25,8 @@ HOW_TO_ENABLE = {
     "start it (pg_ctlcluster 15 main start) and/or set GRIDMAP_TEST_DATABASE_URL to an admin "
     f"URL (default {DEFAULT_ADMIN_URL})",
     "gdal": "install GDAL's command-line tools (Debian: apt-get install gdal-bin)",
+    "browser": "install Chromium (Debian: apt-get install chromium, or set GRIDMAP_CHROMIUM) "
+    "and fetch the front-end libraries (web/vendor.sh, needs npm)",
 }
 
 

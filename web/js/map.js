@@ -39,6 +39,12 @@ export function createMap(element, config = DEFAULTS, options = {}) {
   const fromHash = hashView();
   if (fromHash) map.setView(latLngOf(fromHash.lon, fromHash.lat), fromHash.zoom);
   else map.setView(config.center, config.zoom);
+  // The address keeps the view (#map=zoom/lat/lon, WGS-84): links to a place, and reloads stay.
+  map.on("moveend", () => {
+    const [lon, lat] = lonLatOf(map.getCenter());
+    const hash = `#map=${map.getZoom()}/${lat.toFixed(6)}/${lon.toFixed(6)}`;
+    history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
+  });
   /** Fit `layer` unless the address named a view (#map=zoom/lat/lon). */
   const fitOnce = (layer) => {
     if (!fromHash && layer.getLayers().length) map.fitBounds(layer.getBounds());

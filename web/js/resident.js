@@ -36,7 +36,7 @@ async function main() {
 
   async function lookup(lon, lat, { fly = true } = {}) {
     marker?.remove();
-    marker = L.circleMarker(view.latLngOf(lon, lat), { radius: 7, color: "#c0392b" }).addTo(map);
+    marker = L.circleMarker(view.latLngOf(lon, lat), { radius: 7, color: "#1d4ed8" }).addTo(map);
     try {
       lastAnswer = await get("/api/lookup", { lon: lon.toFixed(7), lat: lat.toFixed(7) });
     } catch (error) {

@@ -1,0 +1,163 @@
+"""Fixtures of the browser tests: a published sample served by a real uvicorn, and Chromium.
+
+- ``web_workspace``: the Nan'an sample with one street (:data:`STREET`) partitioned, published,
+  its staff assigned, and three users (:data:`USERS`).
+- ``web_server``: the app over that workspace in a real uvicorn on a free 127.0.0.1 port.
+- ``browser``: Debian's Chromium (``GRIDMAP_CHROMIUM``, default /usr/bin/chromium) driven by
+  Playwright, headless; the tests skip (and fail under CI=true) without it.
+- ``page``: a fresh page that records console errors and requests to any other origin; both
+  are asserted empty when the test ends, and a screenshot is kept in test-artifacts/screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridmap.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+STREET = "500108002000"  # 花园路街道: 10 communities, about 40 grids
+PASSWORD = "web-test-password"
+USERS = {"clerk": "staff", "planner": "admin"}  # publishing needs admin
+SECRET = "web-test-signing-key-" + "w" * 40
+CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def web_workspace(sample_build: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[type-arg]
+    from gridmap.api.auth import hash_password
+    from gridmap.cli.serve_commands import assign_community_staff
+    from gridmap.plans import partition_workspace
+    from gridmap.store import GpkgStore, Workspace
+
+    path = tmp_path_factory.mktemp("web") / "nanan.gpkg"
+    shutil.copyfile(sample_build["workspace"], path)
+    workspace = Workspace(path)
+    divisions = workspace.read("divisions")
+    communities = divisions.loc[divisions["parent_code"] == STREET, "code"].tolist()
+    plan = partition_workspace(workspace, communities=communities, workers=2, actor="web-test")
+    with GpkgStore(path) as store:
+        store.publish([plan["plan"]], actor="web-test")
+        assign_community_staff(store, actor="web-test")
+        for name, role in USERS.items():
+            store.add_user(name, role, hash_password(PASSWORD), actor="web-test")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def web_server(web_workspace: Path) -> Iterator[str]:
+    """The app in a real uvicorn (in a thread of this process); its base URL."""
+    import uvicorn
+
+    from gridmap.api import create_app
+
+    settings = Settings(workspace=web_workspace, token_secret=SECRET, rate_limit_per_second=0)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}")
+    if not (ROOT / "web" / "vendor" / "VENDOR.md").exists():
+        pytest.skip("BROWSER TESTS SKIPPED: web/vendor is missing (run web/vendor.sh; needs npm)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield chromium
+        chromium.close()
+
+
+class PageWatch:
+    """What a page did that it must not: console errors, page errors, foreign requests."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.requests = 0
+
+    def attach(self, page: Any) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("request", self._request)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+    def _request(self, request: Any) -> None:
+        self.requests += 1
+        url = request.url
+        if not (url.startswith(self.origin + "/") or url.startswith(("data:", "blob:"))):
+            self.foreign.append(url)
+
+
+@pytest.fixture
+def page(browser: Any, web_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page on a phone-or-desktop viewport (``@pytest.mark.viewport(w, h)``), watched."""
+    marker = request.node.get_closest_marker("viewport")
+    width, height = marker.args if marker else (1280, 860)
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        base_url=web_server,
+        locale="zh-CN",
+        geolocation={"longitude": 106.5594, "latitude": 29.5162},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    watch = PageWatch(web_server)
+    watch.attach(page)
+    page.watch = watch
+    try:
+        yield page
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = request.node.name.replace("/", "_")
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        context.close()
+    assert watch.requests > 0
+    assert watch.foreign == [], f"requests to other hosts: {watch.foreign}"
+    assert watch.errors == [], f"console errors: {watch.errors}"
