@@ -11,6 +11,7 @@ bytes; If-None-Match gives 304) and ``Cache-Control: public, max-age=settings.ti
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
 from enum import Enum
@@ -161,7 +162,12 @@ def tilejson(
         "tiles": [url],
         "minzoom": MIN_ZOOM[name],
         "maxzoom": MAX_ZOOM,
-        "bounds": [round(v, 6) for v in bounds],
+        "bounds": [  # rounded outwards, so that the bounds hold every feature
+            math.floor(bounds[0] * 1e6) / 1e6,
+            math.floor(bounds[1] * 1e6) / 1e6,
+            math.ceil(bounds[2] * 1e6) / 1e6,
+            math.ceil(bounds[3] * 1e6) / 1e6,
+        ],
         "center": [round(centre[0], 6), round(centre[1], 6), centre[2]],
         "vector_layers": [
             {"id": name, "fields": fields, "minzoom": MIN_ZOOM[name], "maxzoom": MAX_ZOOM}
