@@ -367,7 +367,7 @@ BAD_INPUT = {
         "grids",
         lambda f: f.set_geometry([Point(X, Y), _box(0, 0)]),
         InputError,
-        "geometry must be POLYGON or MULTIPOLYGON; not so for code 500108001001001 (Point)",
+        "grids: geometry must be POLYGON or MULTIPOLYGON; not so for 500108001001001 (Point)",
     ),
     "crs": ("units", lambda f: f.to_crs(3857), InputError, "must be lon/lat EPSG:4326"),
     "no geometry": ("units", pd.DataFrame, InputError, "units: expected a GeoDataFrame"),

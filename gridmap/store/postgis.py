@@ -28,8 +28,9 @@ from psycopg import sql
 
 from gridmap.errors import InputError, StoreError
 from gridmap.schema import LAYERS, layer
+from gridmap.store.common import check_bbox
 from gridmap.store.gpkg import Workspace
-from gridmap.store.postgis_layers import check_bbox, filled_layers, read_layer, write_layers
+from gridmap.store.postgis_layers import filled_layers, read_layer, write_layers
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from gridmap.errors import GridmapError, InputError, NotFoundError, StoreError
+from gridmap.store.common import aware, check_actor, now, to_json
 from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo
 from gridmap.store.postgis import apply_migrations
 
@@ -45,34 +45,9 @@ _AUDIT = sql.SQL(
 )
 
 
-def now() -> dt.datetime:
-    """The current time, UTC, to the microsecond (what the store stamps)."""
-    return dt.datetime.now(dt.UTC)
-
-
-def aware(value: object, what: str) -> dt.datetime:
-    """``value`` as an aware UTC datetime; a naive or non-datetime value is an InputError."""
-    if not isinstance(value, dt.datetime):
-        raise InputError(f"{what}: expected a datetime, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InputError(f"{what}: {value.isoformat()} has no time zone; give an aware time")
-    return value.astimezone(dt.UTC)
-
-
 def utc(value: dt.datetime | None) -> dt.datetime | None:
     """A time read from the database, in UTC (None stays None)."""
     return None if value is None else value.astimezone(dt.UTC)
-
-
-def to_json(value: Mapping[str, Any] | None) -> str:
-    """JSON text of a mapping (non-JSON values as text), as both engines store it."""
-    return json.dumps(dict(value or {}), ensure_ascii=False, sort_keys=True, default=str)
-
-
-def check_actor(actor: object) -> None:
-    """An actor is a user's name: a non-empty string."""
-    if not isinstance(actor, str) or not actor.strip():
-        raise InputError(f"actor: expected the user's name, got {actor!r}")
 
 
 def plan_key(plan_id: object) -> int | None:

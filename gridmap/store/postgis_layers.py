@@ -32,6 +32,7 @@ from psycopg.types import TypeInfo
 from gridmap.errors import DuplicateIdError, InputError, StoreError
 from gridmap.schema import LAYERS, RESERVED_LAYERS, Layer, conform, layer
 from gridmap.schema import single_part_where_possible as _single_parts
+from gridmap.store.common import check_layer_frame
 from gridmap.store.postgis_partitions import (
     PARTITIONED,
     attach_district_table,
@@ -46,7 +47,6 @@ from gridmap.store.postgis_partitions import (
 
 __all__ = [
     "SCHEMA",
-    "check_bbox",
     "copy_rows",
     "filled_layers",
     "geometry_dumper",
@@ -67,12 +67,6 @@ _PG_TYPES: dict[str, LiteralString] = {
     "bool": "boolean",
 }
 _COPY_TYPES = {"str": "text", "int": "int4", "float": "float8", "bool": "bool"}
-_G = shapely.GeometryType
-_ALLOWED_TYPES = {
-    "polygon": (_G.POLYGON, _G.MULTIPOLYGON),
-    "line": (_G.LINESTRING, _G.MULTILINESTRING),
-    "polygon_or_point": (_G.POLYGON, _G.MULTIPOLYGON, _G.POINT),
-}
 _TABLES = sql.SQL("SELECT tablename FROM pg_tables WHERE schemaname = %s")
 _SEQUENCE_RESET = sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'fid'), %s, %s)")
 _DISTRICTS_NOW = sql.SQL("SELECT id, district_code, ST_AsBinary(geom) FROM gridmap.buildings")
@@ -150,19 +144,6 @@ def filled_layers(conn: psycopg.Connection[Any]) -> list[str]:
     return [name for name in present if name in filled]
 
 
-def check_bbox(bbox: object) -> tuple[float, float, float, float] | None:
-    """``bbox`` as four floats (min lon, min lat, max lon, max lat), or None."""
-    if bbox is None:
-        return None
-    try:
-        minx, miny, maxx, maxy = (float(v) for v in bbox)  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        raise InputError(f"bbox: expected (minx, miny, maxx, maxy), got {bbox!r}") from None
-    if not (minx <= maxx and miny <= maxy):
-        raise InputError(f"bbox: min must not exceed max, got {bbox!r}")
-    return minx, miny, maxx, maxy
-
-
 def read_layer(
     conn: psycopg.Connection[Any], lyr: Layer, box: tuple[float, float, float, float] | None
 ) -> pd.DataFrame:
@@ -225,20 +206,8 @@ def write_layers(
 def stage(name: str, frame: pd.DataFrame) -> _Staged:
     """Check ``frame`` for layer ``name`` and turn it into COPY columns."""
     lyr = layer(name)
-    if lyr.geometry and not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError(f"{name}: expected a GeoDataFrame, got {type(frame).__name__}")
-    if lyr.geometry and frame.crs is not None and frame.crs.to_epsg() != 4326:
-        raise InputError(f"{name}: geometries must be lon/lat EPSG:4326, got {frame.crs}")
-    new = conform(frame, lyr)
+    new = check_layer_frame(name, frame)
     ids = new[lyr.id_column]
-    if ids.isna().any():
-        rows = np.flatnonzero(ids.isna().to_numpy())[:20].tolist()
-        raise InputError(f"{name}: no {lyr.id_column} in row(s) {', '.join(map(str, rows))}")
-    twice = ids.duplicated(keep=False).to_numpy()
-    if twice.any():
-        groups = pd.Series(np.flatnonzero(twice), index=ids[twice].to_numpy())
-        found = groups.groupby(level=0).agg(list).to_dict()
-        raise DuplicateIdError(f"{name} (PostGIS write)", lyr.id_column, found)
     for col in lyr.columns:
         values = new[col.name]
         empty = values.isna().to_numpy()
@@ -257,17 +226,6 @@ def stage(name: str, frame: pd.DataFrame) -> _Staged:
     if not lyr.geometry:
         return _Staged(lyr, columns, None, None)
     geoms = new.geometry.to_numpy()
-    allowed = _ALLOWED_TYPES[lyr.geometry]
-    bad = ~np.isin(shapely.get_type_id(geoms), allowed) & ~shapely.is_missing(geoms)
-    if bad.any():
-        shown = ", ".join(
-            f"{key} ({geom.geom_type})"
-            for key, geom in list(zip(ids[bad], geoms[bad], strict=True))[:20]
-        )
-        raise InputError(
-            f"{name}: geometry must be {' or '.join(t.name for t in allowed)}; "
-            f"not so for {lyr.id_column} {shown}"
-        )
     flat = shapely.force_2d(geoms)
     stored = _multi(flat, lyr.geometry)
     ewkb = shapely.to_wkb(shapely.set_srid(stored, 4326), include_srid=True, flavor="extended")
@@ -276,7 +234,9 @@ def stage(name: str, frame: pd.DataFrame) -> _Staged:
 
 def _multi(geoms: np.ndarray, kind: str) -> np.ndarray:
     """Single parts as one-part multis where the column holds multis (not for buildings)."""
-    single = {"polygon": _G.POLYGON, "line": _G.LINESTRING}.get(kind)
+    single = {"polygon": shapely.GeometryType.POLYGON, "line": shapely.GeometryType.LINESTRING}.get(
+        kind
+    )
     if single is None:
         return geoms
     out = geoms.copy()

@@ -18,9 +18,16 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from gridmap.errors import InputError
+from gridmap.store.common import (
+    aware,
+    check_actor,
+    check_bbox,
+    check_publishable,
+    now,
+    publish_ids,
+)
 from gridmap.store.contract import BBox, PlanInfo, Publication
-from gridmap.store.postgis_base import PostgisBase, aware, check_actor, now, plan_key, utc
-from gridmap.store.postgis_layers import check_bbox
+from gridmap.store.postgis_base import PostgisBase, plan_key, utc
 from gridmap.store.postgis_revisions import read_grids
 
 __all__ = ["PublishMixin"]
@@ -67,16 +74,14 @@ class PublishMixin(PostgisBase):
         """Put the heads of ``plan_ids`` in force in all their communities from ``at``."""
         check_actor(actor)
         when = now() if at is None else aware(at, "at")
-        ids = [str(p) for p in plan_ids] if not isinstance(plan_ids, str) else [plan_ids]
-        if not ids or len(set(ids)) != len(ids):
-            raise InputError(f"plan_ids: expected distinct plan ids, got {list(plan_ids)!r}")
+        ids = publish_ids(plan_ids)
         made: list[Publication] = []
         with self._write() as conn:
             # Plans locked in id order, communities in code order: no deadlock between two
             # publishers of overlapping sets.
             locked = {p: self._plan_info(conn, p, lock=True) for p in sorted(ids, key=_id_order)}
             infos = [locked[p] for p in ids]
-            _check_publishable(infos)
+            check_publishable(infos)
             for community in sorted(c for info in infos for c in info.communities):
                 conn.execute(_LOCK_COMMUNITY, (community,))
             replaced: set[str] = set()
@@ -196,17 +201,3 @@ class PublishMixin(PostgisBase):
 def _id_order(plan_id: str) -> tuple[int, str]:
     key = plan_key(plan_id)
     return (key if key is not None else -1, plan_id)
-
-
-def _check_publishable(infos: list[PlanInfo]) -> None:
-    owner: dict[str, str] = {}
-    for info in infos:
-        if info.status == "archived":
-            raise InputError(f"plan {info.id} is archived; copy it (copy_plan) to publish it again")
-        for community in info.communities:
-            if community in owner:
-                raise InputError(
-                    f"plans {owner[community]} and {info.id} both cover community {community}; "
-                    "publish one of them"
-                )
-            owner[community] = info.id

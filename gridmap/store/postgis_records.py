@@ -15,7 +15,15 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from gridmap.errors import ConflictError, InputError, NotFoundError
+from gridmap.errors import ConflictError, NotFoundError
+from gridmap.store.common import (
+    aware,
+    check_actor,
+    check_bbox,
+    check_user,
+    incident_values,
+    now,
+)
 from gridmap.store.contract import (
     INCIDENT_FIELDS,
     AuditEntry,
@@ -26,12 +34,10 @@ from gridmap.store.contract import (
     StaleVersionError,
     User,
 )
-from gridmap.store.postgis_base import PostgisBase, aware, check_actor, now, plan_key, utc
-from gridmap.store.postgis_layers import check_bbox
+from gridmap.store.postgis_base import PostgisBase, plan_key, utc
 
-__all__ = ["USER_ROLES", "RecordsMixin"]
+__all__ = ["RecordsMixin"]
 
-USER_ROLES = ("public", "staff", "planner", "admin")
 _ASSIGN = sql.SQL(
     "INSERT INTO gridmap.staff_assignments (staff_id, grid_code, role, assigned_at, assigned_by)"
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
@@ -102,7 +108,7 @@ class RecordsMixin(PostgisBase):
     ) -> Incident:
         """Store a new incident (id assigned by the store) and its first event."""
         check_actor(actor)
-        values = _incident_values(fields)
+        values = incident_values(fields)
         if event is not None:
             aware(event.at, "event.at")
         stamp = now()
@@ -166,7 +172,7 @@ class RecordsMixin(PostgisBase):
     ) -> Incident:
         """Apply ``changes`` and append ``event`` if the stored version is ``expected_version``."""
         check_actor(actor)
-        values = _incident_values(changes)
+        values = incident_values(changes)
         aware(event.at, "event.at")
         sets: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(k)) for k in values]
         sets += [sql.SQL("version = version + 1"), sql.SQL("updated_at = %s")]
@@ -214,10 +220,7 @@ class RecordsMixin(PostgisBase):
     def add_user(self, name: str, role: str, password_hash: str, *, actor: str) -> User:
         """A new user; ConflictError when the name is taken."""
         check_actor(actor)
-        if not isinstance(name, str) or not name.strip():
-            raise InputError(f"name: expected a user name, got {name!r}")
-        if role not in USER_ROLES:
-            raise InputError(f"role: {role!r} is not one of {', '.join(USER_ROLES)}")
+        check_user(name, role)
         with self._write() as conn:
             if conn.execute(_INSERT_USER, (name, role, password_hash, now())).fetchone() is None:
                 raise ConflictError(f"{self._where}: there is a user called {name!r} already")
@@ -294,27 +297,6 @@ def _add_event(conn: psycopg.Connection[Any], incident_id: int, event: IncidentE
             event.note,
         ),
     )
-
-
-def _incident_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(fields) - set(INCIDENT_FIELDS))
-    if unknown:
-        raise InputError(
-            f"incident: unknown field(s) {', '.join(unknown)}; the fields are "
-            f"{', '.join(INCIDENT_FIELDS)}"
-        )
-    values: dict[str, Any] = {}
-    for key, value in fields.items():
-        if key == "deadline":
-            values[key] = None if value is None else aware(value, "deadline")
-        elif key in ("lon", "lat"):
-            try:
-                values[key] = None if value is None else float(value)
-            except (TypeError, ValueError):
-                raise InputError(f"incident: {key} must be a number, got {value!r}") from None
-        else:
-            values[key] = None if value is None else str(value)
-    return values
 
 
 def _incident(row: Mapping[str, Any]) -> Incident:

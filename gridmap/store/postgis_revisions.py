@@ -21,16 +21,21 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from gridmap.errors import InputError
 from gridmap.schema import PLAN_GRIDS, conform, single_part_where_possible
+from gridmap.store.common import CELL_ATTRS, check_revision
 from gridmap.store.postgis_layers import copy_rows
 from gridmap.store.postgis_partitions import district_of_code, ensure_partitions
 
-__all__ = ["StagedRevision", "copy_revision", "insert_revision", "read_cells", "read_grids"]
+__all__ = [
+    "StagedRevision",
+    "copy_revision",
+    "insert_revision",
+    "read_cells",
+    "read_grids",
+    "revision_grids",
+    "stage_revision",
+]
 
-CELL_COLUMNS = ("community_code", "atom_id", "grid", "residents", "households")
-_CELL_ATTRS = ("community_code", "atom_id", "residents", "households")
-GRID_COLUMNS = ("code", "community_code")
 _GRID_VALUES = ("code", "community_code", "name", "residents", "households", "cells", "compactness")
 _GRID_TYPES = ["text", "text", "text", "int8", "int8", "int8", "float8"]
 
@@ -82,39 +87,13 @@ class StagedRevision:
 
 
 def stage_revision(cells: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> StagedRevision:
-    """Check a revision's frames (see :class:`gridmap.store.contract.Revision`) and encode them.
-
-    Errors name the frame and what is wrong with it: a missing column, a repeated or missing
-    cell id or grid code, a CRS other than EPSG:4326.
-    """
-    for what, frame, needed in (("cells", cells, CELL_COLUMNS), ("grids", grids, GRID_COLUMNS)):
-        if not isinstance(frame, gpd.GeoDataFrame):
-            raise InputError(f"{what}: expected a GeoDataFrame, got {type(frame).__name__}")
-        if frame.crs is not None and frame.crs.to_epsg() != 4326:
-            raise InputError(f"{what}: geometries must be lon/lat EPSG:4326, got {frame.crs}")
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise InputError(
-                f"{what}: missing column(s) {', '.join(missing)}; it has "
-                f"{', '.join(map(str, frame.columns))}"
-            )
-    if cells.empty:
-        raise InputError("cells: a revision needs at least one cell")
-    ids = pd.Series(cells.index, dtype="object").map(str, na_action="ignore")
-    _unique(ids, "cells", "cell id (the index)")
-    _unique(grids["code"].map(str, na_action="ignore"), "grids", "code")
-    attrs: dict[str, list[Any]] = {}
-    for col in _CELL_ATTRS:
-        values = cells[col].reset_index(drop=True)
-        if col in ("residents", "households"):
-            values = pd.to_numeric(values, errors="raise").round().astype("Int64")
-        else:
-            values = values.map(str, na_action="ignore")
-        attrs[col] = values.to_numpy(dtype=object, na_value=None).tolist()
-    ewkb = _ewkb(cells.geometry.to_numpy())
+    """Check a revision's frames (:func:`gridmap.store.common.check_revision`) and encode them:
+    each cell's hash and EWKB, the grids' values, EWKB and district."""
+    checked = check_revision(cells, grids)
+    ewkb = _ewkb(checked.geometries)
     rows = []
-    for i, cell_id in enumerate(ids.tolist()):
-        values = [attrs[col][i] for col in _CELL_ATTRS]
+    for i, cell_id in enumerate(checked.cell_ids):
+        values = [checked.attrs[col][i] for col in CELL_ATTRS]
         rows.append((_cell_hash(cell_id, values, ewkb[i]), cell_id, *values, ewkb[i]))
     grid_frame = conform(grids, PLAN_GRIDS)
     grid_values = [
@@ -127,9 +106,7 @@ def stage_revision(cells: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> StagedRe
     grid_rows = list(
         zip(*grid_values, _ewkb(grid_frame.geometry.to_numpy()), district, strict=True)
     )
-    assignment = cells["grid"].map(str, na_action="ignore").to_numpy(dtype=object, na_value=None)
-    communities = tuple(sorted({c for c in attrs["community_code"] if c is not None}))
-    return StagedRevision(rows, assignment.tolist(), grid_rows, communities)
+    return StagedRevision(rows, checked.assignment, grid_rows, checked.communities)
 
 
 def insert_revision(
@@ -249,12 +226,3 @@ def _cell_hash(cell_id: str, values: list[Any], ewkb: bytes | None) -> bytes:
         digest.update(struct.pack("<I", len(text)) + text)
     digest.update(ewkb or b"")
     return digest.digest()
-
-
-def _unique(values: pd.Series, what: str, column: str) -> None:
-    if values.isna().any():
-        rows = np.flatnonzero(values.isna().to_numpy())[:20].tolist()
-        raise InputError(f"{what}: no {column} in row(s) {', '.join(map(str, rows))}")
-    twice = values[values.duplicated()].unique().tolist()
-    if twice:
-        raise InputError(f"{what}: {column} repeated: {', '.join(map(str, twice[:20]))}")

@@ -25,8 +25,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from gridmap.errors import InputError, NotFoundError
+from gridmap.errors import InputError
 from gridmap.schema import LAYERS, layer
+from gridmap.store.common import check_actor, check_bbox, now, refuse_commit, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
     BBox,
@@ -37,8 +38,8 @@ from gridmap.store.contract import (
     RevisionInfo,
     StaleRevisionError,
 )
-from gridmap.store.postgis_base import check_actor, now, revision_info, to_json
-from gridmap.store.postgis_layers import check_bbox, filled_layers, read_layer, write_layers
+from gridmap.store.postgis_base import revision_info
+from gridmap.store.postgis_layers import filled_layers, read_layer, write_layers
 from gridmap.store.postgis_publish import PublishMixin
 from gridmap.store.postgis_records import RecordsMixin
 from gridmap.store.postgis_revisions import (
@@ -245,24 +246,15 @@ class PostgisStore(PublishMixin, RecordsMixin):
         """
         check_actor(actor)
         staged = stage_revision(cells, grids)
-        refusal: Exception | None = None
         audit: dict[str, Any] = {"base": base, "operation": operation}
         with self._write() as conn:
             info = self._plan_info(conn, plan_id, lock=True)
-            if not isinstance(base, int) or not 1 <= base <= info.head:
-                raise NotFoundError(
-                    f"plan {info.id}: no revision {base} to start from; it has 1 to {info.head}"
-                )
-            if info.status != "draft":
-                refusal = InputError(
-                    f"plan {info.id} is {info.status}: only a draft takes new revisions; "
-                    "copy it (copy_plan) and edit the copy"
-                )
-            elif base != info.head:
-                winner = self._revision_info(conn, info.id, info.head)
-                refusal = StaleRevisionError(info.id, base, winner)
-                audit["winner"] = winner.number
-            else:
+            refusal = refuse_commit(
+                info, base, lambda: self._revision_info(conn, info.id, info.head)
+            )
+            if isinstance(refusal, StaleRevisionError):
+                audit["winner"] = refusal.winner.number
+            if refusal is None:
                 made = self._add_revision(conn, info, staged, actor, operation, detail)
                 self._audit(
                     conn,
