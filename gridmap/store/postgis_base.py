@@ -88,6 +88,12 @@ class PostgisBase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._where!r})"
 
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool, for readers that query the database directly (vector tiles
+        with ST_AsMVT). Borrow with ``with store.pool.connection() as conn``; never close it."""
+        return self._pool
+
     def close(self) -> None:
         """Close the store's own pool (a pool passed in is the caller's to close)."""
         if not self._closed and self._own_pool:
