@@ -17,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -222,8 +225,20 @@ def require(role: str) -> Callable[..., User]:
 
 @router.post("/api/token", response_model=Token, summary="Sign in (OAuth2 password flow)")
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    """Exchange a user name and password for a bearer token (form fields username, password)."""
+    """Exchange a user name and password for a bearer token (form fields username, password).
+
+    After :data:`MAX_FAILURES` wrong passwords for one name within :data:`FAILURE_WINDOW_S`
+    seconds, that name is refused (429 with Retry-After) until the window has passed.
+    """
     settings: Settings = request.app.state.settings
+    failures = _failures(request)
+    wait = failures.blocked(form.username)
+    if wait:
+        raise ApiError(
+            "too_many_requests",
+            f"登录失败次数过多 (too many failed sign-ins for {form.username!r}): retry in {wait} s",
+            {"Retry-After": str(wait)},
+        )
     try:
         user = _store(request).user(form.username)
     except (NotFoundError, InputError):
@@ -231,9 +246,57 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     if user is None:
         verify_password(_DUMMY_HASH, form.password)  # same time whether or not the name exists
     if user is None or not user.active or not verify_password(user.password_hash, form.password):
+        failures.failed(form.username)
         raise ApiError("unauthorized", "用户名或密码错误 (wrong user name or password)", _CHALLENGE)
+    failures.forget(form.username)
     access = issue_token(user, _secret(request), settings.token_minutes)
     return Token(access_token=access, expires_in=settings.token_minutes * 60, role=user.role)
+
+
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 300
+
+
+class _FailedSignIns:
+    """Wrong passwords per user name in a sliding window (in process; one per app)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, list[float]] = {}
+
+    def _recent(self, name: str, now: float) -> list[float]:
+        kept = [t for t in self._seen.get(name, []) if now - t < FAILURE_WINDOW_S]
+        if kept:
+            self._seen[name] = kept
+        else:
+            self._seen.pop(name, None)
+        return kept
+
+    def blocked(self, name: str) -> int:
+        """Seconds until ``name`` may try again (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(name, now)
+            if len(recent) < MAX_FAILURES:
+                return 0
+            return max(1, math.ceil(FAILURE_WINDOW_S - (now - recent[-MAX_FAILURES])))
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._seen.setdefault(name, []).append(time.monotonic())
+            if len(self._seen) > 100_000:  # bounded memory under a name-spraying attack
+                self._seen.clear()
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._seen.pop(name, None)
+
+
+def _failures(request: Request) -> _FailedSignIns:
+    failures: _FailedSignIns | None = getattr(request.app.state, "failed_sign_ins", None)
+    if failures is None:
+        failures = request.app.state.failed_sign_ins = _FailedSignIns()
+    return failures
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
@@ -242,3 +305,4 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
 async def startup(app: FastAPI) -> None:
     """Resolve the signing key once, so a missing or unwritable key fails at start."""
     app.state.token_secret = token_secret(app.state.settings)
+    app.state.failed_sign_ins = _FailedSignIns()

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from gridmap.api.auth import optional_user
 from gridmap.api.incident_data import incident_json
 from gridmap.api.incidents import NewIncident, create_incident
+from gridmap.api.limits import rate_limited
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
@@ -115,7 +116,12 @@ def get_request(request: Request, service_request_id: str) -> list[dict[str, Any
     return [_request_json(_store(request).incident(service_request_id))]
 
 
-@router.post("/requests.json", status_code=201, summary="GeoReport v2: report a problem")
+@router.post(
+    "/requests.json",
+    status_code=201,
+    summary="GeoReport v2: report a problem",
+    dependencies=[Depends(rate_limited)],
+)
 def post_request(
     request: Request,
     user: Annotated[User | None, Depends(optional_user)],

@@ -112,6 +112,13 @@ def _person_json(store: Store, row: dict[str, Any], with_assignments: bool) -> d
     return out
 
 
+def _refresh_board(request: Request) -> None:
+    # The public boards (lookup answers) list the grid's staff: rebuild them after a change.
+    refresh = getattr(getattr(request.app.state, "locator", None), "refresh", None)
+    if refresh is not None:
+        refresh()
+
+
 def _find(store: Store, staff_id: str) -> dict[str, Any]:
     for row in _rows(store):
         if row["id"] == staff_id:
@@ -166,6 +173,7 @@ def add_person(request: Request, body: Person, user: Admin) -> dict[str, Any]:
     frame = pd.DataFrame([body.model_dump()])
     with _write_lock:
         store.write({"staff": frame}, actor=user.name)  # an existing id is refused (409)
+    _refresh_board(request)
     return _person_json(store, _find(store, body.id), True)
 
 
@@ -187,6 +195,7 @@ def change_person(request: Request, staff_id: str, body: PersonChange, user: Adm
             return JSONResponse(error_body("conflict", detail) | {"current": current}, 409)
         row.update(changes)
         store.write({"staff": pd.DataFrame(rows)}, replace=True, actor=user.name)
+    _refresh_board(request)
     return _person_json(store, _find(store, staff_id), True)
 
 
@@ -212,6 +221,7 @@ def delete_person(
             store.unassign_staff(staff_id, a.grid_code, a.role, actor=user.name)
         rest = pd.DataFrame([r for r in rows if r["id"] != staff_id], columns=["id", *_FIELDS])
         store.write({"staff": rest}, replace=True, actor=user.name)
+    _refresh_board(request)
     return Response(status_code=204)
 
 
@@ -224,6 +234,7 @@ def assign(request: Request, staff_id: str, body: Assignment, user: Admin) -> di
     if not (grids["code"] == body.grid_code).any():
         raise InputError(f"grid_code={body.grid_code!r}: no grid of that code is in force")
     store.assign_staff(staff_id, body.grid_code, body.role, actor=user.name)
+    _refresh_board(request)
     return _person_json(store, _find(store, staff_id), True)
 
 
@@ -237,4 +248,5 @@ def unassign(
 ) -> Response:
     """404 when the person did not hold that role there."""
     _store(request).unassign_staff(staff_id, grid_code, role, actor=user.name)
+    _refresh_board(request)
     return Response(status_code=204)

@@ -53,6 +53,19 @@ def test_wrong_credentials_are_one_401(world: World, name: str, password: str) -
         assert "access_token" not in answer.json()
 
 
+def test_repeated_wrong_passwords_lock_the_name(world: World) -> None:
+    from gridmap.api.auth import MAX_FAILURES
+
+    name = ROLE_USERS["staff"]
+    for _ in range(MAX_FAILURES):
+        assert sign_in(world, name, "guess")[0] == 401
+    status, body = sign_in(world, name, PASSWORD)  # even the right password, for now
+    assert status == 429 and body["error"] == "too_many_requests"
+    answer = world.client.post("/api/token", data={"username": name, "password": PASSWORD})
+    assert int(answer.headers["retry-after"]) > 0
+    assert sign_in(world, ROLE_USERS["admin"], PASSWORD)[0] == 200  # other names are not locked
+
+
 def test_stored_password_is_an_argon2_hash(world: World) -> None:
     user = world.store.user(ROLE_USERS["admin"])
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash

@@ -87,7 +87,12 @@ def test_assignments_and_missing_roles(world: World) -> None:
     assert given.json()["assignments"][0]["grid_code"] == first
     missing = world.client.get("/api/staff/missing-roles", headers=staff).json()
     assert first not in {g["grid_code"] for g in missing["grids"]}
-    # The public board (lookup) shows the new person after the change.
+    # The public board (lookup) shows the new person after the change, without private phones.
+    rows = world.store.grids_at()
+    inside = rows[rows["code"] == first].geometry.iloc[0].representative_point()
+    board = world.client.get(f"/api/lookup?lon={inside.x}&lat={inside.y}")
+    assert board.json()["grid"]["code"] == first and "孙九" in board.text
+    assert "13900009999" not in board.text
     taken = world.client.delete(
         f"/api/staff/S9/assignments?grid_code={first}&role=safety_fire", headers=admin
     )
