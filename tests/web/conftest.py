@@ -21,14 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from webmap import PASSWORD, SCREENSHOTS, STREET, USERS
 
 from gridmap.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-STREET = "500108002000"  # 花园路街道: 10 communities, about 40 grids
-PASSWORD = "web-test-password"
-USERS = {"clerk": "staff", "planner": "admin"}  # publishing needs admin
 SECRET = "web-test-signing-key-" + "w" * 40
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 
@@ -143,7 +140,6 @@ def page(browser: Any, web_server: str, request: pytest.FixtureRequest) -> Itera
         viewport={"width": width, "height": height},
         base_url=web_server,
         locale="zh-CN",
-        geolocation={"longitude": 106.5594, "latitude": 29.5162},
         permissions=["geolocation"],
     )
     page = context.new_page()

@@ -1,13 +1,23 @@
-"""Where a lon/lat is on a page's Leaflet map: the view is read from the address
-(#map=zoom/lat/lon, which the pages keep in sync) and projected in Web Mercator, as Leaflet does."""
+"""What the browser tests share: their street, users and screenshot folder, and where a
+lon/lat is on a page's Leaflet map (the view is read from the address, #map=zoom/lat/lon,
+which the pages keep in sync, and projected in Web Mercator, as Leaflet does)."""
 
 from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
+import shapely
+
+from gridmap.engine.edits import EditRefused, move_cells
+
 TILE = 256
+STREET = "500108001000"  # 铜元局街道: 10 communities, 38 grids, a plan without errors
+PASSWORD = "web-test-password"
+USERS = {"clerk": "staff", "planner": "admin"}  # publishing needs admin
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 def _world(lon: float, lat: float, zoom: float) -> tuple[float, float]:
@@ -34,3 +44,25 @@ def click_lonlat(page: Any, lon: float, lat: float, selector: str = "#map") -> N
     x, y = box["width"] / 2 + px - cx, box["height"] / 2 + py - cy
     assert 0 <= x <= box["width"] and 0 <= y <= box["height"], "the point is off the map"
     page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def movable_atom(cells):  # type: ignore[no-untyped-def]
+    """(its grid, a neighbouring grid it may join, residents, a point in it, a point of the
+    neighbour) of the lightest inhabited atom the engine lets move."""
+    atoms = cells.dissolve(by="atom_id", aggfunc={"grid": "first", "residents": "sum"})
+    grids = cells.dissolve(by="grid")
+    for atom_id, atom in atoms[atoms["residents"] > 0].sort_values("residents").iterrows():
+        edge = atom.geometry.boundary
+        for code, grid in grids.iterrows():
+            if code == atom["grid"] or shapely.length(edge.intersection(grid.geometry)) == 0:
+                continue
+            cell = cells.index[cells["atom_id"] == atom_id][0]
+            try:
+                move_cells(cells, [cell], code)
+            except EditRefused:
+                continue
+            inside = atom.geometry.buffer(-0.00005)
+            at = (inside if not inside.is_empty else atom.geometry).representative_point()
+            away = grid.geometry.difference(atom.geometry.buffer(0.0003)).representative_point()
+            return atom["grid"], code, int(atom["residents"]), at, away
+    raise AssertionError("no atom of the community may move")

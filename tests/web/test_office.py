@@ -1,0 +1,75 @@
+"""Street office (/office): a clerk records an incident on the map and takes it to closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+from webmap import PASSWORD, click_lonlat
+
+from gridmap.store import GpkgStore
+
+STEPS = ["register", "dispatch", "accept", "finish", "verify", "close"]
+
+
+def sign_in(page, path: str, user: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(path)
+    page.fill("#signin input[name=username]", user)
+    page.fill("#signin input[name=password]", PASSWORD)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def test_clerk_records_an_incident_and_closes_it(page, web_workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    with GpkgStore(web_workspace) as store:
+        grids = store.grids_at().sort_values("code")
+    grid = grids.iloc[3]
+    point = grid.geometry.representative_point()
+    sign_in(page, f"/office#map=17/{point.y:.6f}/{point.x:.6f}", "clerk")
+    before = int(page.get_attribute("body", "data-incidents"))
+
+    click_lonlat(page, point.x, point.y)
+    form = page.locator("#new-incident")
+    form.wait_for()
+    # Before saving: the grid (first candidate, checked), and its staff.
+    first = form.locator("[data-testid=candidates] input[type=radio]").first
+    assert first.get_attribute("value") == grid["code"]
+    assert first.is_checked()
+    assert form.locator("[data-testid=draft-staff] li").count() >= 5
+    form.locator("select[name=category]").select_option("市容环境")
+    form.locator("textarea[name=description]").fill("小区门口垃圾堆放")
+    form.locator("button[type=submit]").click()
+
+    detail = page.locator("#detail[data-status=reported]")
+    detail.wait_for()
+    page.wait_for_selector(f"body[data-incidents='{before + 1}']")
+    assert grid["code"] in detail.text_content()
+    for step in STEPS:
+        page.click(f"[data-testid=actions] button[data-action={step}]")
+        page.wait_for_selector(f"#detail:not([data-status={status_before(step)}])")
+    page.wait_for_selector("#detail[data-status=closed]")
+    assert page.locator("[data-testid=actions]").count() == 0  # closed: nothing left to do
+    events = page.locator("[data-testid=timeline] li")
+    assert [events.nth(i).get_attribute("data-action") for i in range(events.count())] == [
+        "report",
+        *STEPS,
+    ]
+    # The list, filtered to closed incidents, holds it.
+    page.select_option("#filter-status", "closed")
+    page.wait_for_selector("#incidents li[data-status=closed]")
+    assert (
+        page.locator("#incidents li[data-status]").count()
+        == page.locator("#incidents li[data-status=closed]").count()
+    )
+    assert shapely.Point(point.x, point.y).within(grid.geometry)
+
+
+def status_before(step: str) -> str:
+    return {
+        "register": "reported",
+        "dispatch": "registered",
+        "accept": "dispatched",
+        "finish": "handling",
+        "verify": "handled",
+        "close": "verified",
+    }[step]

@@ -1,0 +1,76 @@
+"""Planners (/planner): a planner moves a compound to the neighbouring grid, sees the balance
+change, undoes, redoes, compares with the plan in force and publishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from webmap import PASSWORD, SCREENSHOTS, click_lonlat, movable_atom
+
+from gridmap.store import GpkgStore
+
+
+def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-untyped-def]
+    page, web_workspace: Path, web_server: str
+) -> None:
+    page.goto("/planner")
+    page.fill("#signin input[name=username]", "planner")
+    page.fill("#signin input[name=password]", PASSWORD)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("body[data-ready=true][data-status=published]")
+    page.locator("[data-testid=legend]").wait_for()
+
+    page.click("#new-draft")
+    page.wait_for_selector("body[data-status=draft]")
+    plan = page.get_attribute("body", "data-plan")
+    with GpkgStore(web_workspace) as store:
+        cells = store.revision(plan).cells
+    community = str(cells["community_code"].min())
+    cells = cells[cells["community_code"] == community]
+    source, target, residents, at, away = movable_atom(cells)
+    page.select_option("#area", community)
+    page.wait_for_selector("body[data-atoms]")
+    page.wait_for_timeout(400)  # the fit to the community's atoms ends its animation
+
+    # Select the neighbouring grid (click one of its atoms), then paint the compound into it.
+    click_lonlat(page, away.x, away.y)
+    panel = page.locator(f"#grid[data-code='{target}']")
+    panel.wait_for()
+    before = int(panel.get_attribute("data-residents"))
+    revision = int(page.get_attribute("body", "data-revision"))
+    page.click("#tools button[data-mode=paint]")
+    click_lonlat(page, at.x, at.y)
+
+    def revision_is(number: int) -> None:  # drawn, with its validation and diff shown
+        page.wait_for_selector(f"body[data-applied='{number}']")
+
+    revision_is(revision + 1)
+    result = page.locator("#result")
+    result.wait_for()
+    assert result.locator("[data-testid=residents-moved]").text_content().replace(",", "") == str(
+        residents
+    )
+    assert "✓" in result.locator("[data-testid=validation]").text_content()
+    page.screenshot(path=str(SCREENSHOTS / "planner-after-edit.png"))
+    assert int(page.get_attribute("#grid", "data-residents")) == before + residents
+
+    page.click("#undo")
+    revision_is(revision + 2)
+    assert int(page.get_attribute("#grid", "data-residents")) == before
+    page.click("#redo")
+    revision_is(revision + 3)
+    assert int(page.get_attribute("#grid", "data-residents")) == before + residents
+    page.click("[data-testid=keep]")
+
+    page.click("#compare")
+    page.wait_for_selector("body[data-changed-atoms='1']")
+    assert page.locator("[data-testid=compare-moved]").text_content().replace(",", "") == str(
+        residents
+    )
+
+    page.click("#publish")
+    page.wait_for_selector("body[data-status=published]")
+    answer = httpx.get(f"{web_server}/api/lookup", params={"lon": at.x, "lat": at.y}).json()
+    assert answer["grid"]["plan_id"] == plan
+    assert answer["grid"]["code"] != source  # the compound is in its new grid now

@@ -1,0 +1,312 @@
+// Planners (/planner): a plan's grids coloured by deviation from the target, a panel per grid,
+// auto-partition, edits (paint atoms to a neighbouring grid, merge, split along a line, reshape)
+// with their validation and diff, undo/redo, comparison with the plan in force, publish, export.
+import L from "./geoman.js";
+import { download, get, post } from "./api.js";
+import { h } from "./dom.js";
+import { installSwitch, t, translate } from "./i18n.js";
+import { createMap, loadConfig, toLonLatGeometry } from "./map.js";
+import { EditHistory } from "./planner-edits.js";
+import { renderComparison, renderGrid, renderResult } from "./planner-panels.js";
+import { gridStyle, legend } from "./planner-style.js";
+import { requireSignIn } from "./signin.js";
+
+const ATOM_STYLE = { color: "#3e4c59", weight: 0.6, dashArray: "2 3", fillOpacity: 0, fillColor: "#000" };
+const CHANGED_STYLE = { color: "#7b3294", weight: 2, dashArray: null, fillColor: "#c2a5cf", fillOpacity: 0.7 };
+
+async function main() {
+  installSwitch(document.getElementById("lang"));
+  const config = await loadConfig();
+  const view = createMap(document.getElementById("map"), config);
+  legend().addTo(view.map);
+  requireSignIn(document.getElementById("account"), () => start(view));
+}
+
+function start(view) {
+  const { map } = view;
+  const $ = (id) => document.getElementById(id);
+  const state = { plan: null, grids: null, target: 3000, selected: null, mode: "select", history: null, missing: new Map(), areas: new Map() };
+  const gridsLayer = view.geoJSON(null, { style: (f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), onEachFeature: (f, layer) => layer.on("click", () => onGrid(f.properties.code)) }).addTo(map);
+  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", () => onAtom(f)) }).addTo(map);
+  const buildingsLayer = L.layerGroup().addTo(map);
+  $("work").hidden = false;
+  translate($("work"));
+
+  const say = (text, isError = false) => {
+    $("message").textContent = text;
+    $("message").className = isError ? "error" : "hint";
+  };
+  const failed = (error) => say(`${t("error")}: ${error.message}`, true);
+
+  async function loadPlans(selectId) {
+    const { plans } = await get("/api/plans");
+    const chosen = selectId ?? plans.findLast((p) => p.status === "draft")?.id ?? plans.findLast((p) => p.status === "published")?.id;
+    $("plan").replaceChildren(...plans.map((p) => h("option", { value: p.id, selected: p.id === chosen }, `${p.id} · ${p.name} (${t(`planner.${p.status === "published" ? "published" : "draft"}`)}${p.status === "archived" ? " archived" : ""})`)));
+    if (chosen) await loadPlan(chosen);
+  }
+
+  async function loadPlan(id, { fit = true } = {}) {
+    const answer = await get(`/api/plans/${encodeURIComponent(id)}`);
+    state.plan = answer.plan;
+    state.target = answer.plan.params?.target ?? 3000;
+    if (!state.history || state.history.planId !== id) state.history = new EditHistory(id, answer.revision, afterEdit);
+    state.history.revision = answer.revision;
+    state.grids = answer.grids;
+    gridsLayer.clearLayers().addData(answer.grids);
+    if (fit && !state.drawn) view.fitOnce(gridsLayer);
+    updateButtons();
+    if (!state.drawn) {
+      state.drawn = true;
+      performance.mark("gridmap:first-render");
+    }
+    await loadAtoms();
+    showSelected();
+    // Last: tests and benchmarks wait on these for "the page shows this revision".
+    document.body.dataset.plan = id;
+    document.body.dataset.status = answer.plan.status;
+    document.body.dataset.revision = String(answer.revision);
+  }
+
+  function areaCommunities() {
+    const code = $("area").value;
+    return code ? state.areas.get(code) : [];
+  }
+
+  async function loadAtoms() {
+    const communities = areaCommunities();
+    atomsLayer.clearLayers();
+    buildingsLayer.clearLayers();
+    $("comparison").hidden = true;
+    if (!communities.length || !state.plan) return;
+    const atoms = await get(`/api/plans/${encodeURIComponent(state.plan.id)}/atoms`, { community: communities });
+    atomsLayer.addData(atoms);
+    document.body.dataset.atoms = String(atoms.features.length);
+  }
+
+  function showSelected() {
+    const feature = state.grids?.features.find((f) => f.properties.code === state.selected);
+    if (!feature) {
+      $("grid").hidden = true;
+      return;
+    }
+    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined) });
+    gridsLayer.setStyle((f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }));
+  }
+
+  function onGrid(code) {
+    if (state.mode === "merge" && state.selected && code !== state.selected) {
+      edit({ operation: "merge", grids: [state.selected, code] });
+      return;
+    }
+    state.selected = code;
+    showSelected();
+  }
+
+  function onAtom(feature) {
+    const { grid, cell } = feature.properties;
+    if (state.mode === "paint" && state.selected && grid !== state.selected) {
+      edit({ operation: "move", cells: [cell], to_grid: state.selected, from_grid: grid });
+      return;
+    }
+    onGrid(grid);
+  }
+
+  async function edit(request) {
+    if (state.plan?.status !== "draft") {
+      say(t("planner.nodraft"), true);
+      return;
+    }
+    performance.mark("gridmap:edit-start");
+    try {
+      await state.history.apply(request);
+    } catch (error) {
+      failed(error);
+      if (error.status === 409) await loadPlan(state.plan.id, { fit: false });
+    }
+  }
+
+  async function afterEdit(result, how) {
+    // The selected grid may have been renumbered by the edit.
+    state.selected = result.diff.recoded.find((p) => p.old_code === state.selected)?.new_code ?? state.selected;
+    await loadPlan(state.plan.id, { fit: false });
+    performance.mark(`gridmap:edit-${how}-drawn`);
+    performance.measure("gridmap:edit", "gridmap:edit-start", `gridmap:edit-${how}-drawn`);
+    say("");
+    renderResult($("result"), result, {
+      canDiscard: how === "apply" && state.history.canUndo,
+      onKeep: () => { $("result").hidden = true; },
+      onDiscard: () => history("undo"),
+    });
+    updateButtons();
+    document.body.dataset.applied = String(result.revision.number);
+  }
+
+  async function history(which) {
+    performance.mark("gridmap:edit-start");
+    try {
+      await state.history[which]();
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  function updateButtons() {
+    const draft = state.plan?.status === "draft";
+    for (const button of $("tools").querySelectorAll("[data-mode]")) {
+      button.disabled = !draft;
+      button.setAttribute("aria-pressed", String(state.mode === button.dataset.mode));
+    }
+    $("undo").disabled = !state.history?.canUndo;
+    $("redo").disabled = !state.history?.canRedo;
+    $("publish").disabled = !draft;
+  }
+
+  function setMode(mode) {
+    state.mode = state.mode === mode ? "select" : mode;
+    map.pm.disableDraw();
+    if (state.mode === "paint") say(t("planner.clickatom"));
+    if (state.mode === "merge") say(t("planner.mergewith"));
+    if ((state.mode === "split" || state.mode === "reshape") && state.selected) {
+      say(t(state.mode === "split" ? "planner.drawline" : "planner.drawpolygon"));
+      map.pm.enableDraw(state.mode === "split" ? "Line" : "Polygon", { snappable: false });
+    }
+    updateButtons();
+  }
+
+  map.on("pm:create", ({ layer }) => {
+    const geometry = toLonLatGeometry(layer, view.lonLatOf);
+    layer.remove();
+    const mode = state.mode;
+    state.mode = "select";
+    updateButtons();
+    if (mode === "split") edit({ operation: "split", grid: state.selected, line: geometry });
+    if (mode === "reshape") edit({ operation: "reshape", grid: state.selected, polygon: geometry });
+  });
+
+  async function loadAreas() {
+    const [streets, communities] = await Promise.all([get("/api/layers/streets"), get("/api/layers/communities")]);
+    const groups = streets.features.map((street) => {
+      const mine = communities.features.filter((c) => c.properties.parent_code === street.properties.code);
+      state.areas.set(street.properties.code, mine.map((c) => c.properties.code));
+      for (const c of mine) state.areas.set(c.properties.code, [c.properties.code]);
+      return h(
+        "optgroup",
+        { label: street.properties.name },
+        h("option", { value: street.properties.code }, `${street.properties.name}（${mine.length}）`),
+        mine.map((c) => h("option", { value: c.properties.code }, `· ${c.properties.short_name ?? c.properties.name}`)),
+      );
+    });
+    $("area").append(...groups);
+  }
+
+  async function compare() {
+    try {
+      const diff = await get(`/api/plans/${encodeURIComponent(state.plan.id)}/diff`, { against: "published" });
+      const recoded = new Map(diff.recoded.map((p) => [p.old_code, p.new_code]));
+      const changed = [];
+      atomsLayer.eachLayer((layer) => {
+        const { grid, published_grid: was } = layer.feature.properties;
+        const moved = was !== null && (recoded.get(was) ?? was) !== grid;
+        layer.setStyle(moved ? CHANGED_STYLE : ATOM_STYLE);
+        if (moved) changed.push(layer);
+      });
+      buildingsLayer.clearLayers();
+      let count = 0;
+      if (changed.length) {
+        const bounds = L.featureGroup(changed).getBounds();
+        const sw = view.lonLatOf(bounds.getSouthWest());
+        const ne = view.lonLatOf(bounds.getNorthEast());
+        const buildings = await get("/api/layers/buildings", { bbox: [...sw, ...ne].map((v) => v.toFixed(6)).join(",") });
+        for (const building of buildings.features) {
+          const shape = view.geoJSON(building);
+          const centre = shape.getBounds().getCenter();
+          if (changed.some((layer) => layer.getBounds().contains(centre) && inside(centre, layer))) {
+            shape.setStyle({ color: "#e66101", weight: 2, fillOpacity: 0.9 }).addTo(buildingsLayer);
+            count += 1;
+          }
+        }
+      }
+      document.body.dataset.changedAtoms = String(changed.length);
+      renderComparison($("comparison"), diff, changed.length, count);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  $("plan").addEventListener("change", () => { state.selected = null; state.history = null; loadPlan($("plan").value).catch(failed); });
+  $("area").addEventListener("change", async () => {
+    await loadAtoms().catch(failed);
+    if (atomsLayer.getLayers().length) map.fitBounds(atomsLayer.getBounds());
+  });
+  for (const button of $("tools").querySelectorAll("[data-mode]")) button.addEventListener("click", () => setMode(button.dataset.mode));
+  $("undo").addEventListener("click", () => history("undo"));
+  $("redo").addEventListener("click", () => history("redo"));
+  $("compare").addEventListener("click", compare);
+  $("new-draft").addEventListener("click", async () => {
+    try {
+      const made = await post("/api/plans", { mode: "copy", from_plan: state.plan?.id });
+      state.history = null;
+      await loadPlans(made.plan.id);
+    } catch (error) {
+      failed(error);
+    }
+  });
+  $("partition").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    const communities = areaCommunities();
+    say("…");
+    try {
+      const made = await post("/api/plans", { mode: "partition", communities: communities.length ? communities : undefined, target: Number(form.get("target")), tolerance: Number(form.get("tolerance")) });
+      state.history = null;
+      await loadPlans(made.plan.id);
+      say("");
+    } catch (error) {
+      failed(error);
+    }
+  });
+  $("publish").addEventListener("click", async () => {
+    try {
+      await post(`/api/plans/${encodeURIComponent(state.plan.id)}/publish`, {});
+      await loadMissing();
+      await loadPlans(state.plan.id);
+      say(t("planner.published"));
+    } catch (error) {
+      failed(error);
+    }
+  });
+  $("export").addEventListener("click", () => download(`/api/plans/${encodeURIComponent(state.plan.id)}/export`, { format: "geojson" }).catch(failed));
+
+  async function loadMissing() {
+    try {
+      const { grids } = await get("/api/staff/missing-roles");
+      state.missing = new Map(grids.map((g) => [g.grid_code, g.missing]));
+    } catch {
+      state.missing = new Map();
+    }
+  }
+
+  Promise.all([loadAreas(), loadMissing()])
+    .then(() => loadPlans())
+    .then(() => { document.body.dataset.ready = "true"; })
+    .catch(failed);
+}
+
+/** Whether `latlng` lies in the polygon(s) of `layer` (even-odd rule, outer rings and holes). */
+function inside(latlng, layer) {
+  const rings = layer.getLatLngs().flat(Infinity).length ? flatten(layer.getLatLngs()) : [];
+  let odd = false;
+  for (const ring of rings) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [a, b] = [ring[i], ring[j]];
+      if (a.lat > latlng.lat !== b.lat > latlng.lat && latlng.lng < ((b.lng - a.lng) * (latlng.lat - a.lat)) / (b.lat - a.lat) + a.lng) odd = !odd;
+    }
+  }
+  return odd;
+}
+
+function flatten(latlngs) {
+  return latlngs.length && latlngs[0] instanceof L.LatLng ? [latlngs] : latlngs.flatMap(flatten);
+}
+
+main();
