@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
 from gridmap.api.errors import error_body
+from gridmap.api.features import parse_bbox
 from gridmap.api.incident_data import (
     event_json,
     incident_json,
@@ -33,7 +34,7 @@ from gridmap.errors import InputError
 from gridmap.settings import Settings
 from gridmap.store.contract import IncidentEvent, StaleVersionError, Store, User
 
-__all__ = ["create_incident", "parse_bbox", "regrid_incidents", "router"]
+__all__ = ["create_incident", "regrid_incidents", "router"]
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], route_class=LimitedRoute)
 
@@ -73,28 +74,6 @@ class IncidentChange(BaseModel):
 def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
-
-
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """ "minlon,minlat,maxlon,maxlat" → a tuple; InputError naming what came in.
-
-    Examples
-    --------
-    >>> parse_bbox("106.5,29.5,106.6,29.6")
-    (106.5, 29.5, 106.6, 29.6)
-    """
-    if bbox is None:
-        return None
-    parts = bbox.split(",")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 4 or not all(abs(v) <= 180 for v in values):
-        raise InputError(f"bbox={bbox!r}: expected minlon,minlat,maxlon,maxlat in degrees")
-    if values[0] > values[2] or values[1] > values[3]:
-        raise InputError(f"bbox={bbox!r}: the minimum is larger than the maximum")
-    return values  # type: ignore[return-value]
 
 
 def create_incident(

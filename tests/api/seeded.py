@@ -121,16 +121,30 @@ def seeded_gpkg(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     return path, made
 
 
+@contextmanager
+def _database_made(admin_url: str, name: str, template: str | None = None) -> Iterator[str]:
+    """A new database ``name`` (empty, or a copy of ``template``), dropped afterwards; its URL."""
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(create)
+    try:
+        yield _database(admin_url, name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 @pytest.fixture(scope="session")
 def seeded_postgis(postgis_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """Name of a seeded PostGIS database to clone per test, and what the seed made."""
     from gridmap.store.postgis_store import PostgisStore
 
     name = f"gridmap_api_seed_{secrets.token_hex(4)}"
-    with psycopg.connect(postgis_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = _database(postgis_url, name)
+    with _database_made(postgis_url, name) as url:
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         store = PostgisStore(url)
@@ -139,11 +153,6 @@ def seeded_postgis(postgis_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
         finally:
             store.close()
         yield name, made
-    finally:
-        with psycopg.connect(postgis_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture(params=ENGINES)
@@ -153,31 +162,17 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         source, made = request.getfixturevalue("seeded_gpkg")
         path = tmp_path / "w.gpkg"
         shutil.copy(source, path)
-        settings = _settings(workspace=path)
-        with _served(GpkgStore(path), settings, made) as w:
+        with _served(GpkgStore(path), _settings(workspace=path), made) as w:
             yield w
         return
     from gridmap.store.postgis_store import PostgisStore
 
     url: str = request.getfixturevalue("postgis_url")
     template, made = request.getfixturevalue("seeded_postgis")
-    name = f"gridmap_api_{secrets.token_hex(6)}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
-    try:
-        target = _database(url, name)
+    with _database_made(url, f"gridmap_api_{secrets.token_hex(6)}", template) as target:
         settings = _settings(database_url=target, workspace=tmp_path / "unused.gpkg")
         with _served(PostgisStore(target), settings, made) as w:
             yield w
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @contextmanager
