@@ -133,8 +133,11 @@ def list_incidents(
         str | None, Query(max_length=100, description="minlon,minlat,maxlon,maxlat")
     ] = None,
     overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Incidents created in [since, until) matching every filter, oldest first."""
+    """Incidents created in [since, until) matching every filter, oldest first; ``count`` is
+    how many match, ``incidents`` the ``limit`` of them from ``offset``."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InputError(f"{name}={value.isoformat()}: give a time zone (e.g. +08:00 or Z)")
@@ -150,7 +153,7 @@ def list_incidents(
     rows = [incident_json(i, private=True, now=now) for i in found]
     if overdue is not None:
         rows = [r for r in rows if r["overdue"] == overdue]
-    return {"incidents": rows, "count": len(rows)}
+    return {"incidents": rows[offset : offset + limit], "count": len(rows)}
 
 
 @router.get("/{incident_id}", summary="One incident with its events")
@@ -191,6 +194,8 @@ def _apply(request: Request, incident_id: str, body: IncidentChange, user: User)
         value = getattr(body, name)
         if value is not None and value != current.fields.get(name):
             changes[name] = value
+    if "assignee" in changes and changes["assignee"] not in set(store.read("staff")["id"]):
+        raise InputError(f"assignee={changes['assignee']!r}: no staff member has that id")
     if body.grid_code is not None and body.grid_code != current.fields.get("grid_code"):
         changes.update(_confirmed_grid(store, body.grid_code))
     if body.action is None and not changes:

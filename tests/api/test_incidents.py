@@ -150,6 +150,9 @@ def test_dispatch_needs_an_assignee(world: World) -> None:
     assert patch(world, world.incident_id, {"version": 1, "action": "register"}).status_code == 200
     refused = patch(world, world.incident_id, {"version": 2, "action": "dispatch"})
     assert refused.status_code == 422 and "assignee" in refused.json()["detail"]
+    nobody = {"version": 2, "action": "dispatch", "assignee": "S404"}
+    assert patch(world, world.incident_id, nobody).status_code == 422
+    assert world.store.incident(world.incident_id).version == 2
 
 
 def test_stale_version_is_409_with_the_current_incident(world: World) -> None:
@@ -198,6 +201,7 @@ def test_filters(world: World) -> None:
     assert ids("since=2000-01-01T00:00:00Z") == everything
     assert ids("until=2000-01-01T00:00:00Z") == []
     assert ids("overdue=true") == []
+    assert ids("limit=2") == everything[:2] and ids("limit=2&offset=2") == everything[2:]
     bad = world.client.get("/api/incidents?bbox=1,2,3", headers=staff)
     assert bad.status_code == 422
     naive = world.client.get("/api/incidents?since=2026-01-01T00:00:00", headers=staff)
