@@ -168,7 +168,7 @@ function start(view) {
     if (state.mode === "merge") say(t("planner.mergewith"));
     if ((state.mode === "split" || state.mode === "reshape") && state.selected) {
       say(t(state.mode === "split" ? "planner.drawline" : "planner.drawpolygon"));
-      map.pm.enableDraw(state.mode === "split" ? "Line" : "Polygon", { snappable: false });
+      map.pm.enableDraw(state.mode === "split" ? "Line" : "Polygon", { snappable: false, finishOn: "dblclick" });
     }
     updateButtons();
   }
