@@ -227,3 +227,16 @@ def test_cli_user_add_from_stdin(tmp_path: Path) -> None:
     assert twice.exit_code == 2
     with GpkgStore(path) as store:
         assert [u.name for u in store.users()] == ["wang"]
+
+
+def test_cli_user_add_asks_twice(tmp_path: Path) -> None:
+    path = tmp_path / "w.gpkg"
+    runner = CliRunner()
+    mismatch = runner.invoke(
+        cli, ["user", "add", "qian", "--role", "staff", "-w", str(path)],
+        input="first password\nsecond password\nfirst password\nfirst password\n",
+    )  # fmt: skip
+    assert mismatch.exit_code == 0, mismatch.output  # typer asks again until both match
+    listed = runner.invoke(cli, ["user", "list", "-w", str(path), "--json"])
+    assert json.loads(listed.stdout)["users"] == [{"name": "qian", "role": "staff", "active": True}]
+    assert "password" not in listed.stdout.replace('"users"', "")
