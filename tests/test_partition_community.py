@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -145,3 +146,59 @@ def test_same_seed_same_plan() -> None:
     a = partition_community(COMMUNITY, community, buildings, units, target=1500, seed=3)
     b = partition_community(COMMUNITY, community, buildings, units, target=1500, seed=3)
     assert a.cells["grid"].equals(b.cells["grid"])
+
+
+def block_community(nx: int = 4, ny: int = 4, size: float = 100.0):  # type: ignore[no-untyped-def]
+    """An nx × ny block of equal compounds (300 residents each), 20 m streets between them."""
+    community = shapely.box(X0, Y0, X0 + nx * size, Y0 + ny * size)
+    units, buildings = [], []
+    for i in range(nx):
+        for j in range(ny):
+            x, y = X0 + i * size + 10, Y0 + j * size + 10
+            uid = f"U{i}{j}"
+            block = shapely.box(x, y, x + size - 20, y + size - 20)
+            units.append(
+                {
+                    "id": uid,
+                    "kind": "compound",
+                    "name": uid,
+                    "category": None,
+                    "community_code": COMMUNITY,
+                    "geometry": block,
+                }
+            )
+            buildings.append(
+                {
+                    "id": f"B{i}{j}",
+                    "unit_id": uid,
+                    "residents": 300,
+                    "households": 100,
+                    "geometry": shapely.box(x + 20, y + 20, x + 50, y + 50),
+                }
+            )
+    return (
+        lonlat(community),
+        _frame(buildings, ["id", "unit_id", "residents", "households"]),
+        _frame(units, ["id", "kind", "name", "category", "community_code"]),
+    )
+
+
+@pytest.mark.parametrize("across", [True, False])
+def test_grid_boundaries_follow_a_road(across: bool) -> None:
+    # 16 equal compounds in a square, two grids: cutting it across or along is equally
+    # compact and balanced; the road decides.
+    community, buildings, units = block_community()
+    mid = 200.0
+    line = (
+        shapely.LineString([(X0 - 5, Y0 + mid), (X0 + 405, Y0 + mid)])
+        if across
+        else shapely.LineString([(X0 + mid, Y0 - 5), (X0 + mid, Y0 + 405)])
+    )
+    roads = gpd.GeoDataFrame(
+        {"id": ["R1"], "name": ["学府大道"], "class": ["primary"]},
+        geometry=[lonlat(line)],
+        crs=4326,
+    )
+    result = partition_community(COMMUNITY, community, buildings, units, roads=roads, target=2400)
+    assert len(result.grids) == 2
+    assert result.report["boundary_on_roads"] > 0.9, result.report["boundary_on_roads"]

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse import csgraph
 
-__all__ = ["Adjacency", "adjacency", "connected_parts", "firm_contacts"]
+__all__ = ["Adjacency", "adjacency", "connected_parts", "firm_contacts", "firm_mask"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def connected_parts(adj: Adjacency, members: NDArray[np.bool_] | None = None) ->
 
 def firm_contacts(adj: Adjacency, min_shared: float) -> Adjacency:
     """``adj`` without contacts shorter than ``min_shared``, except those still needed to keep
-    connected what was connected.
+    connected what was connected (:func:`firm_mask` says which are kept).
 
     Cells of a Voronoi canvas often touch along a few millimetres: a grid joined to itself
     only there is a bow-tie on the map, though connected in the graph. Dropping such contacts
@@ -110,9 +110,15 @@ def firm_contacts(adj: Adjacency, min_shared: float) -> Adjacency:
     >>> firm_contacts(Adjacency(2, np.array([0]), np.array([1]), np.array([0.001])), 0.5).n
     2
     """
+    kept = firm_mask(adj, min_shared)
+    return Adjacency(adj.n, adj.left[kept], adj.right[kept], adj.shared[kept])
+
+
+def firm_mask(adj: Adjacency, min_shared: float) -> NDArray[np.bool_]:
+    """Which contacts of ``adj`` :func:`firm_contacts` keeps."""
     strong = adj.shared >= min_shared
     if strong.all():
-        return adj
+        return strong
     kept = strong.copy()
     firm = Adjacency(adj.n, adj.left[strong], adj.right[strong], adj.shared[strong])
     labels = connected_parts(firm)
@@ -130,4 +136,4 @@ def firm_contacts(adj: Adjacency, min_shared: float) -> Adjacency:
             if a != b:
                 parent[a] = b
                 kept[k] = True
-    return Adjacency(adj.n, adj.left[kept], adj.right[kept], adj.shared[kept])
+    return kept

@@ -18,7 +18,7 @@ from pyproj import Transformer
 
 from gridmap.crs import lonlat_to, metric_crs
 from gridmap.engine.canvas import build_canvas
-from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts
+from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts, firm_mask
 from gridmap.engine.gridcodes import number_grids
 from gridmap.engine.partition import n_parts_for, partition_graph
 from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
@@ -36,6 +36,11 @@ __all__ = [
 # Neighbours must share at least this much boundary (metres) to join one grid: Voronoi cells
 # often touch along millimetres, and a grid joined to itself only there is a bow-tie.
 MIN_CONTACT_M = 1.0
+# A boundary along a road (its stretch within ROAD_CORRIDOR_M of a road's centre line) costs
+# ROAD_EDGE_COST of a boundary elsewhere, so that grids end at streets where they can.
+ROAD_CORRIDOR_M = 12.0
+ROAD_EDGE_COST = 0.6
+ROAD_STEP_M = 5.0
 
 
 @dataclass
@@ -69,6 +74,8 @@ class CommunityGraph:
     n_parts: int
     notes: list[str]
     metric: Any
+    edge_cost: np.ndarray  # per edge of ``graph``: 1, less where the boundary follows a road
+    edge_road: np.ndarray  # per edge of ``graph``: metres of the shared boundary along roads
 
 
 def community_graph(
@@ -120,10 +127,18 @@ def community_graph(
             f"each, outside {target:,.0f} ± {tolerance:.0%}; {n_parts} grids of "
             f"{total / n_parts:,.0f} instead"
         )
-    graph, areas, perimeters, centroids = _atom_graph(
-        canvas.cells, cell_atom, len(atom_ids), canvas.adjacency, metric
+    graph, areas, perimeters, centroids, road = _atom_graph(
+        canvas.cells,
+        cell_atom,
+        len(atom_ids),
+        canvas.adjacency,
+        metric,
+        _along_roads(canvas.cells, canvas.adjacency, roads, metric),
     )
-    graph = firm_contacts(graph, MIN_CONTACT_M)
+    firm = firm_mask(graph, MIN_CONTACT_M)
+    graph = Adjacency(graph.n, graph.left[firm], graph.right[firm], graph.shared[firm])
+    road = road[firm]
+    share = np.clip(road / np.maximum(graph.shared, 1e-9), 0.0, 1.0)
     return CommunityGraph(
         community_code,
         canvas,
@@ -136,7 +151,30 @@ def community_graph(
         n_parts,
         notes,
         metric,
+        1.0 - (1.0 - ROAD_EDGE_COST) * share,
+        road,
     )
+
+
+def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Metres of each cell contact that run within ROAD_CORRIDOR_M of a road: the share of its
+    points (vertices, at most ROAD_STEP_M apart) near a road, found in the roads' R-tree."""
+    if roads is None or roads.empty or not len(cell_adj.left):
+        return np.zeros(len(cell_adj.left))
+    lines = shapely.transform(roads.geometry.values, metric, interleaved=False)
+    edges = shapely.boundary(shapely.transform(cells.geometry.values, metric, interleaved=False))
+    shared = shapely.intersection(edges[cell_adj.left], edges[cell_adj.right])
+    coords, owner = shapely.get_coordinates(
+        shapely.segmentize(shared, ROAD_STEP_M), return_index=True
+    )
+    near = shapely.STRtree(lines).query(
+        shapely.points(coords), predicate="dwithin", distance=ROAD_CORRIDOR_M
+    )[0]
+    hit = np.zeros(len(coords))
+    hit[near] = 1.0
+    count = np.bincount(owner, minlength=len(shared))
+    share = np.bincount(owner, weights=hit, minlength=len(shared)) / np.maximum(count, 1)
+    return share * shapely.length(shared)
 
 
 def partition_community(
@@ -177,6 +215,7 @@ def partition_community(
         target=target,
         tolerance=tolerance,
         seed=seed,
+        edge_cost=g.edge_cost,
     )
     labelled = cells.copy()
     labelled["community_code"] = community_code
@@ -201,6 +240,7 @@ def partition_community(
         "atoms": len(g.weights),
         "cells": len(cells),
         "mean_compactness": round(float(table["compactness"].mean()), 3),
+        "boundary_on_roads": _on_roads(g, result.labels),
         "out_of_band": [
             {"code": c, weight: int(w), "deviation": round(float(d), 3)}
             for c, w, d, ok in zip(
@@ -218,6 +258,14 @@ def partition_community(
         "canvas": canvas.report,
     }
     return CommunityResult(community_code, labelled, grids, canvas.building_atom, report)
+
+
+def _on_roads(g: CommunityGraph, labels: np.ndarray) -> float | None:
+    """Share of the boundaries between grids (metres) that run along roads; None: no such
+    boundary."""
+    cut = labels[g.graph.left] != labels[g.graph.right]
+    length = float(g.graph.shared[cut].sum())
+    return round(float(g.edge_road[cut].sum()) / length, 3) if length > 0 else None
 
 
 def _reconnect(labels: np.ndarray, weights: np.ndarray, adj: Adjacency) -> tuple[np.ndarray, int]:
@@ -258,8 +306,9 @@ def _reconnect(labels: np.ndarray, weights: np.ndarray, adj: Adjacency) -> tuple
     return labels, moved
 
 
-def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric):  # type: ignore[no-untyped-def]
-    """Atoms' adjacency (shared lengths summed), areas, external perimeters and centroids."""
+def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric, road):  # type: ignore[no-untyped-def]
+    """Atoms' adjacency (shared lengths summed), areas, external perimeters, centroids, and
+    the metres of each atom contact along roads (``road``: per cell contact)."""
     projected = shapely.transform(cells.geometry.values, metric, interleaved=False)
     cell_area = shapely.area(projected)
     cell_perimeter = shapely.length(projected)
@@ -267,8 +316,10 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric):  # type
     internal = a == b
     inner_shared = np.bincount(a[internal], weights=cell_adj.shared[internal], minlength=n_atoms)
     lo, hi = np.minimum(a[~internal], b[~internal]), np.maximum(a[~internal], b[~internal])
-    pairs = pd.DataFrame({"lo": lo, "hi": hi, "shared": cell_adj.shared[~internal]})
-    summed = pairs.groupby(["lo", "hi"], sort=True)["shared"].sum().reset_index()
+    pairs = pd.DataFrame(
+        {"lo": lo, "hi": hi, "shared": cell_adj.shared[~internal], "road": road[~internal]}
+    )
+    summed = pairs.groupby(["lo", "hi"], sort=True)[["shared", "road"]].sum().reset_index()
     graph = Adjacency(
         n_atoms,
         summed["lo"].to_numpy(np.int64),
@@ -284,7 +335,8 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric):  # type
         np.column_stack([shapely.get_x(centres), shapely.get_y(centres)]) * cell_area[:, None]
     )
     sums = [np.bincount(cell_atom, weights=weighted[:, i], minlength=n_atoms) for i in (0, 1)]
-    return graph, areas, perimeters, np.column_stack(sums) / areas[:, None]
+    centroids = np.column_stack(sums) / areas[:, None]
+    return graph, areas, perimeters, centroids, summed["road"].to_numpy(np.float64)
 
 
 def partition_communities(
