@@ -21,8 +21,9 @@ def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-un
     page.wait_for_selector("body[data-ready=true][data-status=published]")
     page.locator("[data-testid=legend]").wait_for()
 
+    shown = page.get_attribute("body", "data-plan")
     page.click("#new-draft")
-    page.wait_for_selector("body[data-status=draft]")
+    page.wait_for_selector(f"body[data-status=draft]:not([data-plan='{shown}'])")
     plan = page.get_attribute("body", "data-plan")
     with GpkgStore(web_workspace) as store:
         cells = store.revision(plan).cells
@@ -74,3 +75,38 @@ def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-un
     answer = httpx.get(f"{web_server}/api/lookup", params={"lon": at.x, "lat": at.y}).json()
     assert answer["grid"]["plan_id"] == plan
     assert answer["grid"]["code"] != source  # the compound is in its new grid now
+
+
+def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/planner")
+    page.fill("#signin input[name=username]", "planner")
+    page.fill("#signin input[name=password]", PASSWORD)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("body[data-ready=true]")
+    shown = page.get_attribute("body", "data-plan")
+    page.click("#new-draft")
+    page.wait_for_selector(f"body[data-status=draft]:not([data-plan='{shown}'])")
+    plan = page.get_attribute("body", "data-plan")
+    with GpkgStore(web_workspace) as store:
+        grids = store.revision(plan).grids
+    grid = grids.sort_values("residents").iloc[-1]  # the heaviest: split it in two
+    page.select_option("#area", grid["community_code"])
+    page.wait_for_selector("body[data-atoms]")
+    page.wait_for_timeout(400)
+    inside = grid.geometry.representative_point()
+    click_lonlat(page, inside.x, inside.y)
+    page.wait_for_selector(f"#grid[data-code='{grid['code']}']")
+    revision = int(page.get_attribute("body", "data-revision"))
+
+    page.click("#tools button[data-mode=split]")
+    west, _, east, _ = grid.geometry.bounds
+    margin = (east - west) * 0.05
+    click_lonlat(page, west - margin, inside.y)  # a line across the grid, west to east
+    page.wait_for_timeout(100)
+    click_lonlat(page, east + margin, inside.y, dblclick=True)
+    page.wait_for_selector(f"body[data-applied='{revision + 1}']")
+    assert page.locator("#result [data-testid=changed]").text_content()
+    assert page.is_disabled("#undo")  # a split has no inverse edit: undo is not offered
+    with GpkgStore(web_workspace) as store:
+        after = store.revision(plan).grids
+    assert len(after) == len(grids) + 1

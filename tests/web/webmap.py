@@ -35,15 +35,20 @@ def view_of(page: Any) -> tuple[float, float, float]:
     return float(found[1]), float(found[2]), float(found[3])
 
 
-def click_lonlat(page: Any, lon: float, lat: float, selector: str = "#map") -> None:
-    """Click the map at (lon, lat) with the mouse."""
+def click_lonlat(
+    page: Any, lon: float, lat: float, selector: str = "#map", *, dblclick: bool = False
+) -> None:
+    """Click (or double-click) the map at (lon, lat) with the mouse."""
     zoom, clat, clon = view_of(page)
     box = page.locator(selector).bounding_box()
     cx, cy = _world(clon, clat, zoom)
     px, py = _world(lon, lat, zoom)
     x, y = box["width"] / 2 + px - cx, box["height"] / 2 + py - cy
     assert 0 <= x <= box["width"] and 0 <= y <= box["height"], "the point is off the map"
-    page.mouse.click(box["x"] + x, box["y"] + y)
+    if dblclick:
+        page.mouse.dblclick(box["x"] + x, box["y"] + y)
+    else:
+        page.mouse.click(box["x"] + x, box["y"] + y)
 
 
 def movable_atom(cells):  # type: ignore[no-untyped-def]
