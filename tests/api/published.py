@@ -1,25 +1,47 @@
-"""What the API tests share besides fixtures: the sample's publication dates, settings of a
-test app, and running ``gridmap serve`` as a real process."""
+"""The public API tests' fixtures: the Nan'an sample, partitioned and published, on both engines.
+
+Built once per session (the sample, a partition of every community, ~1-2 minutes on 2 cores):
+
+- plan 1: every community, target 3000, in force from :data:`T1`;
+- plan 2: one community (:data:`REPLANNED`) again with target 2000, in force from :data:`T2`,
+  so a lookup at a date between the two sees plan 1's grids there and today plan 2's;
+- the staff of the communities of :data:`STAFFED_STREET` assigned to their grids in force.
+
+``sample_gpkg`` is that workspace; ``sample_postgis`` a database holding the same layers, plans
+(copied revision by revision), publications and staff. ``client`` is a TestClient of the app
+over each (parametrized, the PostGIS one marked ``postgis``), one per test module: tests must
+not change the store through it. Test modules import the fixtures they use from here.
+``make_client(engine, **settings)`` gives a fresh app
+with other settings. ``live_server`` runs ``gridmap serve`` (uvicorn) on a free port.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
 
+from gridmap.api import create_app
 from gridmap.cli.serve_commands import assign_community_staff
 from gridmap.settings import Settings
-from gridmap.store import Store
+from gridmap.store import GpkgStore, Store, Workspace
 
 __all__ = [
     "ACTOR",
@@ -30,10 +52,25 @@ __all__ = [
     "T1",
     "T2",
     "api_settings",
+    "client",
+    "engine",
     "free_port",
+    "live_server",
+    "make_client",
+    "sample_gpkg",
+    "sample_postgis",
+    "sample_store",
     "serving",
     "staff_some",
+    "tile_of",
 ]
+
+# Session fixtures are defined here and imported by each test module (a conftest.py in this
+# directory would clash with tests/conftest.py under --doctest-modules: both are "conftest").
+# Pytest then keeps one definition per importing module, so the expensive builds are cached
+# here, once per process.
+_BUILT: dict[str, str] = {}
+
 
 ENGINES = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
 T1 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -98,3 +135,132 @@ def serving(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a lon/lat point at zoom z."""
+    n = 1 << z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
+
+
+@pytest.fixture(scope="session")
+def sample_gpkg(sample_build: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[type-arg]
+    """The published sample workspace (read only: copy it to change it)."""
+    from gridmap.plans import partition_workspace
+
+    if "gpkg" in _BUILT:  # one build per session, whichever module asks first
+        return Path(_BUILT["gpkg"])
+    path = tmp_path_factory.mktemp("api-sample") / "nanan.gpkg"
+    shutil.copyfile(sample_build["workspace"], path)
+    ws = Workspace(path)
+    first = partition_workspace(ws, workers=2, actor=ACTOR)["plan"]
+    second = partition_workspace(ws, communities=[REPLANNED], target=2000, actor=ACTOR)["plan"]
+    with GpkgStore(path) as store:
+        store.publish([first], actor=ACTOR, at=T1)
+        store.publish([second], actor=ACTOR, at=T2)
+        staff_some(store)
+    _BUILT["gpkg"] = str(path)
+    return path
+
+
+def _database(url: str, name: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+@pytest.fixture(scope="session")
+def sample_postgis(sample_gpkg: Path, postgis_url: str) -> Iterator[str]:
+    """A database with what ``sample_gpkg`` holds: layers, plans, publications, staff."""
+    from gridmap.store import load_workspace
+    from gridmap.store.postgis_store import PostgisStore
+
+    if "postgis" in _BUILT:
+        yield _BUILT["postgis"]
+        return
+    name = f"gridmap_api_{secrets.token_hex(5)}"
+    with psycopg.connect(postgis_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _database(postgis_url, name)
+    try:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        load_workspace(sample_gpkg, url, actor=ACTOR)
+        with GpkgStore(sample_gpkg) as source, PostgisStore(url) as target:
+            for plan in source.plans():
+                revision = source.revision(plan.id)
+                made = target.create_plan(
+                    revision.cells,
+                    revision.grids,
+                    name=plan.name,
+                    params=plan.params,
+                    actor=ACTOR,
+                )
+                assert made.plan_id == plan.id, "plans must keep their ids across engines"
+            target.publish(["1"], actor=ACTOR, at=T1)
+            target.publish(["2"], actor=ACTOR, at=T2)
+            staff_some(target)
+        _BUILT["postgis"] = url
+        yield url
+    finally:
+        with psycopg.connect(postgis_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def target_of(request: pytest.FixtureRequest, engine: str) -> dict[str, Any]:
+    """Settings fields naming the sample store of ``engine``."""
+    if engine == "gpkg":
+        return {"workspace": request.getfixturevalue("sample_gpkg"), "database_url": None}
+    return {"database_url": request.getfixturevalue("sample_postgis")}
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The store engine of a parametrized test: "gpkg" or "postgis"."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def client(engine: str, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A client of the app over the published sample of ``engine`` (do not write through it)."""
+    settings = api_settings(**target_of(request, engine))
+    with TestClient(create_app(settings)) as made:
+        yield made
+
+
+@pytest.fixture
+def make_client(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``with make_client(engine, **settings) as client:`` an app with other settings."""
+
+    @contextmanager
+    def make(engine: str, **overrides: Any) -> Iterator[TestClient]:
+        settings = api_settings(**{**target_of(request, engine), **overrides})
+        with TestClient(create_app(settings)) as made:
+            yield made
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def sample_store(engine: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """The sample store of ``engine``, opened directly (read it; do not write)."""
+    from gridmap.store import open_store
+
+    target = target_of(request, engine)
+    store = open_store(target.get("database_url") or target["workspace"])
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_gpkg: Path) -> Iterator[str]:
+    """``gridmap serve --workspace <sample>`` on a free port (a real uvicorn); its base URL."""
+    env = {
+        "GRIDMAP_TOKEN_SECRET": SECRET,
+        "GRIDMAP_RATE_LIMIT_PER_SECOND": "0",
+    }
+    with serving(["--workspace", str(sample_gpkg)], env, free_port()) as url:
+        yield url

@@ -8,9 +8,26 @@ import subprocess
 
 import pytest
 import shapely
+from published import (
+    client,
+    engine,
+    live_server,
+    sample_gpkg,
+    sample_postgis,
+    sample_store,
+)
 
 from gridmap.api.features import LAYERS
 from gridmap.api.ogc import CONFORMANCE
+
+__all__ = [  # fixtures of the published sample, imported for pytest to find
+    "client",
+    "engine",
+    "live_server",
+    "sample_gpkg",
+    "sample_postgis",
+    "sample_store",
+]
 
 
 def test_landing_page_and_conformance(client) -> None:

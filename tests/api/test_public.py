@@ -8,9 +8,27 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from published import REPLANNED, STAFFED_STREET
+from published import (
+    REPLANNED,
+    STAFFED_STREET,
+    client,
+    engine,
+    make_client,
+    sample_gpkg,
+    sample_postgis,
+    sample_store,
+)
 
 from gridmap.engine.assign import locate
+
+__all__ = [  # fixtures of the published sample, imported for pytest to find
+    "client",
+    "engine",
+    "make_client",
+    "sample_gpkg",
+    "sample_postgis",
+    "sample_store",
+]
 
 
 def test_lookup_agrees_with_the_engine_at_1000_random_points(client, sample_store) -> None:

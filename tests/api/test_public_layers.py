@@ -5,11 +5,26 @@ from __future__ import annotations
 import contextlib
 
 import shapely
+from published import (
+    client,
+    engine,
+    sample_gpkg,
+    sample_postgis,
+    sample_store,
+)
 
 from gridmap.api.auth import hash_password, issue_token
 from gridmap.errors import ConflictError
 
 BBOX = (106.55, 29.50, 106.58, 29.53)
+
+__all__ = [  # fixtures of the published sample, imported for pytest to find
+    "client",
+    "engine",
+    "sample_gpkg",
+    "sample_postgis",
+    "sample_store",
+]
 
 
 def test_grids_in_force_as_an_rfc7946_feature_collection(client, sample_store) -> None:

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-import math
-
 import mapbox_vector_tile
 import numpy as np
 import pytest
 import shapely
-from published import REPLANNED
+from published import (
+    REPLANNED,
+    client,
+    engine,
+    make_client,
+    sample_gpkg,
+    sample_postgis,
+    sample_store,
+    tile_of,
+)
 
 from gridmap.api.tiles_common import TILE_FIELDS, lonlat_bounds
 
 MVT = "application/vnd.mapbox-vector-tile"
 
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The XYZ tile holding a lon/lat point at zoom z."""
-    n = 1 << z
-    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
-    return int((lon + 180) / 360 * n), int(y)
+__all__ = [  # fixtures of the published sample, imported for pytest to find
+    "client",
+    "engine",
+    "make_client",
+    "sample_gpkg",
+    "sample_postgis",
+    "sample_store",
+]
 
 
 def decode(data: bytes) -> dict:  # type: ignore[type-arg]
@@ -73,12 +82,12 @@ def test_grid_tiles_carry_code_name_residents_and_deviation(client, sample_store
 def test_both_engines_put_the_same_attributes_in_the_same_tile(make_client, sample_store) -> None:
     z, x, y = 14, *tile_of(106.5712, 29.5236, 14)
     decoded = {}
-    for engine in ("gpkg", "postgis"):
-        with make_client(engine) as client:
+    for kind in ("gpkg", "postgis"):
+        with make_client(kind) as other:
             for layer in TILE_FIELDS:
-                data = client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt").content
+                data = other.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt").content
                 features = decode(data).get(layer, {"features": []})["features"]
-                decoded[engine, layer] = {
+                decoded[kind, layer] = {
                     str(f["properties"].get("code", f["properties"].get("id"))): f["properties"]
                     for f in features
                 }
