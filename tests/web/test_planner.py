@@ -11,20 +11,24 @@ from webmap import PASSWORD, SCREENSHOTS, click_lonlat, movable_atom
 from gridmap.store import GpkgStore
 
 
-def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-untyped-def]
-    page, web_workspace: Path, web_server: str
-) -> None:
+def open_new_draft(page) -> str:  # type: ignore[no-untyped-def]
+    """Sign in as the planner, make a draft copy of the plan shown; its id."""
     page.goto("/planner")
     page.fill("#signin input[name=username]", "planner")
     page.fill("#signin input[name=password]", PASSWORD)
     page.click("#signin button[type=submit]")
-    page.wait_for_selector("body[data-ready=true][data-status=published]")
-    page.locator("[data-testid=legend]").wait_for()
-
+    page.wait_for_selector("body[data-ready=true]")
     shown = page.get_attribute("body", "data-plan")
     page.click("#new-draft")
     page.wait_for_selector(f"body[data-status=draft]:not([data-plan='{shown}'])")
-    plan = page.get_attribute("body", "data-plan")
+    return str(page.get_attribute("body", "data-plan"))
+
+
+def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-untyped-def]
+    page, web_workspace: Path, web_server: str
+) -> None:
+    plan = open_new_draft(page)
+    page.locator("[data-testid=legend]").wait_for()
     with GpkgStore(web_workspace) as store:
         cells = store.revision(plan).cells
     community = str(cells["community_code"].min())
@@ -78,15 +82,7 @@ def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-un
 
 
 def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/planner")
-    page.fill("#signin input[name=username]", "planner")
-    page.fill("#signin input[name=password]", PASSWORD)
-    page.click("#signin button[type=submit]")
-    page.wait_for_selector("body[data-ready=true]")
-    shown = page.get_attribute("body", "data-plan")
-    page.click("#new-draft")
-    page.wait_for_selector(f"body[data-status=draft]:not([data-plan='{shown}'])")
-    plan = page.get_attribute("body", "data-plan")
+    plan = open_new_draft(page)
     with GpkgStore(web_workspace) as store:
         grids = store.revision(plan).grids
     grid = grids.sort_values("residents").iloc[-1]  # the heaviest: split it in two
