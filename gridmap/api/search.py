@@ -67,10 +67,10 @@ class SearchIndex:
             _units(store.read("units"), locator),
             _buildings(store.read("buildings"), locator),
         ]
-        entries = pd.concat([f for f in frames if len(f)], ignore_index=True)
-        if entries.empty:
-            entries = pd.DataFrame(columns=[*_COLUMNS, "text", "initials"])
-        return cls(entries)
+        filled = [f for f in frames if len(f)]
+        if not filled:  # an empty workspace: nothing to find
+            return cls(pd.DataFrame(columns=[*_COLUMNS, "text", "initials"]))
+        return cls(pd.concat(filled, ignore_index=True))
 
     def search(self, q: str, limit: int = 20) -> list[dict[str, Any]]:
         """Best hits first: exact name, name prefix, name, initials, then address matches;

@@ -70,3 +70,15 @@ def test_publish_command_reports_an_unknown_plan(sample_gpkg, tmp_path) -> None:
     ran = CliRunner().invoke(cli, ["publish", "99", "--workspace", str(path), "--json"])
     assert ran.exit_code == 2
     assert json.loads(ran.stdout.splitlines()[0])["error"] == "not_found"
+
+
+def test_an_empty_workspace_serves_empty_answers(tmp_path) -> None:
+    with TestClient(create_app(api_settings(workspace=tmp_path / "empty.gpkg"))) as client:
+        lookup = client.get("/api/lookup", params={"lon": 106.57, "lat": 29.52})
+        assert lookup.status_code == 404 and "nothing is published" in lookup.json()["detail"]
+        assert client.get("/api/search", params={"q": "nhsq"}).json()["hits"] == []
+        assert client.get("/api/layers/grids").json()["features"] == []
+        tile = client.get("/tiles/grids/12/3260/1696.mvt")
+        assert tile.status_code == 200 and tile.content == b""
+        collections = client.get("/ogc/collections").json()["collections"]
+        assert len(collections) == 5
