@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webmap import PASSWORD, SCREENSHOTS, STREET, USERS
+from webmap import OVERDUE_CATEGORY, PASSWORD, SCREENSHOTS, STREET, USERS
 
 from gridmap.settings import Settings
 
@@ -70,8 +70,16 @@ def web_server(web_workspace: Path) -> Iterator[str]:
     import uvicorn
 
     from gridmap.api import create_app
+    from gridmap.settings import DEFAULT_DEADLINES
 
-    settings = Settings(workspace=web_workspace, token_secret=SECRET, rate_limit_per_second=0)
+    # One category due at once, so that a fresh incident is overdue (the office highlights it).
+    deadlines = {**DEFAULT_DEADLINES, OVERDUE_CATEGORY: 0.0}
+    settings = Settings(
+        workspace=web_workspace,
+        token_secret=SECRET,
+        rate_limit_per_second=0,
+        incident_deadlines=deadlines,
+    )
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

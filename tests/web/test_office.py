@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import shapely
-from webmap import PASSWORD, click_lonlat
+from webmap import OVERDUE_CATEGORY, PASSWORD, click_lonlat
 
 from gridmap.store import GpkgStore
 
@@ -73,3 +73,24 @@ def status_before(step: str) -> str:
         "verify": "handled",
         "close": "verified",
     }[step]
+
+
+def test_overdue_incidents_are_highlighted(page, web_workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    with GpkgStore(web_workspace) as store:
+        grid = store.grids_at().sort_values("code").iloc[5]
+    point = grid.geometry.representative_point()
+    sign_in(page, f"/office#map=17/{point.y:.6f}/{point.x:.6f}", "clerk")
+    click_lonlat(page, point.x, point.y)
+    form = page.locator("#new-incident")
+    form.locator("select[name=category]").select_option(OVERDUE_CATEGORY)
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#detail[data-status=reported]")
+    overdue = page.locator("#incidents li.overdue")
+    assert overdue.count() >= 1
+    assert overdue.first.get_attribute("data-overdue") == "true"
+    page.check("#filter-overdue")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#incidents li[data-status]')]"
+        ".every(li => li.dataset.overdue === 'true')"
+    )
+    assert page.locator("#incidents li[data-status]").count() == overdue.count()
