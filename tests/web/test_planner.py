@@ -3,6 +3,7 @@ change, undoes, redoes, compares with the plan in force and publishes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -106,3 +107,20 @@ def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> 
     with GpkgStore(web_workspace) as store:
         after = store.revision(plan).grids
     assert len(after) == len(grids) + 1
+
+    # Merge the two halves again: merge mode, then a click in the other half.
+    selected = page.get_attribute("#grid", "data-code")
+    (new,) = set(after["code"]) - set(grids["code"])
+    other = new if selected != new else grid["code"]
+    point = after.loc[after["code"] == other].geometry.iloc[0].representative_point()
+    page.click("#tools button[data-mode=merge]")
+    click_lonlat(page, point.x, point.y)
+    page.wait_for_selector(f"body[data-applied='{revision + 2}']")
+    with GpkgStore(web_workspace) as store:
+        assert len(store.revision(plan).grids) == len(grids)
+
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert download.value.suggested_filename.endswith(".geojson")
+    assert len(exported["features"]) == len(grids)
