@@ -46,6 +46,8 @@ function start(view) {
   }
 
   async function loadPlan(id, { fit = true } = {}) {
+    const atoms = fetchAtoms(id); // in parallel with the grids
+    atoms.catch(() => {}); // its failure is reported where it is awaited, below
     const answer = await get(`/api/plans/${encodeURIComponent(id)}`);
     state.plan = answer.plan;
     state.target = answer.plan.params?.target ?? 3000;
@@ -59,7 +61,7 @@ function start(view) {
       state.drawn = true;
       performance.mark("gridmap:first-render");
     }
-    await loadAtoms();
+    drawAtoms(await atoms);
     showSelected();
     // Last: tests and benchmarks wait on these for "the page shows this revision".
     document.body.dataset.plan = id;
@@ -72,15 +74,24 @@ function start(view) {
     return code ? state.areas.get(code) : [];
   }
 
-  async function loadAtoms() {
+  /** The atoms of plan `id` in the chosen area (null when no area is chosen). */
+  function fetchAtoms(id) {
     const communities = areaCommunities();
+    if (!communities.length || !id) return Promise.resolve(null);
+    return get(`/api/plans/${encodeURIComponent(id)}/atoms`, { community: communities });
+  }
+
+  function drawAtoms(atoms) {
     atomsLayer.clearLayers();
     buildingsLayer.clearLayers();
     $("comparison").hidden = true;
-    if (!communities.length || !state.plan) return;
-    const atoms = await get(`/api/plans/${encodeURIComponent(state.plan.id)}/atoms`, { community: communities });
+    if (!atoms) return;
     atomsLayer.addData(atoms);
     document.body.dataset.atoms = String(atoms.features.length);
+  }
+
+  async function loadAtoms() {
+    drawAtoms(await fetchAtoms(state.plan?.id));
   }
 
   function showSelected() {
