@@ -89,8 +89,10 @@ class Settings(BaseSettings):
         20.0, ge=0, description="Public requests per second per client IP (token bucket); 0: off."
     )
     rate_limit_burst: int = Field(
-        400, gt=0, description="Requests a client IP may make at once (a map view loads dozens "
-        "of tiles) before the rate limit applies."
+        400,
+        gt=0,
+        description="Requests a client IP may make at once (a map view loads dozens "
+        "of tiles) before the rate limit applies.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
