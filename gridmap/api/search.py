@@ -127,7 +127,7 @@ def _hit(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": row["kind"],
         "id": row["id"],
-        "name": row["name"],
+        "name": row["name"] if isinstance(row["name"], str) else None,  # a building may have none
         "address": row["address"] if isinstance(row["address"], str) else None,
         "lon": None if pd.isna(row["lon"]) else round(float(row["lon"]), 6),
         "lat": None if pd.isna(row["lat"]) else round(float(row["lat"]), 6),

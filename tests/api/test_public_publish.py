@@ -82,3 +82,30 @@ def test_an_empty_workspace_serves_empty_answers(tmp_path) -> None:
         assert tile.status_code == 200 and tile.content == b""
         collections = client.get("/ogc/collections").json()["collections"]
         assert len(collections) == 5
+
+
+def test_search_hits_without_a_name_or_address_answer_null() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from gridmap.api.public import SearchAnswer
+    from gridmap.api.search import SearchIndex
+
+    entries = pd.DataFrame(
+        {
+            "kind": ["building"],
+            "id": ["B1"],
+            "name": [np.nan],
+            "address": ["重庆市南岸区南坪西路10号"],
+            "lon": [106.57],
+            "lat": [np.nan],
+            "grid_code": [None],
+            "grid_name": [None],
+            "community_code": [np.nan],
+            "text": ["重庆市南岸区南坪西路10号 b1"],
+            "initials": [""],
+        }
+    )
+    hits = SearchIndex(entries).search("10")
+    assert hits[0]["name"] is None and hits[0]["lat"] is None and hits[0]["grid"] is None
+    SearchAnswer(q="10", hits=hits)  # what the endpoint validates its answer against
