@@ -51,7 +51,7 @@ class SearchIndex:
         self.entries = entries.reset_index(drop=True)
         self._text = self.entries["text"].to_numpy(dtype=str)
         self._initials = self.entries["initials"].to_numpy(dtype=str)
-        self._names = self.entries["name"].fillna("").to_numpy(dtype=str)
+        self._names = self.entries["name"].astype(object).fillna("").to_numpy(dtype=str)
 
     def __len__(self) -> int:
         return len(self.entries)

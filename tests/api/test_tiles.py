@@ -79,7 +79,7 @@ def test_grid_tiles_carry_code_name_residents_and_deviation(client, sample_store
 
 
 @pytest.mark.postgis
-def test_both_engines_put_the_same_attributes_in_the_same_tile(make_client, sample_store) -> None:
+def test_both_engines_put_the_same_attributes_in_the_same_tile(make_client) -> None:
     z, x, y = 14, *tile_of(106.5712, 29.5236, 14)
     decoded = {}
     for kind in ("gpkg", "postgis"):
