@@ -15,7 +15,7 @@ from seeded import World, seeded_gpkg, seeded_postgis, world
 
 __all__ = ["seeded_gpkg", "seeded_postgis", "world"]
 
-EXAMPLES = 6
+EXAMPLES = 12
 
 
 def _shown(case: Any) -> str:
