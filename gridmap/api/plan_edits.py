@@ -9,6 +9,7 @@ its diff and its validation report.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 import shapely
@@ -156,37 +157,66 @@ def _run(edit: Any, cells: Any, settings: Settings) -> Any:
     )
 
 
+def _communities(edit: Any) -> list[str]:
+    """The communities an edit works in: every edit names grids, and a grid code starts with
+    its community's 12 digits (grids of two communities: the engine refuses, and says why)."""
+    codes = [getattr(edit, "to_grid", None), getattr(edit, "grid", None)]
+    codes += list(getattr(edit, "grids", None) or [])
+    return sorted({str(code)[:12] for code in codes if code})
+
+
 def _edit(request: Request, plan_id: str, edit: Any, user: User) -> dict[str, Any]:
+    """Edit the one community the edit is about, then commit the whole revision: the other
+    communities' cells and grids are carried over as they are (an edit never crosses a
+    community line), which keeps an edit of a district plan under a second."""
+    import geopandas as gpd
+    import pandas as pd
+
     from gridmap.engine.plan import CELL_COLUMNS
 
     store: Store = request.app.state.store
     settings: Settings = request.app.state.settings
     base = store.revision(plan_id, edit.base_revision)
-    result = _run(edit, base.cells, settings)
+    communities = _communities(edit)
+    inside = base.cells["community_code"].isin(communities).to_numpy()
+    if not inside.any():
+        raise InputError(f"plan {plan_id} has no grid in community {', '.join(communities)}")
+    result = _run(edit, base.cells[inside], settings)
+    cells = pd.concat([base.cells[~inside], result.cells[[*CELL_COLUMNS, "geometry"]]])
+    cells = gpd.GeoDataFrame(cells.loc[base.cells.index], crs=base.cells.crs)
+    kept = base.grids[~base.grids["community_code"].isin(communities)]
+    changed = result.grids[[*GRID_COLUMNS, "geometry"]]
+    grids = gpd.GeoDataFrame(pd.concat([kept, changed], ignore_index=True), crs=base.grids.crs)
     made = store.commit(
         plan_id,
         edit.base_revision,
-        result.cells[[*CELL_COLUMNS, "geometry"]],
-        result.grids[[*GRID_COLUMNS, "geometry"]],
+        cells[[*CELL_COLUMNS, "geometry"]],
+        grids[[*GRID_COLUMNS, "geometry"]],
         actor=user.name,
         operation=edit.operation,
         detail={"request": edit.model_dump(mode="json"), "changed": list(result.changed)},
     )
-    report = plan_report(store, plan_id, made.number, settings)
+    report = plan_report(
+        store, plan_id, made.number, settings, communities=communities, grids=grids
+    )
     return {
         "plan": plan_id,
         "revision": revision_json(made),
+        "communities": communities,
         "changed": list(result.changed),
         "diff": result.diff.to_dict(),
         "crosswalk": result.to_dict()["crosswalk"],
         "report": report.to_dict(),
+        "grids": json.loads(changed.to_json(drop_id=True)),
     }
 
 
 @router.post("/{plan_id}/edits", status_code=201, summary="Edit a draft plan from a base revision")
 async def post_edit(request: Request, plan_id: str, edit: Edit, user: Planner) -> Any:
     """Move, merge, split, reshape or rebalance; 409 with ``winner`` on a stale base;
-    422 with ``reason`` when the engine refuses the edit (it would break the plan)."""
+    422 with ``reason`` when the engine refuses the edit (it would break the plan). The answer
+    carries the new revision, what changed, the diff, the validation report of the edited
+    community and its grids (GeoJSON), so a client need not reload the plan."""
     from gridmap.engine.edits import EditRefused
 
     try:

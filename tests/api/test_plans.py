@@ -86,6 +86,30 @@ def test_edit_answers_revision_diff_and_report(world: World) -> None:
     assert split.json()["revision"]["number"] == 3 and split.json()["report"]["ok"]
 
 
+def test_an_edit_changes_one_community_and_answers_its_grids(world: World) -> None:
+    plan = draft(world)
+    before = world.store.revision(plan["id"], 1)
+    a, b = grid_codes(world, plan["id"])[:2]  # the two grids of community C1
+    answer = edit(world, plan["id"], {"operation": "merge", "base_revision": 1, "grids": [a, b]})
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    community = a[:12]
+    assert body["communities"] == [community]
+    assert {f["properties"]["community_code"] for f in body["grids"]["features"]} == {community}
+    after = world.store.revision(plan["id"], 2)
+    assert sorted(f["properties"]["code"] for f in body["grids"]["features"]) == sorted(
+        after.grids.loc[after.grids["community_code"] == community, "code"]
+    )
+    # every other community's cells and grids are carried over unchanged, in the same order
+    assert after.cells.index.tolist() == before.cells.index.tolist()
+    others = before.cells["community_code"] != community
+    assert (after.cells.loc[others, "grid"] == before.cells.loc[others, "grid"]).all()
+    kept = before.grids[before.grids["community_code"] != community].set_index("code")
+    again = after.grids.set_index("code").loc[kept.index]
+    assert kept.geometry.geom_equals(again.geometry).all()
+    assert (kept["residents"] == again["residents"]).all()
+
+
 def test_stale_base_is_409_naming_the_winner_and_writes_nothing(world: World) -> None:
     plan = draft(world)
     a, b, c, d = grid_codes(world, plan["id"])
