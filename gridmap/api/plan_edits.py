@@ -207,7 +207,7 @@ def _edit(request: Request, plan_id: str, edit: Any, user: User) -> dict[str, An
         "diff": result.diff.to_dict(),
         "crosswalk": result.to_dict()["crosswalk"],
         "report": report.to_dict(),
-        "grids": json.loads(changed.to_json(drop_id=True)),
+        "grids": json.loads(changed.to_json(na="null", drop_id=True)),
     }
 
 

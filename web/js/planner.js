@@ -136,10 +136,25 @@ function start(view) {
     }
   }
 
+  /** Put an edit's answer on the map: its communities' grids replace theirs, nothing else is
+   * fetched but the area's atoms (a district plan's grids are megabytes). */
+  function replaceGrids(result) {
+    const edited = new Set(result.communities);
+    const kept = state.grids.features.filter((f) => !edited.has(f.properties.community_code));
+    state.grids = { ...state.grids, features: [...kept, ...result.grids.features] };
+    gridsLayer.eachLayer((layer) => {
+      if (edited.has(layer.feature.properties.community_code)) gridsLayer.removeLayer(layer);
+    });
+    gridsLayer.addData(result.grids);
+  }
+
   async function afterEdit(result, how) {
     // The selected grid may have been renumbered by the edit.
     state.selected = result.diff.recoded.find((p) => p.old_code === state.selected)?.new_code ?? state.selected;
-    await loadPlan(state.plan.id, { fit: false });
+    replaceGrids(result);
+    await loadAtoms();
+    showSelected();
+    document.body.dataset.revision = String(result.revision.number);
     performance.mark(`gridmap:edit-${how}-drawn`);
     performance.measure("gridmap:edit", "gridmap:edit-start", `gridmap:edit-${how}-drawn`);
     say("");
