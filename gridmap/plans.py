@@ -15,12 +15,27 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from gridmap.engine.validate_report import CoverageReport
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
+from gridmap.store.contract import Store
 from gridmap.store.gpkg import Workspace
 from gridmap.store.gpkg_store import GpkgStore
 
-__all__ = ["check_file", "check_plan", "locate_point", "partition_workspace", "plan_grids"]
+__all__ = [
+    "GRID_COLUMNS",
+    "check_file",
+    "check_plan",
+    "community_divisions",
+    "coverage_report",
+    "locate_point",
+    "partition_store",
+    "partition_workspace",
+    "plan_grids",
+]
+
+# The columns of a revision's grids the store keeps (besides the polygon).
+GRID_COLUMNS = ["code", "community_code", "residents", "households", "cells", "compactness"]
 
 
 def partition_workspace(
@@ -40,37 +55,61 @@ def partition_workspace(
 
     ``actor`` (default: the login name) is recorded as the plan's author in the audit log.
     """
+    with GpkgStore(workspace.path) as store:
+        return partition_store(
+            store,
+            communities=communities,
+            target=target,
+            tolerance=tolerance,
+            weight=weight,
+            seed=seed,
+            scheme=scheme,
+            workers=workers,
+            metric_epsg=(settings or Settings()).metric_epsg,
+            actor=actor or _login(),
+        )
+
+
+def partition_store(
+    store: Store,
+    *,
+    communities: list[str] | None,
+    target: int,
+    tolerance: float,
+    weight: str,
+    seed: int,
+    scheme: str = "db11",
+    workers: int = 1,
+    metric_epsg: int | None = None,
+    actor: str,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Partition communities of any store into a new draft plan (revision 1): its report, with
+    "plan" (the id), counts, every grid out of band explained, and each community's report."""
     from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition_community import partition_communities
     from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table, node_coverage
 
-    settings = settings or Settings()
-    divisions = workspace.read("divisions")
-    chosen = divisions[divisions["level"] == "community"]
-    if communities:
-        unknown = sorted(set(communities) - set(chosen["code"]))
-        if unknown:
-            raise NotFoundError(f"{workspace.path}: no community {', '.join(unknown)}")
-        chosen = chosen[chosen["code"].isin(communities)]
+    chosen = community_divisions(store, communities)
     if chosen.empty:
-        raise InputError(f"{workspace.path}: no communities to partition; import divisions first")
+        raise InputError("no communities to partition; import divisions first")
     results = partition_communities(
         chosen,
-        workspace.read("buildings"),
-        workspace.read("units"),
-        roads=workspace.read("roads"),
+        store.read("buildings"),
+        store.read("units"),
+        roads=store.read("roads"),
         workers=workers,
         target=target,
         tolerance=tolerance,
         weight=weight,
         seed=seed,
         scheme=scheme,
-        metric_epsg=settings.metric_epsg,
+        metric_epsg=metric_epsg,
     )
     cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
     grids = node_coverage(grids, communities=chosen)
-    metric = lonlat_to(metric_crs(tuple(grids.total_bounds), settings.metric_epsg))
+    metric = lonlat_to(metric_crs(tuple(grids.total_bounds), metric_epsg))
     grids["compactness"] = grid_table(grids, metric, target, weight)["compactness"].to_numpy()
     params = {
         "target": target,
@@ -80,16 +119,13 @@ def partition_workspace(
         "scheme": scheme,
         "communities": sorted(chosen["code"]),
     }
-    columns = ["code", "community_code", "residents", "households", "cells", "compactness"]
-    with GpkgStore(workspace.path) as store:
-        made = store.create_plan(
-            cells[[*CELL_COLUMNS, "geometry"]],
-            grids[[*columns, "geometry"]],
-            name=f"partition of {len(chosen)} communities",
-            params=params,
-            actor=actor or _login(),
-        )
-    plan_id = made.plan_id
+    made = store.create_plan(
+        cells[[*CELL_COLUMNS, "geometry"]],
+        grids[[*GRID_COLUMNS, "geometry"]],
+        name=name or f"partition of {len(chosen)} communities",
+        params=params,
+        actor=actor,
+    )
     reports = [r.report for r in results]
     in_band = sum(int(r["in_band"]) for r in reports)  # type: ignore[call-overload]
     explained = [
@@ -98,7 +134,7 @@ def partition_workspace(
         for g in r["out_of_band"]  # type: ignore[attr-defined]
     ] + [f"{r['community']}: {note}" for r in reports for note in r["notes"]]  # type: ignore[attr-defined]
     return {
-        "plan": plan_id,
+        "plan": made.plan_id,
         "communities": len(reports),
         "grids": len(grids),
         "in_band": in_band,
@@ -107,6 +143,18 @@ def partition_workspace(
         "explained": explained,
         "by_community": reports,
     }
+
+
+def community_divisions(store: Store, codes: list[str] | None = None) -> gpd.GeoDataFrame:
+    """The store's communities (divisions of level community), or those of ``codes``."""
+    divisions = store.read("divisions")
+    chosen = divisions[divisions["level"] == "community"]
+    if codes:
+        unknown = sorted(set(codes) - set(chosen["code"]))
+        if unknown:
+            raise NotFoundError(f"no community {', '.join(unknown)}")
+        chosen = chosen[chosen["code"].isin(codes)]
+    return chosen  # type: ignore[no-any-return]
 
 
 def plan_grids(workspace: Workspace, plan_id: str | None) -> tuple[str, gpd.GeoDataFrame]:
@@ -126,19 +174,43 @@ def plan_grids(workspace: Workspace, plan_id: str | None) -> tuple[str, gpd.GeoD
 
 def check_plan(workspace: Workspace, plan_id: str | None, settings: Settings):  # type: ignore[no-untyped-def]
     """Coverage report of a stored plan against its communities, units and buildings."""
+    plan_id, grids = plan_grids(workspace, plan_id)
+    with GpkgStore(workspace.path) as store:
+        return coverage_report(store, plan_id, None, settings, grids=grids)
+
+
+def coverage_report(
+    store: Store,
+    plan_id: str,
+    revision: int | None,
+    settings: Settings,
+    *,
+    communities: list[str] | None = None,
+    grids: gpd.GeoDataFrame | None = None,
+) -> CoverageReport:
+    """The coverage report of a plan revision against its communities, units and buildings.
+
+    ``communities``: only these (an edit changes one community: checking it alone takes a
+    tenth of a second, the whole district two); ``grids``: the revision's grids when the
+    caller has them already. A unit heavier than one grid may hold is exempt from
+    ``split_unit``: splitting it along its own buildings is the rule.
+    """
     from gridmap.engine.validate import validate_coverage
 
-    plan_id, grids = plan_grids(workspace, plan_id)
-    divisions = workspace.read("divisions")
-    communities = divisions[divisions["level"] == "community"]
-    communities = communities[communities["code"].isin(grids["community_code"])]
-    boundary = shapely.union_all(communities.geometry.values)
-    # Only what lies in the plan's communities (a plan may cover part of the district).
-    buildings, units = workspace.read("buildings"), workspace.read("units")
-    shapely.prepare(boundary)
-    buildings = buildings[shapely.contains(boundary, buildings.representative_point().values)]
-    units = units[shapely.contains(boundary, units.representative_point().values)]
-    # A unit heavier than one grid may hold is split along its own buildings by rule.
+    if grids is None:
+        grids = store.revision(plan_id, revision).grids
+    if communities is not None:
+        grids = grids[grids["community_code"].isin(communities)]
+    chosen = community_divisions(store)
+    chosen = chosen[chosen["code"].isin(grids["community_code"])]
+    boundary = shapely.union_all(chosen.geometry.values) if len(chosen) else None
+    bbox = None if boundary is None else tuple(boundary.bounds)
+    buildings, units = store.read("buildings", bbox=bbox), store.read("units", bbox=bbox)
+    if boundary is not None:
+        # Only what lies in the plan's communities (a plan may cover part of the district).
+        shapely.prepare(boundary)
+        buildings = buildings[shapely.contains(boundary, buildings.representative_point().values)]
+        units = units[shapely.contains(boundary, units.representative_point().values)]
     unit_weight = buildings.groupby("unit_id")[settings.weight].sum()
     maximum = settings.target * (1 + settings.tolerance)
     units = units[units["id"].map(unit_weight).fillna(0).astype(float) <= maximum]
@@ -147,7 +219,7 @@ def check_plan(workspace: Workspace, plan_id: str | None, settings: Settings):  
         boundary,
         buildings,
         units,
-        communities=communities,
+        communities=chosen if len(chosen) else None,
         target=settings.target,
         tolerance=settings.tolerance,
         weight=settings.weight,
