@@ -243,8 +243,8 @@ async def publish_plan(
     moved = await run_in_threadpool(regrid_incidents, store, publications, user.name)
     for name, method in (("locator", "refresh"), ("tiles", "invalidate")):
         target = getattr(getattr(request.app.state, name, None), method, None)
-        if target is not None:
-            result = target()
+        if target is not None:  # rebuilding the lookup index takes seconds: off the event loop
+            result = await run_in_threadpool(target)
             if inspect.isawaitable(result):
                 await result
     return {
