@@ -1,6 +1,6 @@
 """``POST /api/plans/{id}/edits``: the engine's edits on a draft, from a named base revision.
 
-The body names ``operation`` (move, merge, split, reshape, rebalance), its arguments and
+The body names ``operation`` (move, merge, split, reshape, rebalance, revert), its arguments and
 ``base_revision``. The edit is computed on that revision and committed with compare-and-set:
 when somebody else's revision came first the answer is 409 with ``winner`` (number, author,
 time, operation), and nothing is written. A success answers the new revision with what changed,
@@ -102,8 +102,16 @@ class RebalanceEdit(_Edit):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
+class RevertEdit(_Edit):
+    """Go back to revision ``to_revision``'s grids, as a new revision (revisions are never
+    changed): the undo and redo of any edit."""
+
+    operation: Literal["revert"]
+    to_revision: int = Field(ge=1)
+
+
 Edit = Annotated[
-    MoveEdit | MergeEdit | SplitEdit | ReshapeEdit | RebalanceEdit,
+    MoveEdit | MergeEdit | SplitEdit | ReshapeEdit | RebalanceEdit | RevertEdit,
     Field(discriminator="operation"),
 ]
 
@@ -177,6 +185,8 @@ def _edit(request: Request, plan_id: str, edit: Any, user: User) -> dict[str, An
     store: Store = request.app.state.store
     settings: Settings = request.app.state.settings
     base = store.revision(plan_id, edit.base_revision)
+    if isinstance(edit, RevertEdit):
+        return _revert(store, settings, plan_id, edit, base, user)
     communities = _communities(edit)
     inside = base.cells["community_code"].isin(communities).to_numpy()
     if not inside.any():
@@ -206,6 +216,55 @@ def _edit(request: Request, plan_id: str, edit: Any, user: User) -> dict[str, An
         "changed": list(result.changed),
         "diff": result.diff.to_dict(),
         "crosswalk": result.to_dict()["crosswalk"],
+        "report": report.to_dict(),
+        "grids": json.loads(changed.to_json(na="null", drop_id=True)),
+    }
+
+
+def _revert(
+    store: Store, settings: Settings, plan_id: str, edit: RevertEdit, base: Any, user: User
+) -> dict[str, Any]:
+    """Commit revision ``edit.to_revision``'s cells and grids again, from the base."""
+    from gridmap.engine.edits import EditRefused
+    from gridmap.engine.edits_diff import diff_plans
+    from gridmap.engine.plan import CELL_COLUMNS
+
+    target = store.revision(plan_id, edit.to_revision)
+    old, new = base.cells, target.cells
+    if not old.index.sort_values().equals(new.index.sort_values()):
+        raise InputError(f"plan {plan_id}: revision {edit.to_revision} lies on another canvas")
+    moved = old["grid"].to_numpy() != new.loc[old.index, "grid"].to_numpy()
+    communities = sorted(set(old.loc[moved, "community_code"]))
+    if not communities and store.plan(plan_id).head == edit.base_revision:
+        raise EditRefused(
+            "no_change", f"revision {edit.base_revision} has the grids of {edit.to_revision}"
+        )
+    made = store.commit(  # a stale base is refused here, before anything else
+        plan_id,
+        edit.base_revision,
+        new[[*CELL_COLUMNS, "geometry"]],
+        target.grids[[*GRID_COLUMNS, "geometry"]],
+        actor=user.name,
+        operation="revert",
+        detail={"request": edit.model_dump(mode="json")},
+    )
+    inside = old["community_code"].isin(communities).to_numpy()
+    diff = diff_plans(old[inside], new.loc[old.index[inside]])
+    grids = target.grids
+    report = plan_report(
+        store, plan_id, made.number, settings, communities=communities, grids=grids
+    )
+    changed = grids[grids["community_code"].isin(communities)][[*GRID_COLUMNS, "geometry"]]
+    return {
+        "plan": plan_id,
+        "revision": revision_json(made),
+        "communities": communities,
+        "changed": [
+            f"back to revision {edit.to_revision} in {len(communities)} community(ies): "
+            f"{diff.residents_moved:,} residents change grid"
+        ],
+        "diff": diff.to_dict(),
+        "crosswalk": [],
         "report": report.to_dict(),
         "grids": json.loads(changed.to_json(na="null", drop_id=True)),
     }

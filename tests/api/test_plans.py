@@ -110,6 +110,27 @@ def test_an_edit_changes_one_community_and_answers_its_grids(world: World) -> No
     assert (kept["residents"] == again["residents"]).all()
 
 
+def test_revert_undoes_and_redoes_any_edit(world: World) -> None:
+    plan = draft(world)
+    a, b = grid_codes(world, plan["id"])[:2]
+    merged = edit(world, plan["id"], {"operation": "merge", "base_revision": 1, "grids": [a, b]})
+    assert merged.status_code == 201, merged.text
+    undo = edit(world, plan["id"], {"operation": "revert", "base_revision": 2, "to_revision": 1})
+    assert undo.status_code == 201, undo.text
+    body = undo.json()
+    assert body["revision"]["number"] == 3 and body["revision"]["operation"] == "revert"
+    assert body["diff"]["residents_moved"] == merged.json()["diff"]["residents_moved"]
+    first, third = world.store.revision(plan["id"], 1), world.store.revision(plan["id"], 3)
+    assert (first.cells["grid"] == third.cells.loc[first.cells.index, "grid"]).all()
+    assert sorted(third.grids["code"]) == sorted(first.grids["code"])
+    redo = edit(world, plan["id"], {"operation": "revert", "base_revision": 3, "to_revision": 2})
+    assert redo.status_code == 201 and len(grid_codes(world, plan["id"])) == len(first.grids) - 1
+    same = edit(world, plan["id"], {"operation": "revert", "base_revision": 4, "to_revision": 2})
+    assert same.status_code == 422 and same.json()["reason"] == "no_change"
+    stale = edit(world, plan["id"], {"operation": "revert", "base_revision": 3, "to_revision": 1})
+    assert stale.status_code == 409 and stale.json()["winner"]["number"] == 4
+
+
 def test_stale_base_is_409_naming_the_winner_and_writes_nothing(world: World) -> None:
     plan = draft(world)
     a, b, c, d = grid_codes(world, plan["id"])

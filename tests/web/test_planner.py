@@ -103,10 +103,21 @@ def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> 
     click_lonlat(page, east + margin, inside.y, dblclick=True)
     page.wait_for_selector(f"body[data-applied='{revision + 1}']")
     assert page.locator("#result [data-testid=changed]").text_content()
-    assert page.is_disabled("#undo")  # a split has no inverse edit: undo is not offered
     with GpkgStore(web_workspace) as store:
         after = store.revision(plan).grids
     assert len(after) == len(grids) + 1
+
+    # Undo and redo work for a split too: each reverts to a revision, as a new one.
+    page.click("#undo")
+    page.wait_for_selector(f"body[data-applied='{revision + 2}']")
+    with GpkgStore(web_workspace) as store:
+        undone = store.revision(plan).grids
+    assert sorted(undone["code"]) == sorted(grids["code"])
+    page.click("#redo")
+    page.wait_for_selector(f"body[data-applied='{revision + 3}']")
+    with GpkgStore(web_workspace) as store:
+        assert sorted(store.revision(plan).grids["code"]) == sorted(after["code"])
+    revision += 2
 
     # Merge the two halves again: merge mode, then a click in the other half.
     selected = page.get_attribute("#grid", "data-code")

@@ -1,23 +1,18 @@
 // Edits of a draft plan through POST /api/plans/{id}/edits, with undo and redo.
 //
-// A plan's revisions are immutable and an edit names the revision it starts from, so undo is
-// itself an edit: the inverse of a move (the same cells back to the grid they came from, under
-// that grid's code after the edit). Merge, split and reshape have no exact inverse in the API,
-// so they empty the undo stack instead of pretending (see web/README.md).
+// A plan's revisions are immutable and an edit names the revision it starts from, so undo and
+// redo are themselves edits: `revert` to the revision before (undo) or after (redo) an edit,
+// committed as a new revision. That is exact for every kind of edit: move, merge, split,
+// reshape and rebalance alike.
 import { ApiError, post } from "./api.js";
 
-/** The code `code` continues under after an edit (its diff's `recoded` pairs). */
-function after(code, diff) {
-  return diff.recoded.find((pair) => pair.old_code === code)?.new_code ?? code;
-}
-
 export class EditHistory {
-  /** `planId` at `revision`; `onChange(result)` after every applied edit, undo or redo. */
+  /** `planId` at `revision`; `onChange(result, how)` after every applied edit, undo or redo. */
   constructor(planId, revision, onChange) {
     this.planId = planId;
     this.revision = revision;
     this.onChange = onChange;
-    this.done = [];
+    this.done = []; // [{ before, after }]: the revisions an edit went from and to
     this.undone = [];
   }
 
@@ -39,11 +34,11 @@ export class EditHistory {
     return result;
   }
 
-  /** Apply `edit` ({operation, …}; a move also names `from_grid`, for its undo). */
+  /** Apply `edit` ({operation, …}). */
   async apply(edit) {
+    const before = this.revision;
     const result = await this._send(edit);
-    if (edit.operation === "move" && edit.from_grid) this.done.push({ edit, result });
-    else this.done = [];
+    this.done.push({ before, after: result.revision.number });
     this.undone = [];
     this.onChange(result, "apply");
     return result;
@@ -52,26 +47,16 @@ export class EditHistory {
   async undo() {
     const last = this.done.pop();
     if (!last) return null;
-    const { edit, result } = last;
-    const inverse = {
-      operation: "move",
-      cells: edit.cells,
-      to_grid: after(edit.from_grid, result.diff),
-      from_grid: after(edit.to_grid, result.diff),
-    };
-    let undone;
+    let result;
     try {
-      undone = await this._send(inverse);
+      result = await this._send({ operation: "revert", to_revision: last.before });
     } catch (error) {
       this.done.push(last);
       throw error;
     }
-    // Redo moves the cells again, to the target grid under its code now.
-    this.undone.push({
-      edit: { ...edit, to_grid: after(inverse.from_grid, undone.diff), from_grid: after(inverse.to_grid, undone.diff) },
-    });
-    this.onChange(undone, "undo");
-    return undone;
+    this.undone.push(last);
+    this.onChange(result, "undo");
+    return result;
   }
 
   async redo() {
@@ -79,12 +64,12 @@ export class EditHistory {
     if (!next) return null;
     let result;
     try {
-      result = await this._send(next.edit);
+      result = await this._send({ operation: "revert", to_revision: next.after });
     } catch (error) {
       this.undone.push(next);
       throw error;
     }
-    this.done.push({ edit: next.edit, result });
+    this.done.push(next);
     this.onChange(result, "redo");
     return result;
   }
