@@ -233,13 +233,16 @@ async def publish_plan(
 
     store, settings = _store(request), _settings(request)
     info = await run_in_threadpool(store.plan, plan_id)
-    report = await run_in_threadpool(plan_report, store, plan_id, None, settings)
+    report = await run_in_threadpool(plan_report, store, plan_id, info.head, settings)
     if not report.ok:
         kinds = ", ".join(f"{k} ×{n}" for k, n in report.stats.get("kinds", {}).items())
         detail = f"方案有错误，不能发布: plan {plan_id} revision {info.head} has errors ({kinds})"
         body_json = error_body("publish_refused", detail) | {"report": report.to_dict()}
         return JSONResponse(body_json, status_code=409)
-    publications = await run_in_threadpool(lambda: store.publish([plan_id], actor=user.name))
+    # The revision checked is the one published: a commit since then is a 409, not published.
+    publications = await run_in_threadpool(
+        lambda: store.publish([plan_id], actor=user.name, expected_heads={plan_id: info.head})
+    )
     moved = await run_in_threadpool(regrid_incidents, store, publications, user.name)
     for name, method in (("locator", "refresh"), ("tiles", "invalidate")):
         target = getattr(getattr(request.app.state, name, None), method, None)

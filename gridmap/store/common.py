@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import DuplicateIdError, InputError, NotFoundError
+from gridmap.errors import ConflictError, DuplicateIdError, InputError, NotFoundError
 from gridmap.schema import conform, layer
 from gridmap.store.contract import INCIDENT_FIELDS, PlanInfo, RevisionInfo, StaleRevisionError
 
@@ -217,10 +217,19 @@ def publish_ids(plan_ids: Sequence[str]) -> list[str]:
     return ids
 
 
-def check_publishable(infos: Sequence[PlanInfo]) -> None:
-    """Plans published in one call: none archived, no community covered by two of them."""
+def check_publishable(
+    infos: Sequence[PlanInfo], expected_heads: Mapping[str, int] | None = None
+) -> None:
+    """Plans published in one call: none archived, no community covered by two of them, each
+    at the head the caller checked (``expected_heads``), if given."""
     owner: dict[str, str] = {}
     for info in infos:
+        expected = (expected_heads or {}).get(info.id)
+        if expected is not None and expected != info.head:
+            raise ConflictError(
+                f"plan {info.id}: revision {expected} was checked, but the plan is now at "
+                f"revision {info.head}; check it again before publishing"
+            )
         if info.status == "archived":
             raise InputError(f"plan {info.id} is archived; copy it (copy_plan) to publish it again")
         for community in info.communities:

@@ -316,10 +316,17 @@ class Store(Protocol):
         ...
 
     def publish(
-        self, plan_ids: Sequence[str], *, actor: str, at: dt.datetime | None = None
+        self,
+        plan_ids: Sequence[str],
+        *,
+        actor: str,
+        at: dt.datetime | None = None,
+        expected_heads: Mapping[str, int] | None = None,
     ) -> list[Publication]:
         """Put the heads of ``plan_ids`` in force for all their communities from ``at``
-        (default now), ending the publications they replace; one atomic step."""
+        (default now), ending the publications they replace; one atomic step.
+        ``expected_heads`` (plan id → revision): the revisions the caller checked; a plan whose
+        head has moved since is a ConflictError, and nothing is published."""
         ...
 
     def archive(self, plan_id: str, *, actor: str) -> PlanInfo:

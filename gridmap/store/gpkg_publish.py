@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -48,7 +48,12 @@ class PublishMixin(GpkgBase):
     """publish, archive, publications, publication_history, grids_at."""
 
     def publish(
-        self, plan_ids: Sequence[str], *, actor: str, at: dt.datetime | None = None
+        self,
+        plan_ids: Sequence[str],
+        *,
+        actor: str,
+        at: dt.datetime | None = None,
+        expected_heads: Mapping[str, int] | None = None,
     ) -> list[Publication]:
         """Put the heads of ``plan_ids`` in force in all their communities from ``at``."""
         check_actor(actor)
@@ -57,7 +62,7 @@ class PublishMixin(GpkgBase):
         made: list[Publication] = []
         with self._write() as conn:
             infos = [self._plan_info(conn, p) for p in ids]
-            check_publishable(infos)
+            check_publishable(infos, expected_heads)
             replaced: set[str] = set()
             for info in infos:
                 for community in info.communities:

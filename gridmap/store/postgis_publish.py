@@ -10,7 +10,7 @@ several plans (a street, a district) is one transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -69,7 +69,12 @@ class PublishMixin(PostgisBase):
     """publish, archive, publications, publication_history, grids_at."""
 
     def publish(
-        self, plan_ids: Sequence[str], *, actor: str, at: dt.datetime | None = None
+        self,
+        plan_ids: Sequence[str],
+        *,
+        actor: str,
+        at: dt.datetime | None = None,
+        expected_heads: Mapping[str, int] | None = None,
     ) -> list[Publication]:
         """Put the heads of ``plan_ids`` in force in all their communities from ``at``."""
         check_actor(actor)
@@ -81,7 +86,7 @@ class PublishMixin(PostgisBase):
             # publishers of overlapping sets.
             locked = {p: self._plan_info(conn, p, lock=True) for p in sorted(ids, key=_id_order)}
             infos = [locked[p] for p in ids]
-            check_publishable(infos)
+            check_publishable(infos, expected_heads)
             for community in sorted(c for info in infos for c in info.communities):
                 conn.execute(_LOCK_COMMUNITY, (community,))
             replaced: set[str] = set()

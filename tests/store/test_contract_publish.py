@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from storedata import C1, C2, cells_of, grids_of, make_plan, moved
 
-from gridmap.errors import InputError, NotFoundError
+from gridmap.errors import ConflictError, InputError, NotFoundError
 from gridmap.store import Store
 
 MARCH_1 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -39,6 +39,21 @@ def test_publish_is_all_or_nothing(store: Store) -> None:
         store.publish([first, second, "99"], actor="alice")
     assert store.publication_history() == []
     assert {store.plan(p).status for p in (first, second, overlapping)} == {"draft"}
+
+
+def test_publish_refuses_a_head_that_moved_since_it_was_checked(store: Store) -> None:
+    plan = make_plan(store, C1)
+    checked = store.plan(plan).head  # a planner validates revision 1 …
+    cells = store.revision(plan).cells
+    other = sorted(set(cells["grid"]))[-1]
+    first = cells.index[cells["grid"] != other][0]
+    changed = moved(cells, first, other)
+    store.commit(plan, 1, changed, grids_of(changed), actor="bob", operation="move")
+    with pytest.raises(ConflictError, match=r"revision 1 was checked.*now at revision 2"):
+        store.publish([plan], actor="alice", expected_heads={plan: checked})  # … not 2
+    assert store.publication_history() == [] and store.plan(plan).status == "draft"
+    made = store.publish([plan], actor="alice", expected_heads={plan: 2})
+    assert [p.revision for p in made] == [2]
 
 
 def test_one_publication_per_community_and_grids_by_date(store: Store) -> None:
