@@ -3,6 +3,7 @@ change, undoes, redoes, compares with the plan in force and publishes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-un
     source, target, residents, at, away = movable_atom(cells)
     page.select_option("#area", community)
     page.wait_for_selector("body[data-atoms]")
-    page.wait_for_timeout(400)  # the fit to the community's atoms ends its animation
+    page.wait_for_timeout(1000)  # the fit to the community's atoms ends its animation
 
     # Select the neighbouring grid (click one of its atoms), then paint the compound into it.
     click_lonlat(page, away.x, away.y)
@@ -85,11 +86,18 @@ def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-un
 def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> None:  # type: ignore[no-untyped-def]
     plan = open_new_draft(page)
     with GpkgStore(web_workspace) as store:
-        grids = store.revision(plan).grids
+        revision_1 = store.revision(plan)
+    grids = revision_1.grids
     grid = grids.sort_values("residents").iloc[-1]  # the heaviest: split it in two
+    # The line runs west to east through the widest north-south gap between the grid's atoms,
+    # so that atoms lie on both sides (each atom goes to the side holding most of it).
+    cells = revision_1.cells[revision_1.cells["grid"] == grid["code"]]
+    atom_y = sorted(cells.dissolve("atom_id").geometry.centroid.y)
+    gaps = [(b - a, (a + b) / 2) for a, b in itertools.pairwise(atom_y)]
+    line_y = max(gaps)[1]
     page.select_option("#area", grid["community_code"])
     page.wait_for_selector("body[data-atoms]")
-    page.wait_for_timeout(400)
+    page.wait_for_timeout(1000)  # as above: the fit ends its animation
     inside = grid.geometry.representative_point()
     click_lonlat(page, inside.x, inside.y)
     page.wait_for_selector(f"#grid[data-code='{grid['code']}']")
@@ -98,9 +106,9 @@ def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> 
     page.click("#tools button[data-mode=split]")
     west, _, east, _ = grid.geometry.bounds
     margin = (east - west) * 0.05
-    click_lonlat(page, west - margin, inside.y)  # a line across the grid, west to east
+    click_lonlat(page, west - margin, line_y)  # a line across the grid, west to east
     page.wait_for_timeout(100)
-    click_lonlat(page, east + margin, inside.y, dblclick=True)
+    click_lonlat(page, east + margin, line_y, dblclick=True)
     page.wait_for_selector(f"body[data-applied='{revision + 1}']")
     assert page.locator("#result [data-testid=changed]").text_content()
     with GpkgStore(web_workspace) as store:
