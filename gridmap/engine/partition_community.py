@@ -74,8 +74,13 @@ class CommunityGraph:
     n_parts: int
     notes: list[str]
     metric: Any
-    edge_cost: np.ndarray  # per edge of ``graph``: 1, less where the boundary follows a road
     edge_road: np.ndarray  # per edge of ``graph``: metres of the shared boundary along roads
+
+    @property
+    def edge_cost(self) -> np.ndarray:
+        """Per edge of ``graph``: 1, down to ROAD_EDGE_COST where the boundary follows a road."""
+        share = np.clip(self.edge_road / np.maximum(self.graph.shared, 1e-9), 0.0, 1.0)
+        return 1.0 - (1.0 - ROAD_EDGE_COST) * share
 
 
 def community_graph(
@@ -137,8 +142,6 @@ def community_graph(
     )
     firm = firm_mask(graph, MIN_CONTACT_M)
     graph = Adjacency(graph.n, graph.left[firm], graph.right[firm], graph.shared[firm])
-    road = road[firm]
-    share = np.clip(road / np.maximum(graph.shared, 1e-9), 0.0, 1.0)
     return CommunityGraph(
         community_code,
         canvas,
@@ -151,8 +154,7 @@ def community_graph(
         n_parts,
         notes,
         metric,
-        1.0 - (1.0 - ROAD_EDGE_COST) * share,
-        road,
+        road[firm],
     )
 
 
