@@ -43,7 +43,7 @@ import numpy as np
 import shapely
 
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
-from gridmap.engine.partition import n_parts_for, partition_graph
+from gridmap.engine.partition.solve import n_parts_for, partition_graph
 
 METHODS = [
     "gridmap",
@@ -113,7 +113,7 @@ def data_b() -> list[dict[str, Any]]:
 def data_c() -> list[dict[str, Any]]:
     """The atom graphs gridmap itself partitions: every community of the Nan'an sample, its
     heavy units split and its canvas built exactly as `gridmap partition` does."""
-    from gridmap.engine.partition_community import community_graph
+    from gridmap.engine.partition.community import community_graph
     from gridmap.sample import build_sample
     from gridmap.store.gpkg import Workspace
 

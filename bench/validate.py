@@ -33,7 +33,7 @@ import pyproj
 import shapely
 import shapely.affinity
 
-from gridmap.engine.validate import validate_coverage
+from gridmap.engine.validate.check import validate_coverage
 
 X0, Y0 = 640_000.0, 3_240_000.0  # UTM 48N, about 106.45E, 29.28N
 

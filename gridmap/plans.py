@@ -15,7 +15,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gridmap.engine.validate_report import CoverageReport
+from gridmap.engine.validate.report import CoverageReport
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
 from gridmap.store.contract import Store
@@ -87,7 +87,7 @@ def partition_store(
     """Partition communities of any store into a new draft plan (revision 1): its report, with
     "plan" (the id), counts, every grid out of band explained, and each community's report."""
     from gridmap.crs import lonlat_to, metric_crs
-    from gridmap.engine.partition_community import partition_communities
+    from gridmap.engine.partition.community import partition_communities
     from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table, node_coverage
 
     chosen = community_divisions(store, communities)
@@ -195,7 +195,7 @@ def coverage_report(
     caller has them already. A unit heavier than one grid may hold is exempt from
     ``split_unit``: splitting it along its own buildings is the rule.
     """
-    from gridmap.engine.validate import validate_coverage
+    from gridmap.engine.validate.check import validate_coverage
 
     if grids is None:
         grids = store.revision(plan_id, revision).grids
@@ -228,7 +228,7 @@ def coverage_report(
 
 def check_file(path: Path, boundary: Path | None, code_field: str):  # type: ignore[no-untyped-def]
     """Coverage report of a grid layer in any file GDAL reads (a legacy, hand-drawn layer)."""
-    from gridmap.engine.validate import validate_coverage
+    from gridmap.engine.validate.check import validate_coverage
 
     grids = _read_polygons(path)
     if code_field not in grids:

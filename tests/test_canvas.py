@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import Point, Polygon, box
 
-from gridmap.engine.canvas import ATOM_KINDS, Canvas, build_canvas
+from gridmap.engine.canvas.build import ATOM_KINDS, Canvas, build_canvas
 from gridmap.engine.graph import adjacency
 from gridmap.errors import DuplicateIdError, InputError, MissingColumnError
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import box
 
-from gridmap.engine.edits import (
+from gridmap.engine.edits.operations import (
     EditRefused,
     EditResult,
     diff_plans,

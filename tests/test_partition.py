@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
-from gridmap.engine.partition import PartitionResult, n_parts_for, partition_graph
+from gridmap.engine.partition.solve import PartitionResult, n_parts_for, partition_graph
 from gridmap.errors import InputError
 
 # --- tessellations ----------------------------------------------------------------------------
@@ -268,10 +268,10 @@ def test_n_parts_for() -> None:
 
 def test_the_search_keeps_its_running_totals_exact() -> None:
     """After the whole schedule, the incremental weights, areas and perimeters match a recount."""
-    from gridmap.engine.partition import _piece, _priced_perimeters
-    from gridmap.engine.partition_build import first_plan
-    from gridmap.engine.partition_improve import improve
-    from gridmap.engine.partition_search import Search, part_scorer, part_scorer_array
+    from gridmap.engine.partition.build import first_plan
+    from gridmap.engine.partition.improve import improve
+    from gridmap.engine.partition.search import Search, part_scorer, part_scorer_array
+    from gridmap.engine.partition.solve import _piece, _priced_perimeters
 
     cells = voronoi(300, 5)
     adj = adjacency(cells)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from gridmap.engine.assign import assign_buildings
-from gridmap.engine.partition import n_parts_for
-from gridmap.engine.partition_community import partition_community
+from gridmap.engine.partition.community import partition_community
+from gridmap.engine.partition.solve import n_parts_for
 
 TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)
 TO_UTM = Transformer.from_crs(4326, 32648, always_xy=True)

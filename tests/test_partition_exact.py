@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmap.engine.graph import adjacency, connected_parts
-from gridmap.engine.partition import _piece, partition_graph
-from gridmap.engine.partition_exact import exact_partition
+from gridmap.engine.partition.exact import exact_partition
+from gridmap.engine.partition.solve import _piece, partition_graph
 
 
 def grid_piece(nx: int, ny: int, weights: np.ndarray):  # type: ignore[no-untyped-def]

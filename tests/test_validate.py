@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import MultiPolygon, Point, Polygon, box
 
-from gridmap.engine.validate import (
+from gridmap.engine.validate.check import (
     ISSUE_KINDS,
     CoverageReport,
     coverage_report_exit_code,

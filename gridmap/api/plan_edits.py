@@ -225,8 +225,8 @@ def _revert(
     store: Store, settings: Settings, plan_id: str, edit: RevertEdit, base: Any, user: User
 ) -> dict[str, Any]:
     """Commit revision ``edit.to_revision``'s cells and grids again, from the base."""
-    from gridmap.engine.edits import EditRefused
-    from gridmap.engine.edits_diff import diff_plans
+    from gridmap.engine.edits.diff import diff_plans
+    from gridmap.engine.edits.operations import EditRefused
     from gridmap.engine.plan import CELL_COLUMNS
 
     target = store.revision(plan_id, edit.to_revision)
@@ -276,7 +276,7 @@ async def post_edit(request: Request, plan_id: str, edit: Edit, user: Planner) -
     422 with ``reason`` when the engine refuses the edit (it would break the plan). The answer
     carries the new revision, what changed, the diff, the validation report of the edited
     community and its grids (GeoJSON), so a client need not reload the plan."""
-    from gridmap.engine.edits import EditRefused
+    from gridmap.engine.edits.operations import EditRefused
 
     try:
         return await run_in_threadpool(_edit, request, plan_id, edit, user)

@@ -184,7 +184,7 @@ def get_diff(
     revision: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Grids added, removed, recoded; residents, cells, atoms and buildings that move."""
-    from gridmap.engine.edits_diff import diff_plans
+    from gridmap.engine.edits.diff import diff_plans
 
     store = _store(request)
     new = store.revision(plan_id, revision)

@@ -84,7 +84,7 @@ def check_command(
     ] = False,
 ) -> None:
     """Prove coverage: gaps, overlaps, slivers, multipart grids… Exit 0 when valid, 1 when not."""
-    from gridmap.engine.validate import coverage_report_exit_code
+    from gridmap.engine.validate.check import coverage_report_exit_code
     from gridmap.plans import check_file, check_plan
 
     try:

@@ -30,7 +30,7 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.engine.edits_plan import Metric, Plan, load_plan
+from gridmap.engine.edits.plan import Metric, Plan, load_plan
 from gridmap.engine.graph import Adjacency
 from gridmap.engine.plan import dissolve_grids, grid_table
 from gridmap.errors import InputError

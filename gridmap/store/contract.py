@@ -130,7 +130,7 @@ class Revision:
     ``cells``: indexed by ``cell_id`` (str), columns community_code, atom_id, grid, residents,
     households and the cell polygon (EPSG:4326). ``grids``: one row per grid, columns code,
     community_code, name, residents, households, cells, compactness and the dissolved polygon.
-    These are exactly the frames :func:`gridmap.engine.partition_community` and the edits work on.
+    These are exactly the frames :func:`gridmap.engine.partition.community` and the edits work on.
     """
 
     info: RevisionInfo

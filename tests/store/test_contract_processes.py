@@ -18,7 +18,7 @@ import shapely
 from conftest import open_target
 from storedata import C1, lattice, make_plan
 
-from gridmap.engine.validate import validate_coverage
+from gridmap.engine.validate.check import validate_coverage
 
 CHILD = Path(__file__).with_name("child.py")
 PATIENCE_S = 300.0  # a generous bound on waiting for a child, so that a hang fails the test

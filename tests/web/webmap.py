@@ -11,7 +11,7 @@ from typing import Any
 
 import shapely
 
-from gridmap.engine.edits import EditRefused, move_cells
+from gridmap.engine.edits.operations import EditRefused, move_cells
 
 TILE = 256
 STREET = "500108001000"  # 铜元局街道: 10 communities, 38 grids, a plan without errors

@@ -17,12 +17,12 @@ import shapely
 from pyproj import Transformer
 
 from gridmap.crs import lonlat_to, metric_crs
-from gridmap.engine.canvas import build_canvas
+from gridmap.engine.canvas.build import build_canvas
+from gridmap.engine.canvas.split_units import split_heavy_units
 from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts, firm_mask
 from gridmap.engine.gridcodes import number_grids
-from gridmap.engine.partition import n_parts_for, partition_graph
+from gridmap.engine.partition.solve import n_parts_for, partition_graph
 from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
-from gridmap.engine.split_units import split_heavy_units
 
 __all__ = [
     "CommunityGraph",

@@ -1,6 +1,6 @@
 """Checks of the grids against the other layers: communities, units, buildings, weights.
 
-Part of :mod:`gridmap.engine.validate`. One rule for "lies in": a feature is in a grid (or a
+Part of :mod:`gridmap.engine.validate.check`. One rule for "lies in": a feature is in a grid (or a
 grid in a community) when their shared area exceeds ``min_area_m2``; it is split when it is in
 two or more.
 """
@@ -14,8 +14,8 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.engine.validate_report import CoverageIssue
-from gridmap.engine.validate_space import (
+from gridmap.engine.validate.report import CoverageIssue
+from gridmap.engine.validate.space import (
     NOISE_WIDTH_M,
     TOUCH_M,
     MetricSpace,
@@ -24,7 +24,7 @@ from gridmap.engine.validate_space import (
     polygonal,
     where,
 )
-from gridmap.engine.validate_topology import GridSet
+from gridmap.engine.validate.topology import GridSet
 
 __all__ = ["check_buildings", "check_communities", "check_units", "check_weight"]
 

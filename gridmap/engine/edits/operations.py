@@ -33,10 +33,10 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.engine.edits_diff import PlanDiff, diff_plans
-from gridmap.engine.edits_geometry import share_inside
-from gridmap.engine.edits_plan import Metric, Plan, Problem, load_plan
-from gridmap.engine.edits_steps import (
+from gridmap.engine.edits.diff import PlanDiff, diff_plans
+from gridmap.engine.edits.geometry import share_inside
+from gridmap.engine.edits.plan import Metric, Plan, Problem, load_plan
+from gridmap.engine.edits.steps import (
     EditResult,
     as_polygon,
     assemble,
@@ -108,7 +108,7 @@ def move_cells(
     >>> move_cells(_row_of_cells("1222"), ["c1"], "500108003002002")
     Traceback (most recent call last):
     ...
-    gridmap.engine.edits.EditRefused: grid 500108003002001 would be left empty
+    gridmap.engine.edits.operations.EditRefused: grid 500108003002001 would be left empty
     """
     plan = load_plan(cells, adjacency, metric)
     ids = listed(cell_ids, "cell_ids")
@@ -146,10 +146,11 @@ def move_atoms(
     >>> result = move_atoms(_row_of_cells("1122"), ["c"], "500108003002001")
     >>> result.changed[0]
     'atom c (1 cell, 30 residents, 12 households) moves from 500108003002002 to 500108003002001'
-    >>> move_atoms(_row_of_cells("1123"), ["a"], "500108003002003")
-    Traceback (most recent call last):
-    ...
-    gridmap.engine.edits.EditRefused: grid 500108003002003 shares no boundary with cell(s) c1
+    >>> try:
+    ...     move_atoms(_row_of_cells("1123"), ["a"], "500108003002003")
+    ... except EditRefused as refused:
+    ...     print(refused)
+    grid 500108003002003 shares no boundary with cell(s) c1
     """
     plan = load_plan(cells, adjacency, metric)
     numbers, unknown = plan.atom_numbers(listed(atom_ids, "atom_ids"))
@@ -221,10 +222,10 @@ def split_grid(
     """Split a grid in two: balanced automatically, or along a line the planner drew.
 
     Without ``line`` the grid's atoms are partitioned in two by ``weight`` with
-    :func:`gridmap.engine.partition.partition_graph`. With ``line`` (EPSG:4326), the line is
+    :func:`gridmap.engine.partition.solve.partition_graph`. With ``line`` (EPSG:4326), the line is
     extended straight past its ends and each atom goes to the side holding most of its area
     (exactly half: the right side), so the cut follows cell borders; see
-    :mod:`gridmap.engine.edits_geometry` for why sides are taken this way. The side keeping
+    :mod:`gridmap.engine.edits.geometry` for why sides are taken this way. The side keeping
     most residents keeps the code; the other takes the next free number.
 
     Raises

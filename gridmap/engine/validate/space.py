@@ -1,6 +1,6 @@
 """Helpers shared by the coverage checks: the metric frame, sentences, pieces of area.
 
-Part of :mod:`gridmap.engine.validate`.
+Part of :mod:`gridmap.engine.validate.check`.
 """
 
 from __future__ import annotations

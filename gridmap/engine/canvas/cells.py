@@ -1,6 +1,6 @@
 """Cells of a canvas: a tessellation of the community in which every cell belongs to one atom.
 
-Private helpers of :mod:`gridmap.engine.canvas`; every geometry here is in the metric CRS.
+Private helpers of :mod:`gridmap.engine.canvas.build`; every geometry here is in the metric CRS.
 
 The method borrows momepy's morphological tessellation (Voronoi diagram of points densified
 along the footprints' boundaries, dissolved per footprint, clipped to a limit), made exact:

@@ -54,21 +54,21 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmap.crs import metric_crs
-from gridmap.engine.validate_layers import (
+from gridmap.engine.validate.layers import (
     check_buildings,
     check_communities,
     check_units,
     check_weight,
 )
-from gridmap.engine.validate_report import (
+from gridmap.engine.validate.report import (
     ISSUE_KINDS,
     WARNING_KINDS,
     CoverageIssue,
     CoverageReport,
     coverage_report_exit_code,
 )
-from gridmap.engine.validate_space import MetricSpace, polygonal
-from gridmap.engine.validate_topology import check_coverage, check_geometry
+from gridmap.engine.validate.space import MetricSpace, polygonal
+from gridmap.engine.validate.topology import check_coverage, check_geometry
 from gridmap.errors import InputError
 
 __all__ = [

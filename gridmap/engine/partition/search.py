@@ -1,6 +1,6 @@
 """Local search that balances and reshapes a contiguous partition of one connected graph.
 
-Private to :mod:`gridmap.engine.partition`. The score of a plan (lower is better) is a sum
+Private to :mod:`gridmap.engine.partition.solve`. The score of a plan (lower is better) is a sum
 over its parts of
 
     H·d² + L1·max(0, |d| - tight) + [e > 0]·(G0 + G·e + G2·e²) - ν·4π·area/perimeter²
@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from gridmap.engine.partition_build import Piece
+from gridmap.engine.partition.build import Piece
 
 __all__ = ["INNER_BAND", "Search", "part_scorer", "part_scorer_array"]
 

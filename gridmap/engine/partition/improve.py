@@ -1,6 +1,6 @@
 """The local search's schedule, and its two reshaping moves: exchanges and re-splits.
 
-Private to :mod:`gridmap.engine.partition`. Single moves change a boundary one unit at a time
+Private to :mod:`gridmap.engine.partition.solve`. Single moves change a boundary one unit at a time
 and stall where a part has to give on one side and take on another to become compact. An
 exchange swaps two units across a boundary, keeping both weights close. A re-split redraws
 the whole common boundary of two parts: the best of a few straight cuts of their union
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from gridmap.engine.partition_search import Search
+from gridmap.engine.partition.search import Search
 
 __all__ = ["exchange", "improve", "resplit"]
 

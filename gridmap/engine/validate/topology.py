@@ -1,7 +1,7 @@
 """Geometry and coverage checks of the grids: validity, duplicates, gaps, overlaps, edges.
 
-Part of :mod:`gridmap.engine.validate`. Topology is decided in lon/lat and sizes measured in
-metres (see :class:`~gridmap.engine.validate_space.MetricSpace`).
+Part of :mod:`gridmap.engine.validate.check`. Topology is decided in lon/lat and sizes measured in
+metres (see :class:`~gridmap.engine.validate.space.MetricSpace`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from gridmap.engine.validate_report import CoverageIssue
-from gridmap.engine.validate_space import (
+from gridmap.engine.validate.report import CoverageIssue
+from gridmap.engine.validate.space import (
     TOUCH_M,
     MetricSpace,
     and_list,

@@ -1,10 +1,10 @@
 """Balanced, contiguous, compact partition of a graph of units (atoms' cells) into grids.
 
 :func:`partition_graph` is the tool; :func:`n_parts_for` says how many grids a total makes.
-The search itself lives in :mod:`gridmap.engine.partition_build` (k-means++ seeds and a
-balanced power diagram, made contiguous), :mod:`gridmap.engine.partition_search` (the score,
+The search itself lives in :mod:`gridmap.engine.partition.build` (k-means++ seeds and a
+balanced power diagram, made contiguous), :mod:`gridmap.engine.partition.search` (the score,
 single moves, flow along the parts' graph, ejection chains, exchanges) and
-:mod:`gridmap.engine.partition_improve` (straight re-splits of neighbouring parts, and the
+:mod:`gridmap.engine.partition.improve` (straight re-splits of neighbouring parts, and the
 schedule). Every step keeps every part connected.
 """
 
@@ -18,11 +18,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gridmap.engine.graph import Adjacency
-from gridmap.engine.partition_build import Piece, components, first_plan
-from gridmap.engine.partition_exact import EXACT_MAX_UNITS, exact_partition
-from gridmap.engine.partition_improve import improve
-from gridmap.engine.partition_pieces import Plan, allocate, explain
-from gridmap.engine.partition_search import INNER_BAND, Search
+from gridmap.engine.partition.build import Piece, components, first_plan
+from gridmap.engine.partition.exact import EXACT_MAX_UNITS, exact_partition
+from gridmap.engine.partition.improve import improve
+from gridmap.engine.partition.pieces import Plan, allocate, explain
+from gridmap.engine.partition.search import INNER_BAND, Search
 from gridmap.errors import InputError
 
 __all__ = ["PartitionResult", "n_parts_for", "partition_graph"]

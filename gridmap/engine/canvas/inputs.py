@@ -1,4 +1,4 @@
-"""Inputs of a canvas, checked and projected: private helpers of :mod:`gridmap.engine.canvas`.
+"""Inputs of a canvas, checked and projected: private helpers of :mod:`gridmap.engine.canvas.build`.
 
 Everything leaves here in the metric CRS, as shapely arrays, with the decisions about what is
 on the canvas (and why not) written down in ``Inputs.notes`` by id.
@@ -59,7 +59,7 @@ def read_inputs(
     weight_columns: Sequence[str],
     point_radius_m: float,
 ) -> Inputs:
-    """Check, project and clip the inputs of :func:`gridmap.engine.canvas.build_canvas`."""
+    """Check, project and clip the inputs of :func:`gridmap.engine.canvas.build.build_canvas`."""
     crs = pyproj.CRS.from_user_input(metric)
     if not crs.is_projected:
         raise InputError(f"metric={metric!r} is not a projected CRS")

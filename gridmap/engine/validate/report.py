@@ -1,6 +1,6 @@
 """The coverage report: issues with their grids, a sentence, a measure and a place (lon/lat).
 
-Part of :mod:`gridmap.engine.validate`, which re-exports the public names.
+Part of :mod:`gridmap.engine.validate.check`, which re-exports the public names.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class CoverageIssue:
 
 @dataclass(frozen=True)
 class CoverageReport:
-    """What :func:`~gridmap.engine.validate.validate_coverage` found.
+    """What :func:`~gridmap.engine.validate.check.validate_coverage` found.
 
     ``ok`` is True when no issue is an error (weight-band warnings do not count).
     ``stats`` holds plain numbers: grids, area_m2 (of the area to cover), covered_m2, gap_m2,

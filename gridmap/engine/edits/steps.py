@@ -16,10 +16,10 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.engine.edits_diff import PlanDiff, diff_plans
-from gridmap.engine.edits_geometry import left_share
-from gridmap.engine.edits_plan import AtomGraph, Plan, Problem
-from gridmap.engine.partition import PartitionResult, partition_graph
+from gridmap.engine.edits.diff import PlanDiff, diff_plans
+from gridmap.engine.edits.geometry import left_share
+from gridmap.engine.edits.plan import AtomGraph, Plan, Problem
+from gridmap.engine.partition.solve import PartitionResult, partition_graph
 from gridmap.errors import InputError
 
 __all__ = [

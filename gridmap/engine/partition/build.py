@@ -1,7 +1,7 @@
 """First plan of a balanced partition of one connected graph: seeds, power diagram, contiguity.
 
-Private to :mod:`gridmap.engine.partition`; the local search
-(:mod:`gridmap.engine.partition_search`, :mod:`gridmap.engine.partition_improve`) improves
+Private to :mod:`gridmap.engine.partition.solve`; the local search
+(:mod:`gridmap.engine.partition.search`, :mod:`gridmap.engine.partition.improve`) improves
 what this module builds.
 """
 

@@ -1,6 +1,6 @@
 """Atoms of a canvas: units kept whole, scattered buildings grouped by proximity.
 
-Private helpers of :mod:`gridmap.engine.canvas`; every geometry here is in the metric CRS.
+Private helpers of :mod:`gridmap.engine.canvas.build`; every geometry here is in the metric CRS.
 
 Rules, in the order they apply:
 

@@ -1,6 +1,6 @@
 """What changes between two plans on the same canvas: grids added, removed, recoded, and who moves.
 
-Part of :mod:`gridmap.engine.edits` (re-exported there).
+Part of :mod:`gridmap.engine.edits.operations` (re-exported there).
 
 Codes alone do not say who moved: an edit may renumber grids. So old and new grids are first
 matched one to one, greedily by the residents they share (then by shared area, then keeping

@@ -1,6 +1,6 @@
 """Sharing parts out among the pieces of a graph, and explaining the parts out of band.
 
-Private to :mod:`gridmap.engine.partition`: units above the maximum become parts of their
+Private to :mod:`gridmap.engine.partition.solve`: units above the maximum become parts of their
 own, the rest of the graph falls into connected pieces (parts never span two), and each piece
 gets its number of parts by weight.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gridmap.engine.graph import Adjacency
-from gridmap.engine.partition_build import components
+from gridmap.engine.partition.build import components
 
 __all__ = ["Plan", "allocate", "explain"]
 

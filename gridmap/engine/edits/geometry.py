@@ -1,6 +1,6 @@
 """Drawn shapes against cells: the two sides of a drawn line, the share of a drawn polygon.
 
-Private helpers of :mod:`gridmap.engine.edits`; every geometry here is metric.
+Private helpers of :mod:`gridmap.engine.edits.operations`; every geometry here is metric.
 
 Sides of a line. Testing each cell's representative point against the nearest segment is
 fragile: beyond the line's ends and near its vertices the "side" flips with the point's
@@ -18,7 +18,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.ops import split
 
-from gridmap.engine.edits_plan import Problem
+from gridmap.engine.edits.plan import Problem
 
 __all__ = ["left_share", "share_inside"]
 

@@ -1,6 +1,6 @@
 """Exhaustive search of the contiguous arrangements of a small piece.
 
-Private to :mod:`gridmap.engine.partition`. A community of a dozen coarse atoms (compounds of
+Private to :mod:`gridmap.engine.partition.solve`. A community of a dozen coarse atoms (compounds of
 2,000 residents) leaves the local search little room: it may stop with a grid out of band
 where an arrangement within the band exists, or where none does. On such small pieces every
 arrangement can be tried: parts are grown one at a time as connected sets holding the lowest
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gridmap.engine.partition_build import Piece
-from gridmap.engine.partition_search import INNER_BAND, part_scorer
+from gridmap.engine.partition.build import Piece
+from gridmap.engine.partition.search import INNER_BAND, part_scorer
 
 __all__ = ["EXACT_MAX_UNITS", "ExactResult", "exact_partition"]
 

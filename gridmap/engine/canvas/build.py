@@ -5,10 +5,10 @@ cells"). The canvas is laid once per community:
 
 - atoms: each compound and social unit (and each unit of kind "other") is one atom; scattered
   buildings are grouped by proximity, never across a main road (rules in
-  :mod:`gridmap.engine.canvas_atoms`);
+  :mod:`gridmap.engine.canvas.atoms`);
 - cells: a tessellation of the community minus the excluded gaps (a river, say) in which every
   cell is one Polygon owned by one atom, no cell border runs through a footprint, and empty land
-  goes to the nearest atom (method in :mod:`gridmap.engine.canvas_cells`). An atom has one cell
+  goes to the nearest atom (method in :mod:`gridmap.engine.canvas.cells`). An atom has one cell
   per connected part of its land; large empty land is not cut further.
 
 Everything is computed in a metric CRS and converted to EPSG:4326 at the end, vertex by vertex,
@@ -29,9 +29,9 @@ import shapely
 from numpy.typing import NDArray
 
 from gridmap.crs import metric_crs
-from gridmap.engine.canvas_atoms import AtomSet, make_atoms
-from gridmap.engine.canvas_cells import merge_small_parts, relabel, territory_parts
-from gridmap.engine.canvas_inputs import Inputs, read_inputs
+from gridmap.engine.canvas.atoms import AtomSet, make_atoms
+from gridmap.engine.canvas.cells import merge_small_parts, relabel, territory_parts
+from gridmap.engine.canvas.inputs import Inputs, read_inputs
 from gridmap.engine.graph import Adjacency, adjacency
 
 __all__ = ["ATOM_KINDS", "Canvas", "build_canvas"]
