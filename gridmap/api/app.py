@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from gridmap import __version__
 from gridmap.api.errors import install_error_handlers
+from gridmap.api.input_guard import RejectNul
 from gridmap.api.limits import install_limits
 from gridmap.settings import Settings
 from gridmap.store import open_store
@@ -39,6 +40,7 @@ _ROUTERS = (
     "gridmap.api.incidents",
     "gridmap.api.open311",
     "gridmap.api.staff",
+    "gridmap.api.docs_pages",
 )
 
 
@@ -80,10 +82,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         description="Urban grid management (网格化服务管理): lookup, layers, tiles, plans, "
         'incidents. Errors are JSON {"error": code, "detail": …}.',
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs_pages.py from web/vendor, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     install_limits(app, settings)
+    app.add_middleware(RejectNul)
     for module in modules:
         app.include_router(module.router)
     return app

@@ -34,6 +34,7 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from gridmap.api.errors import ApiError
+from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
 from gridmap.store.contract import Store, User
@@ -61,7 +62,7 @@ _log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
-router = APIRouter(tags=["security"])
+router = APIRouter(tags=["security"], route_class=LimitedRoute)  # a capped body for /api/token too
 
 
 class Token(BaseModel):
