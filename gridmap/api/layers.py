@@ -16,6 +16,7 @@ from gridmap.api.auth import optional_user, role_at_least
 from gridmap.api.errors import ApiError
 from gridmap.api.features import LAYERS, FeatureCache, feature_collection, parse_bbox
 from gridmap.api.limits import rate_limited
+from gridmap.api.plan_access import PlanAccess
 from gridmap.store.contract import User
 
 __all__ = ["LayerName", "router", "startup"]
@@ -90,12 +91,14 @@ def layer(
     request: Request,
     layer: LayerName,
     user: Annotated[User | None, Depends(optional_user)],
+    access: PlanAccess,
     bbox: Annotated[
         str | None,
         Query(description="minlon,minlat,maxlon,maxlat", examples=["106.56,29.51,106.58,29.53"]),
     ] = None,
     plan: Annotated[
-        str | None, Query(description="grids only: the head revision of this plan")
+        str | None,
+        Query(description="grids only: the head revision of this plan (a draft: planners only)"),
     ] = None,
 ) -> Response:
     """The features of ``layer`` intersecting ``bbox`` (all without one)."""
@@ -112,7 +115,7 @@ def layer(
         media_type="application/geo+json",
         headers={
             "Cache-Control": "private, no-store"
-            if name == "incidents"
+            if name == "incidents" or not access.public
             else f"public, max-age={max_age}"
         },
     )
