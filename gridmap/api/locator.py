@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridmap.api.params import in_utc_range
 from gridmap.engine.assign import GridIndex
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
@@ -55,7 +56,11 @@ def parse_at(text: str | None) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"at: expected a date (2026-03-01) or an ISO time, got {text!r}") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=CHINA_TZ)
+    when = when if when.tzinfo is not None else when.replace(tzinfo=CHINA_TZ)
+    try:
+        return in_utc_range(when)
+    except ValueError as exc:
+        raise InputError(f"at: {exc}") from None
 
 
 def grid_display_name(name: Any, code: str, community_short: str | None) -> str:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gridmap.api.auth import require
+from gridmap.api.params import MAX_NUMBER
 from gridmap.api.plan_data import published_cells
 from gridmap.errors import NotFoundError
 from gridmap.store.contract import Store, User
@@ -64,7 +65,7 @@ async def get_atoms(
     plan_id: str,
     user: Planner,
     community: Annotated[list[str] | None, Query(max_length=500)] = None,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:
     """GeoJSON of the atoms of ``community`` (repeatable; default all the plan's)."""
     body = await run_in_threadpool(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
 from gridmap.api.errors import error_body
+from gridmap.api.params import MAX_NUMBER
 from gridmap.api.plan_data import (
     export_grids,
     partition_in_store,
@@ -146,7 +147,7 @@ def get_plan(
     request: Request,
     plan_id: str,
     user: Planner,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """The plan, its revisions, and the grids of ``revision`` (default the head) as GeoJSON."""
     store = _store(request)
@@ -165,7 +166,7 @@ def get_report(
     request: Request,
     plan_id: str,
     user: Planner,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     format: Literal["json", "geojson"] = "json",
 ) -> dict[str, Any]:
     """Gaps, overlaps, slivers, split units, grids off the target band… with their places."""
@@ -181,7 +182,7 @@ def get_diff(
     against: Annotated[
         str, Query(max_length=80, description="'published', PLAN or PLAN@REVISION")
     ] = "published",
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """Grids added, removed, recoded; residents, cells, atoms and buildings that move."""
     from gridmap.engine.edits.diff import diff_plans
@@ -194,8 +195,10 @@ def get_diff(
         label = "published"
     else:
         other, _, number = against.partition("@")
-        if number and not number.isdigit():
-            raise InputError(f"against={against!r}: write PLAN or PLAN@REVISION (a number)")
+        if number and (not number.isdigit() or int(number) > MAX_NUMBER):
+            raise InputError(
+                f"against={against!r}: write PLAN or PLAN@REVISION (a number up to {MAX_NUMBER})"
+            )
         old = store.revision(other, int(number) if number else None)
         old_cells, label = old.cells, f"{other}@{old.info.number}"
     if set(old_cells.index) != set(new.cells.index):
@@ -213,7 +216,7 @@ def export_plan(
     plan_id: str,
     user: Planner,
     format: Literal["gpkg", "geojson", "shp", "csv"] = "geojson",
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:
     """A revision's grids, downloaded as a file."""
     rev = _store(request).revision(plan_id, revision)
