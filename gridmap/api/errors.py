@@ -35,6 +35,7 @@ STATUS: dict[str, int] = {
     "forbidden": 403,
     "too_many_requests": 429,
     "payload_too_large": 413,
+    "service_busy": 503,
     "edit_refused": 422,
     "publish_refused": 409,
 }
