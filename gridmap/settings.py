@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         description="Requests a client IP may make at once (a map view loads dozens "
         "of tiles) before the rate limit applies.",
     )
+    max_layer_features: int = Field(
+        10_000,
+        gt=0,
+        description="Most features one /api/layers answer may hold; a larger answer asks for a "
+        "smaller bbox (the map reads buildings as tiles).",
+    )
     sign_in_per_minute: float = Field(
         10.0,
         ge=0,

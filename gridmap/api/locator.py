@@ -202,6 +202,13 @@ class Locator:
             }
         return answer
 
+    def has_index_for(self, at: dt.datetime) -> bool:
+        """Whether a lookup at ``at`` is answered from an index already built (the grids in
+        force now, or one of the :attr:`keep` past sets used last)."""
+        key = self._key(at)
+        with self._lock:
+            return key == self._current.key or key in self._past
+
     # -- private ---------------------------------------------------------------------------
 
     def _key(self, at: dt.datetime | None) -> tuple[tuple[str, str, int], ...]:
