@@ -234,7 +234,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     """
     settings: Settings = request.app.state.settings
     guard = _guard(request)
-    guard.admit(request.client.host if request.client else "unknown", form.username)
+    guard.admit(form.username)
     try:
         user = _store(request).user(form.username)
     except (NotFoundError, InputError):
