@@ -41,6 +41,11 @@ MIN_CONTACT_M = 1.0
 ROAD_CORRIDOR_M = 12.0
 ROAD_EDGE_COST = 0.6
 ROAD_STEP_M = 5.0
+# Scattered buildings are grouped into atoms weighing at most this share of the band's width
+# (±20% of 3,000: 600 residents), never less than MIN_CLUSTER_SHARE of the target: atoms
+# merely under the band's maximum (31 atoms of ~800) cannot be balanced into a ±600 band.
+CLUSTER_SHARE_OF_BAND = 0.5
+MIN_CLUSTER_SHARE = 0.05
 
 
 @dataclass
@@ -107,6 +112,7 @@ def community_graph(
         maximum=target * (1 + tolerance),
         weight=weight,
         metric=(metric, lambda x, y: to_lonlat.transform(x, y)),
+        part_max=cluster_cap(target, tolerance),
     )
     canvas = build_canvas(
         community_code,
@@ -116,6 +122,7 @@ def community_graph(
         roads=roads,
         metric=crs,
         max_atom_weight=target * (1 + tolerance),
+        max_cluster_weight=cluster_cap(target, tolerance),
         seed=seed,
     )
     atom_ids = canvas.atoms.index.to_numpy()
@@ -156,6 +163,18 @@ def community_graph(
         metric,
         road[firm],
     )
+
+
+def cluster_cap(target: float, tolerance: float) -> float:
+    """The heaviest atom of scattered buildings: about half the band's width.
+
+    Examples
+    --------
+    >>> cluster_cap(3000, 0.2), cluster_cap(3000, 0.0)
+    (600.0, 150.0)
+    """
+    share = CLUSTER_SHARE_OF_BAND * 2 * tolerance
+    return float(target * max(share, MIN_CLUSTER_SHARE))
 
 
 def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # type: ignore[no-untyped-def]
