@@ -6,6 +6,7 @@ then every cell takes its atom's grid. Cells tile the community, so the grids do
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +22,10 @@ from gridmap.engine.canvas.build import build_canvas
 from gridmap.engine.canvas.split_units import split_heavy_units
 from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts, firm_mask
 from gridmap.engine.gridcodes import number_grids
-from gridmap.engine.partition.solve import n_parts_for, partition_graph
+from gridmap.engine.partition.rules import own_grid_units, solve_with_own_grids, split_large
+from gridmap.engine.partition.solve import n_parts_for
 from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
+from gridmap.errors import InputError
 
 __all__ = [
     "CommunityGraph",
@@ -65,7 +68,8 @@ class CommunityGraph:
 
     ``weights``, ``graph``, ``areas``, ``perimeters`` and ``centroids`` (metres) are per atom, in
     the order of ``canvas.atoms``; ``cell_atom`` is each cell's atom position; ``n_parts`` the
-    number of grids; ``notes`` say how heavy units were split and how the count was chosen.
+    number of grids; ``notes`` say how heavy units were split and how the count was chosen;
+    ``own_atoms`` are the atoms of units that are a grid of their own (``own_grid``).
     """
 
     code: str
@@ -80,6 +84,7 @@ class CommunityGraph:
     notes: list[str]
     metric: Any
     edge_road: np.ndarray  # per edge of ``graph``: metres of the shared boundary along roads
+    own_atoms: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def edge_cost(self) -> np.ndarray:
@@ -105,15 +110,17 @@ def community_graph(
     crs = metric_crs(community.bounds, metric_epsg)
     metric = lonlat_to(crs)
     to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
-    buildings, units, split_notes = split_heavy_units(
+    own = own_grid_units(units)
+    buildings, split, split_notes = split_heavy_units(
         buildings,
-        units,
+        units[~units["id"].isin(own)] if own else units,
         target=target,
         maximum=target * (1 + tolerance),
         weight=weight,
         metric=(metric, lambda x, y: to_lonlat.transform(x, y)),
         part_max=cluster_cap(target, tolerance),
     )
+    units = pd.concat([split, units[units["id"].isin(own)]], ignore_index=True) if own else split
     canvas = build_canvas(
         community_code,
         community,
@@ -129,15 +136,24 @@ def community_graph(
     position = pd.Series(np.arange(len(atom_ids)), index=atom_ids)
     cell_atom = position[canvas.cells["atom_id"].to_numpy()].to_numpy()
     weights = canvas.atoms[weight].astype(float).fillna(0).to_numpy()
-    total = float(weights.sum())
-    n_parts = min(n_parts_for(total, target, tolerance), len(atom_ids))
+    own_atoms = np.flatnonzero(canvas.atoms["unit_id"].isin(own).to_numpy())
+    rest = np.setdiff1d(np.arange(len(atom_ids)), own_atoms)
+    total = float(weights[rest].sum())
+    n_parts = min(n_parts_for(total, target, tolerance), len(rest)) if len(rest) else 0
+    n_parts += len(own_atoms)
     notes = list(split_notes)
-    rounded = n_parts_for(total, target)
-    if n_parts != min(rounded, len(atom_ids)):
+    for a in own_atoms:
         notes.append(
-            f"{total:,.0f} {weight} in {rounded} grid(s) would make {total / rounded:,.0f} "
-            f"each, outside {target:,.0f} ± {tolerance:.0%}; {n_parts} grids of "
-            f"{total / n_parts:,.0f} instead"
+            f"unit {canvas.atoms['unit_id'].iloc[a]} {canvas.atoms['name'].iloc[a]}: its own "
+            f"grid (专属网格) with {weights[a]:,.0f} {weight}"
+        )
+    rounded = n_parts_for(total, target) + len(own_atoms)
+    if len(rest) and n_parts != min(rounded, len(atom_ids)):
+        notes.append(
+            f"{total:,.0f} {weight} in {rounded - len(own_atoms)} grid(s) would make "
+            f"{total / (rounded - len(own_atoms)):,.0f} each, outside {target:,.0f} ± "
+            f"{tolerance:.0%}; {n_parts - len(own_atoms)} grids of "
+            f"{total / (n_parts - len(own_atoms)):,.0f} instead"
         )
     graph, areas, perimeters, centroids, road = _atom_graph(
         canvas.cells,
@@ -162,6 +178,7 @@ def community_graph(
         notes,
         metric,
         road[firm],
+        own_atoms,
     )
 
 
@@ -211,8 +228,17 @@ def partition_community(
     seed: int = 0,
     scheme: str = "db11",
     metric_epsg: int | None = None,
+    max_area_km2: float | None = None,
 ) -> CommunityResult:
-    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole."""
+    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole.
+
+    A unit with ``own_grid`` true is a grid of its own, whatever its weight. With
+    ``max_area_km2``, a grid larger than that (a thinly populated village) is split into
+    grids of about equal area, each under it where its atoms allow; the report gives each
+    grid's area (``grid_areas_km2``).
+    """
+    if max_area_km2 is not None and not (math.isfinite(max_area_km2) and max_area_km2 > 0):
+        raise InputError(f"max_area_km2 must be a positive number, not {max_area_km2!r}")
     g = community_graph(
         community_code,
         community,
@@ -226,22 +252,14 @@ def partition_community(
         metric_epsg=metric_epsg,
     )
     canvas, cells, cell_atom, metric = g.canvas, g.canvas.cells, g.cell_atom, g.metric
-    result = partition_graph(
-        g.weights,
-        g.graph,
-        g.n_parts,
-        centroids=g.centroids,
-        areas=g.areas,
-        perimeters=g.perimeters,
-        target=target,
-        tolerance=tolerance,
-        seed=seed,
-        edge_cost=g.edge_cost,
-    )
+    labels, part_notes = solve_with_own_grids(g, target, tolerance, seed)
+    if max_area_km2 is not None:
+        labels, area_notes = split_large(g, labels, max_area_km2 * 1e6, seed)
+        part_notes += area_notes
     labelled = cells.copy()
     labelled["community_code"] = community_code
     cell_labels, moved = _reconnect(
-        result.labels[cell_atom],
+        labels[cell_atom],
         cells[weight].astype(float).fillna(0).to_numpy(),
         firm_contacts(canvas.adjacency, MIN_CONTACT_M),
     )
@@ -261,7 +279,11 @@ def partition_community(
         "atoms": len(g.weights),
         "cells": len(cells),
         "mean_compactness": round(float(table["compactness"].mean()), 3),
-        "boundary_on_roads": _on_roads(g, result.labels),
+        "boundary_on_roads": _on_roads(g, labels),
+        "grid_areas_km2": {
+            c: round(float(a) / 1e6, 3)
+            for c, a in zip(table["code"], table["area_m2"], strict=True)
+        },
         "out_of_band": [
             {"code": c, weight: int(w), "deviation": round(float(d), 3)}
             for c, w, d, ok in zip(
@@ -270,7 +292,7 @@ def partition_community(
             if not ok
         ],
         "notes": g.notes
-        + list(result.notes)
+        + part_notes
         + (
             [f"{moved} empty cell(s) detached from their grid joined the neighbouring grid"]
             if moved
