@@ -7,7 +7,8 @@ then every cell takes its atom's grid. Cells tile the community, so the grids do
 from __future__ import annotations
 
 import math
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,12 +390,16 @@ def partition_communities(
     *,
     roads: gpd.GeoDataFrame | None = None,
     workers: int = 1,
+    progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> list[CommunityResult]:
     """:func:`partition_community` for each row of ``communities`` (code, geometry).
 
     Communities are independent, so with ``workers`` > 1 they run in separate processes.
+    ``progress`` is called with each community's code as soon as it is done (in the order
+    they finish); the results come back in the order of ``communities``.
     """
+    done = progress or (lambda code: None)
     jobs = []
     b_tree = shapely.STRtree(buildings.geometry.values)
     u_tree = shapely.STRtree(units.geometry.values)
@@ -405,10 +410,18 @@ def partition_communities(
         in_r = None if r_tree is None else roads.iloc[r_tree.query(geom, predicate="intersects")]  # type: ignore[union-attr]
         jobs.append((code, geom, in_b, in_u, in_r))
     if workers <= 1:
-        return [partition_community(c, g, b, u, roads=r, **options) for c, g, b, u, r in jobs]
+        results = []
+        for c, g, b, u, r in jobs:
+            results.append(partition_community(c, g, b, u, roads=r, **options))
+            done(c)
+        return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(partition_community, c, g, b, u, roads=r, **options)
             for c, g, b, u, r in jobs
         ]
+        code_of = {f: job[0] for f, job in zip(futures, jobs, strict=True)}
+        for future in as_completed(futures):
+            future.result()  # a failure stops the run here, not after every community
+            done(code_of[future])
         return [f.result() for f in futures]
