@@ -237,7 +237,14 @@ def run_gridmap_pipeline(p: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]
     # a footprint is cut when less than 99% of it lies in its grid (rounding aside)
     placed = assign_buildings(p["buildings"], result.grids)
     cut = int((placed["share"] < 0.99).sum())
-    return labels, {"buildings_cut": cut, "grid_pp": float(result.grids["compactness"].mean())}
+    single = shapely.get_num_geometries(result.grids.geometry.values) == 1
+    return labels, {
+        "buildings_cut": cut,
+        "grid_pp": float(result.grids["compactness"].mean()),
+        # gridmap's grids are unions of its own cells, not of the buildings' Voronoi cells:
+        # whether each is one piece is read from its polygon
+        "single_part": single.tolist(),
+    }
 
 
 def compounds_cut(p: dict[str, Any], labels: np.ndarray, maximum: float) -> tuple[int, int]:

@@ -381,7 +381,10 @@ def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> di
             lab[adj.left[inside]], weights=adj.shared[inside], minlength=k
         )
         pps.append(4 * np.pi * np.bincount(lab, weights=p["areas"], minlength=k) / per**2)
-        connected.append([connected_parts(adj, lab == q).max() == 0 for q in range(k)])
+        if "single_part" in r:  # gridmap's own grid polygons (building cases)
+            connected.append(r["single_part"])
+        else:
+            connected.append([connected_parts(adj, lab == q).max() == 0 for q in range(k)])
         if "unit_of" in p:
             cut, whole = buildings.compounds_cut(p, lab, p["target"] * 1.2)
             units_cut, units_whole = units_cut + cut, units_whole + whole
