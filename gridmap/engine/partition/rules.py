@@ -10,6 +10,7 @@ maximum grid area.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -71,10 +72,27 @@ def solve_with_own_grids(
             edge_cost=cost,
         )
         labels[rest] = result.labels
-        notes = list(result.notes)
+        notes = [_name_units(note, g, rest) for note in result.notes]
         k_rest = int(result.labels.max()) + 1
     labels[own] = max(k_rest, 0) + np.arange(len(own))
     return labels, notes
+
+
+def _name_units(note: str, g: CommunityGraph, atoms: np.ndarray) -> str:
+    """The solver's note with each "unit N" (a position in ``atoms``) named by its atom id and
+    its unit, so that the report says which compound or cluster."""
+    ids = g.canvas.atoms.index.to_numpy()
+    unit_ids = g.canvas.atoms["unit_id"].to_numpy()
+    names = g.canvas.atoms["name"].to_numpy()
+
+    def name(match: re.Match[str]) -> str:
+        a = int(atoms[int(match.group(1))])
+        if unit_ids[a] is None or unit_ids[a] != unit_ids[a]:  # None or NaN: scattered
+            return f"atom {ids[a]} (scattered buildings)"
+        label = f"{unit_ids[a]} {names[a]}" if names[a] else f"{unit_ids[a]}"
+        return f"atom {ids[a]} ({label})"
+
+    return re.sub(r"\bunit \(?(\d+)\)?", name, note)
 
 
 def split_large(
