@@ -158,3 +158,21 @@ def test_max_area_splits_a_thin_village() -> None:
     grids_of(split, b)
     with pytest.raises(InputError, match="max_area_km2"):
         partition_community(CODE, lonlat(community), b, u, max_area_km2=0)
+
+
+def test_a_unit_no_arrangement_can_put_in_band_is_named() -> None:
+    from gridmap.engine.graph import adjacency
+    from gridmap.engine.partition.solve import partition_graph
+
+    # 1,900 alone is below 2,400; with its only neighbour (2,000) it is above 3,600
+    boxes = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
+    result = partition_graph(
+        np.array([1900.0, 2000.0, 1000.0, 1000.0]),
+        adjacency(boxes),
+        2,
+        centroids=np.c_[np.arange(4) + 0.5, np.full(4, 0.5)],
+        areas=np.ones(4),
+        target=3000.0,
+    )
+    assert not result.in_band.all()
+    assert any("unit 0 weighs 1,900" in n and "no arrangement" in n for n in result.notes)
