@@ -176,3 +176,20 @@ def test_a_unit_no_arrangement_can_put_in_band_is_named() -> None:
     )
     assert not result.in_band.all()
     assert any("unit 0 weighs 1,900" in n and "no arrangement" in n for n in result.notes)
+
+
+def test_progress_names_each_community_once_and_results_keep_their_order() -> None:
+    from gridmap.engine.partition.community import partition_communities
+
+    west, east = box(0, 0, 300, 300), box(300, 0, 300, 300)
+    houses = towers("W", None, 20, 20, 5, 5, 100) + towers("E", None, 320, 20, 5, 5, 100)
+    b, u = frames(houses, [])
+    communities = gpd.GeoDataFrame(
+        {"code": ["500108003021", "500108003022"]},
+        geometry=[lonlat(west), lonlat(east)],
+        crs=4326,
+    )
+    seen: list[str] = []
+    results = partition_communities(communities, b, u, workers=1, progress=seen.append)
+    assert seen == ["500108003021", "500108003022"]
+    assert [r.community_code for r in results] == seen
