@@ -6,6 +6,7 @@ the CLI and, later, the HTTP API call it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,14 @@ def partition_workspace(
     workers: int = 1,
     settings: Settings | None = None,
     actor: str | None = None,
+    max_area_km2: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Partition the workspace's communities; store a draft plan (revision 1); return its report.
 
-    ``actor`` (default: the login name) is recorded as the plan's author in the audit log.
+    ``actor`` (default: the login name) is recorded as the plan's author in the audit log;
+    ``max_area_km2`` and ``progress`` (called with each community's code when it is done) go
+    to :func:`partition_store`.
     """
     with GpkgStore(workspace.path) as store:
         return partition_store(
@@ -67,6 +72,8 @@ def partition_workspace(
             workers=workers,
             metric_epsg=(settings or Settings()).metric_epsg,
             actor=actor or _login(),
+            max_area_km2=max_area_km2,
+            progress=progress,
         )
 
 
@@ -83,9 +90,14 @@ def partition_store(
     metric_epsg: int | None = None,
     actor: str,
     name: str | None = None,
+    max_area_km2: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Partition communities of any store into a new draft plan (revision 1): its report, with
-    "plan" (the id), counts, every grid out of band explained, and each community's report."""
+    "plan" (the id), counts, every grid out of band explained, and each community's report.
+
+    ``max_area_km2``: grids larger than this are split by area; ``progress`` is called with
+    each community's code when it is done."""
     from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition.community import partition_communities
     from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table, node_coverage
@@ -105,6 +117,8 @@ def partition_store(
         seed=seed,
         scheme=scheme,
         metric_epsg=metric_epsg,
+        max_area_km2=max_area_km2,
+        progress=progress,
     )
     cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
@@ -119,6 +133,8 @@ def partition_store(
         "scheme": scheme,
         "communities": sorted(chosen["code"]),
     }
+    if max_area_km2 is not None:
+        params["max_area_km2"] = max_area_km2
     made = store.create_plan(
         cells[[*CELL_COLUMNS, "geometry"]],
         grids[[*GRID_COLUMNS, "geometry"]],

@@ -98,6 +98,11 @@ UNITS = Layer(
         Column("name", "str", True, False),
         Column("category", "str", doc="finer kind, e.g. school, hospital, enterprise, office"),
         Column("community_code", "str", doc="the community holding most of the unit"),
+        Column(
+            "own_grid",
+            "bool",
+            doc="专属网格: the unit is one grid whatever its residents (default false)",
+        ),
     ),
     "polygon",
     "Closed compounds and social units: each is kept whole by the partition.",

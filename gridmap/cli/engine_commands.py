@@ -31,16 +31,24 @@ def partition_command(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same plan.")] = 0,
     scheme: Annotated[str, typer.Option(help="Grid code layout: db11 or cjt349.")] = "db11",
     workers: Annotated[int, typer.Option(help="Processes to use.")] = 2,
+    max_area_km2: Annotated[
+        float | None,
+        typer.Option(
+            "--max-area-km2",
+            help="Split grids larger than this (km²) by area: a large, thinly populated "
+            "village into grids a grid worker can walk.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Partition communities into grids and store the result as a draft plan."""
-    from gridmap.plans import partition_workspace
+    from gridmap.plans import community_divisions, partition_workspace
     from gridmap.store import Workspace
 
     cfg = settings()
     try:
         ws = Workspace(workspace or cfg.workspace)
-        with err.status("partitioning…") if not as_json else contextlib.nullcontext():
+        with _community_progress(ws, community, as_json, community_divisions) as progress:
             result = partition_workspace(
                 ws,
                 communities=community or None,
@@ -51,6 +59,8 @@ def partition_command(
                 scheme=scheme,
                 workers=workers,
                 settings=cfg,
+                max_area_km2=max_area_km2,
+                progress=progress,
             )
     except GridmapError as exc:
         fail(exc, as_json)
@@ -64,6 +74,38 @@ def partition_command(
     )
     for note in result["explained"][:30]:
         out.print(f"  {note}", highlight=False)
+
+
+@contextlib.contextmanager
+def _community_progress(ws, codes, as_json, divisions):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr, one step per community (None with --json: stdout and
+    stderr stay clean)."""
+    if as_json:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gridmap.store.gpkg_store import GpkgStore
+
+    total = None
+    if ws.exists:
+        with GpkgStore(ws.path) as store:
+            total = len(divisions(store, codes or None))
+    columns = (
+        TextColumn("partitioning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("communities"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("", total=total)
+
+        def done(code: str) -> None:
+            bar.update(task, advance=1, description=code)
+
+        yield done
 
 
 @app.command("check")
