@@ -17,6 +17,7 @@ from scipy.sparse import csgraph
 
 from gridmap.engine.validate.report import CoverageIssue
 from gridmap.engine.validate.space import (
+    NOISE_WIDTH_M,
     TOUCH_M,
     MetricSpace,
     and_list,
@@ -197,7 +198,7 @@ def check_coverage(
     outside = [] if boundary is None else _outside(grids, flagged, boundary, space, min_area_m2)
     found = overlaps + gaps + outside
     segments, owner, place = _unexplained(
-        edges, flagged, [f.geometry for f in found], space, sliver_width_m
+        edges, flagged, [f.geometry for f in found], boundary, space, sliver_width_m
     )
     issues = [f.issue for f in found] + _edge_issues(
         grids, segments, owner, place, union if boundary is None else None, space,
@@ -353,6 +354,7 @@ def _unexplained(
     edges: NDArray[np.object_],
     flagged: NDArray[np.bool_],
     explained: list[shapely.Geometry],
+    boundary: shapely.Geometry | None,
     space: MetricSpace,
     sliver_width_m: float,
 ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.int64]]:
@@ -360,6 +362,12 @@ def _unexplained(
 
     Each invalid edge is cut into segments: a gap or an overlap leaves the vertices of its
     neighbours unmatched too, and those segments touch it (within half ``sliver_width_m``).
+    Segments lying along the given ``boundary`` are explained by it: GEOS's ``gap_width`` test
+    flags the coverage's own outline where it runs within ``gap_width`` of itself (a sharp spike
+    or a narrow inlet of the community), but an edge on the boundary has no neighbour to match,
+    and what lies between it and the boundary is the gap rule's to find. Without this, a
+    community checked alone (after an edit) reported its spikes as mismatched edges that the
+    check of the whole district, where a neighbour's grid fills them, did not.
     The rest are grouped into places: segments within half ``sliver_width_m`` of each other,
     transitively. Returns the segments, the grid (position) owning each, and its place.
     """
@@ -371,6 +379,14 @@ def _unexplained(
     step = np.flatnonzero(which[1:] == which[:-1])
     segments = shapely.linestrings(np.stack([coords[step], coords[step + 1]], axis=1))
     owner = np.flatnonzero(flagged)[part_owner[which[step]]]
+    if boundary is not None and len(segments):
+        outline = shapely.boundary(boundary)
+        shapely.prepare(outline)
+        ends = shapely.get_coordinates(segments).reshape(-1, 2, 2)
+        probes = shapely.points(np.concatenate([ends[:, 0], ends.mean(axis=1), ends[:, 1]]))
+        near = shapely.dwithin(outline, probes, space.degrees(NOISE_WIDTH_M))
+        along = near.reshape(3, -1).all(axis=0)
+        segments, owner = segments[~along], owner[~along]
     # The same place: within half the sliver width (at least 1 cm). A vertex on a
     # neighbour's edge makes nearly parallel lines meet, and the overlay may place that
     # meeting point millimetres along them.
