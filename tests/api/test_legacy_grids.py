@@ -1,0 +1,98 @@
+"""Legacy grid layers: ``gridmap check --grids`` weighs them by the workspace's buildings.
+
+The workspace is the hand-made district with community C1 lightened to 5,000 residents
+(25 buildings of 200); the legacy layer cuts C1 into ten grids (the inconsistency found in
+practice) and C2 (6,000 residents) into two grids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import handmade
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from gridmap.cli import app
+from gridmap.engine.plan import node_coverage
+from gridmap.store import GpkgStore
+
+
+def run(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    environment = {"GRIDMAP_WORKSPACE": "/nonexistent/workspace.gpkg"}
+    result = CliRunner().invoke(app, [*args, "--json"], env=environment)
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("legacy") / "district.gpkg"
+    layers = handmade.layers()
+    buildings = layers["buildings"]
+    buildings.loc[buildings["id"].str.startswith(handmade.C1), "residents"] = 200
+    with GpkgStore(path) as store:
+        store.write(layers, actor="test")
+    return path
+
+
+def pieces(community: int, columns: list[int], rows: list[int]) -> list[shapely.Polygon]:
+    """Boxes of a community cut between its rows and columns of buildings (5 × 5, step 1/5)."""
+    x0, step = handmade.X0 + community * handmade.SIDE, handmade.SIDE / 5
+    return [
+        shapely.box(x0 + a * step, handmade.Y0 + b * step, x0 + c * step, handmade.Y0 + d * step)
+        for b, d in itertools.pairwise(rows)
+        for a, c in itertools.pairwise(columns)
+    ]
+
+
+def legacy_layer(tmp_path: Path) -> Path:
+    # C1: 5 columns × 2 rows of grids, 10 in all; C2: 3 columns and 2 (3,600 and 2,400)
+    geoms = pieces(0, [0, 1, 2, 3, 4, 5], [0, 2, 5]) + pieces(1, [0, 3, 5], [0, 5])
+    codes = [f"{handmade.C1}{k:03d}" for k in range(1, 11)]
+    codes += [f"{handmade.C2}{k:03d}" for k in range(1, 3)]
+    path = tmp_path / "legacy.geojson"
+    # The file's own populations are stale: the workspace's buildings decide.
+    frame = gpd.GeoDataFrame({"code": codes, "residents": 3000}, geometry=geoms, crs=4326)
+    frame = node_coverage(frame)  # C2's west edge gains the vertex where C1's rows meet
+    frame.to_file(path)
+    return path
+
+
+def test_a_community_of_5000_cut_into_10_grids_is_a_defect(workspace: Path, tmp_path: Path) -> None:
+    layer = legacy_layer(tmp_path)
+    code, report = run("check", "--grids", str(layer), "--workspace", str(workspace))
+    assert code == 1 and not report["ok"]
+    (fragmented,) = [i for i in report["issues"] if i["kind"] == "fragmented_community"]
+    assert fragmented["severity"] == "error"
+    assert fragmented["related"] == [handmade.C1]
+    assert fragmented["grids"] == [f"{handmade.C1}{k:03d}" for k in range(1, 11)]
+    assert "5,000 residents in 10 grids" in fragmented["detail"]
+    far = [i for i in report["issues"] if i["kind"] == "far_out_of_band"]
+    assert len(far) == 10 and sorted({i["weight"] for i in far}) == [400, 600]
+    assert report["stats"]["weight_total"] == 11_000
+    # The other kinds of error stay silent: the strips tile the communities exactly.
+    assert {i["kind"] for i in report["issues"] if i["severity"] == "error"} == {
+        "fragmented_community"
+    }
+
+
+def test_the_target_decides_what_is_too_many(workspace: Path, tmp_path: Path) -> None:
+    layer = legacy_layer(tmp_path)
+    args = ("check", "--grids", str(layer), "--workspace", str(workspace), "--target", "500")
+    code, report = run(*args)
+    assert code == 0 and report["ok"] and report["stats"]["target"] == 500
+    assert not [i for i in report["issues"] if i["kind"] == "fragmented_community"]
+
+
+def test_without_a_workspace_the_file_is_checked_as_drawn(tmp_path: Path) -> None:
+    layer = legacy_layer(tmp_path)
+    code, report = run("check", "--grids", str(layer))
+    assert code == 0 and report["ok"] and report["stats"]["weight"] is None
+    code, report = run("check", "--grids", str(layer), "--target", "3000")
+    assert code == 0 and report["stats"]["weight"] == "residents"  # the file's column
+    code, report = run("check", "--grids", str(layer), "--workspace", str(tmp_path / "none.gpkg"))
+    assert code == 2 and "no such workspace" in report["detail"]
