@@ -20,6 +20,7 @@ import shapely
 
 from gridmap.engine.validate.report import CoverageReport
 from gridmap.errors import InputError
+from gridmap.io.checks import community_of
 from gridmap.store.contract import Store
 
 __all__ = ["check_grid_file", "read_grid_file", "weigh_grids"]
@@ -120,7 +121,8 @@ def check_grid_file(
 
     With ``store``, the grids are weighed by its buildings (the file's own ``residents`` and
     ``households`` are replaced), checked against its communities (nesting, and a grid's
-    community is the one holding most of it) and the weight band is checked at ``target``
+    community is the one holding most of it; without ``boundary``, the area to cover is the
+    union of the communities holding most of some grid) and the weight band is checked at ``target``
     (the caller passes the settings' target when the user gave none). Without ``store``,
     ``target`` needs the file's ``weight`` column.
 
@@ -137,19 +139,25 @@ def check_grid_file(
         area = shapely.union_all(shapely.make_valid(_read_polygons(boundary).geometry.values))
     communities = buildings = None
     if store is not None:
+        drawn = grids.geometry.values[grids.geometry.notna().to_numpy()]
         buildings = store.read("buildings", bbox=tuple(grids.total_bounds))
         grids = grids.drop(columns=[c for c in _WEIGHTS if c in grids.columns])
         grids = grids.join(weigh_grids(grids, buildings))
-        # Checked for straddling: the buildings inside the area (a building outside a layer
-        # that covers part of the district is not in a gap).
-        drawn = grids.geometry.values[grids.geometry.notna().to_numpy()]
-        inside = area if area is not None else shapely.union_all(shapely.make_valid(drawn))
-        shapely.prepare(inside)
-        buildings = buildings[shapely.covers(inside, buildings.representative_point().values)]
         divisions = store.read("divisions", bbox=tuple(grids.total_bounds))
         communities = divisions[divisions["level"] == "community"][["code", "geometry"]]
         if communities.empty:
             communities = None
+        elif area is None:
+            # The area to cover: the communities the layer's grids lie in (most of one).
+            home = set(community_of(gpd.GeoSeries(shapely.make_valid(drawn)), communities))
+            covered = communities[communities["code"].isin(home - {None})]
+            if len(covered):
+                area = shapely.union_all(shapely.make_valid(covered.geometry.values))
+        # Checked for straddling: the buildings inside the area (a building outside a layer
+        # that covers part of the district is not in a gap).
+        inside = area if area is not None else shapely.union_all(shapely.make_valid(drawn))
+        shapely.prepare(inside)
+        buildings = buildings[shapely.covers(inside, buildings.representative_point().values)]
     elif target is not None and weight not in grids.columns:
         raise InputError(
             f"{path}: no column {weight!r} to check the target against; give --workspace to "

@@ -96,3 +96,57 @@ def test_without_a_workspace_the_file_is_checked_as_drawn(tmp_path: Path) -> Non
     assert code == 0 and report["stats"]["weight"] == "residents"  # the file's column
     code, report = run("check", "--grids", str(layer), "--workspace", str(tmp_path / "none.gpkg"))
     assert code == 2 and "no such workspace" in report["detail"]
+
+
+def hand_drawn(tmp_path: Path) -> Path:
+    """Two grids a community, drawn by hand: C1's overlap by 0.2 of a building row and leave a
+    strip uncovered at the east; C2's leave a sliver between them and reach beyond the north."""
+    step = handmade.SIDE / 5
+    x1, x2, y0 = handmade.X0, handmade.X0 + handmade.SIDE, handmade.Y0
+    top = y0 + handmade.SIDE
+    geoms = [
+        shapely.box(x1, y0, x1 + 2.6 * step, top),
+        shapely.box(x1 + 2.4 * step, y0, x1 + 4.8 * step, top),  # overlap, then a gap
+        shapely.box(x2, y0, x2 + 2.99 * step, top + 0.1 * step),  # beyond the community
+        shapely.box(x2 + 3.0 * step, y0, x2 + 5 * step, top),  # a sliver between
+    ]
+    codes = [f"{handmade.C1}001", f"{handmade.C1}002", f"{handmade.C2}001", f"{handmade.C2}002"]
+    path = tmp_path / "drawn.shp"
+    gpd.GeoDataFrame({"wgbm": codes}, geometry=geoms, crs=4326).to_file(path)
+    return path
+
+
+def test_repair_mends_a_hand_drawn_layer_that_check_then_passes(
+    workspace: Path, tmp_path: Path
+) -> None:
+    drawn = hand_drawn(tmp_path)
+    check = ("check", "--workspace", str(workspace), "--code-field", "wgbm", "--grids")
+    code, before = run(*check, str(drawn))
+    kinds = {i["kind"] for i in before["issues"] if i["severity"] == "error"}
+    assert code == 1 and {"overlap", "gap", "sliver"} <= kinds, kinds
+
+    mended = tmp_path / "mended.gpkg"
+    args = ["repair", "--grids", str(drawn), "--code-field", "wgbm", "--out", str(mended)]
+    code, report = run(*args, "--workspace", str(workspace), "--tolerance", "10")
+    assert code == 0, report
+    assert report["grids"] == 4 and report["out"] == str(mended)
+    assert report["changed_cells"] == len(report["changes"]) > 0
+    reasons = {c["reason"] for c in report["changes"]}
+    assert {"overlap_resolved", "gap_filled"} <= reasons
+    assert all(c["area_m2"] > 0 for c in report["changes"])
+    assert report["beyond_tolerance"] == sum(c["area_m2"] > 10 for c in report["changes"])
+
+    code, after = run("check", "--workspace", str(workspace), "--grids", str(mended))
+    assert code == 0 and after["ok"], [i["detail"] for i in after["issues"]]
+    assert after["stats"]["weight_total"] == 11_000  # every building in one grid
+    residents = dict(zip(*gpd.read_file(mended)[["code", "residents"]].T.values, strict=True))
+    assert sum(residents.values()) == 11_000
+
+
+def test_repair_refuses_what_it_cannot_read(workspace: Path, tmp_path: Path) -> None:
+    drawn = hand_drawn(tmp_path)
+    out = str(tmp_path / "out.gpkg")
+    code, report = run("repair", "--grids", str(drawn), "--out", out, "--workspace", str(workspace))
+    assert code == 2 and "no column 'code'" in report["detail"] and "wgbm" in report["detail"]
+    code, report = run("repair", "--grids", str(tmp_path / "none.shp"), "--out", out)
+    assert code == 2 and "no such" in report["detail"]
