@@ -119,6 +119,16 @@ def import_command(
             out.print(f"  … and {len(issues) - 20} more {title} (see --json)")
     if report.rejected_file:
         out.print(f"  rejected features written to {report.rejected_file}")
+    if report.plan is not None:  # grids: a draft plan, snapped to the canvas
+        out.print(f"  {report.notes[-1]}", highlight=False)
+        for moved in report.snapped[:20]:
+            out.print(
+                f"  snapped: building {moved['building']} ({moved['residents']} residents) "
+                f"{moved['from'] or 'no grid'} → {moved['to'] or 'no grid'}",
+                highlight=False,
+            )
+        if len(report.snapped) > 20:
+            out.print(f"  … and {len(report.snapped) - 20} more snapped (see --json)")
 
 
 @app.command("export")

@@ -36,6 +36,10 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     rejected_file: str | None = None
     workspace: str | None = None
+    # Grids only: the draft plan they became (id, grids, changes, notes) and every building
+    # whose grid changed when they were snapped to the canvas.
+    plan: dict[str, object] | None = None
+    snapped: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def accounted(self) -> bool:

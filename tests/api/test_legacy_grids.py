@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +19,7 @@ import shapely
 from typer.testing import CliRunner
 
 from gridmap.cli import app
+from gridmap.engine.edits import merge_grids
 from gridmap.engine.plan import node_coverage
 from gridmap.store import GpkgStore
 
@@ -150,3 +152,29 @@ def test_repair_refuses_what_it_cannot_read(workspace: Path, tmp_path: Path) -> 
     assert code == 2 and "no column 'code'" in report["detail"] and "wgbm" in report["detail"]
     code, report = run("repair", "--grids", str(tmp_path / "none.shp"), "--out", out)
     assert code == 2 and "no such" in report["detail"]
+
+
+def test_importing_a_hand_drawn_layer_makes_a_draft_plan(workspace: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "district.gpkg"
+    shutil.copyfile(workspace, copy)
+    drawn = hand_drawn(tmp_path)
+    args = ["import", str(drawn), "--layer", "grids", "--field", "code=wgbm"]
+    code, report = run(*args, "--workspace", str(copy))
+    assert code == 0 and report["imported"] == 4, report
+    plan = report["plan"]
+    assert plan["plan"] == "1" and plan["grids"] == 4 and plan["changed_cells"] > 0
+    # The overlap of C1's grids split a column of buildings down the middle: each went to
+    # one drawn grid, and snapping gave the column to the other.
+    snapped = {s["building"]: s for s in report["snapped"]}
+    assert snapped and all(s["residents"] == 200 for s in snapped.values())
+    assert all(b.startswith(handmade.C1) for b in snapped)
+    assert {(s["from"], s["to"]) for s in snapped.values()} == {
+        (f"{handmade.C1}001", f"{handmade.C1}002")
+    }
+    code, check = run("check", "--workspace", str(copy), "--plan", "1")
+    assert code == 0 and check["ok"], check["issues"]
+    with GpkgStore(copy) as store:
+        assert store.plan("1").status == "draft"
+        cells = store.revision("1").cells
+    merged = merge_grids(cells, f"{handmade.C1}001", f"{handmade.C1}002")  # the planner edits
+    assert len(merged.grids) == 3
