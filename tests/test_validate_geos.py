@@ -9,6 +9,7 @@ vertices) and on generated tilings with planted defects.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -147,3 +148,19 @@ def test_generated_coverages_with_planted_defects(
     )
     assert_geos_flags_are_named(grids)
     assert_geos_flags_are_named(grids, _lonlat(area))
+
+
+def test_check_grids_names_every_district_geos_flags(districts: gpd.GeoDataFrame) -> None:
+    # The command a user runs on a municipal layer (the file as shipped: two features lack a
+    # code, so the name is the code).
+    from typer.testing import CliRunner
+
+    from gridmap.cli import app
+
+    result = CliRunner().invoke(
+        app, ["check", "--grids", str(DISTRICTS), "--code-field", "name", "--json"]
+    )
+    assert result.exit_code == 1, result.stdout
+    named = {code for issue in json.loads(result.stdout)["issues"] for code in issue["grids"]}
+    by_name = districts.assign(code=districts["name"])
+    assert flagged_by_geos(by_name, 0.0) | flagged_by_geos(by_name, SLIVER_M) <= named

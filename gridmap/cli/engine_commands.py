@@ -81,8 +81,8 @@ def check_command(
     target: Annotated[
         int | None,
         typer.Option(
-            help="Target weight per grid for --grids (default: the settings' 3000); the grids "
-            "are weighed by the workspace's buildings."
+            help="Target weight per grid for --grids (default with --workspace: the settings' "
+            "3000); the grids are weighed by the workspace's buildings."
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -120,13 +120,14 @@ def check_command(
 
 
 def _weighing(workspace: Path | None, target: int | None) -> dict[str, object]:
-    """How ``check --grids`` weighs a layer: by the workspace's buildings (given, or the default
-    one when it exists) at the target; without a workspace, by the file's own column."""
+    """How ``check --grids`` weighs a layer: by the workspace's buildings at the target when
+    --workspace is given (or --target, and the default workspace exists); else by the file's
+    own column when --target is given; else not at all (the layer is checked as drawn)."""
     from gridmap.store import GpkgStore
 
     cfg = settings()
     path = workspace or cfg.workspace
-    if workspace is None and not Path(path).exists():
+    if workspace is None and (target is None or not Path(path).exists()):
         return {"target": target, "tolerance": cfg.tolerance, "weight": cfg.weight}
     if not Path(path).exists():
         raise InputError(f"{path}: no such workspace")
