@@ -27,7 +27,8 @@ def repair_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Mend gaps, overlaps, slivers and mismatched edges: every grid snapped to whole atoms of
-    the canvas, every change listed with its area. `gridmap check --grids OUT` then passes."""
+    the canvas, every change listed with its area. `gridmap check --grids OUT --workspace W`
+    then finds no gap, overlap, sliver or mismatched edge."""
     import geopandas as gpd
 
     from gridmap.io.grid_layers import read_grid_file
