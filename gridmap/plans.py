@@ -210,8 +210,14 @@ def coverage_report(
         shapely.prepare(boundary)
         buildings = buildings[shapely.contains(boundary, buildings.representative_point().values)]
         units = units[shapely.contains(boundary, units.representative_point().values)]
-    unit_weight = buildings.groupby("unit_id")[settings.weight].sum()
-    maximum = settings.target * (1 + settings.tolerance)
+    # The band the plan was made for (a partition at --target 1500 is no "community cut into
+    # too many grids" at the settings' 3000); plans without one take the settings'.
+    params = store.plan(plan_id).params or {}
+    target = float(params.get("target") or settings.target)
+    tolerance = float(params.get("tolerance", settings.tolerance))
+    weight = str(params.get("weight") or settings.weight)
+    unit_weight = buildings.groupby("unit_id")[weight].sum()
+    maximum = target * (1 + tolerance)
     units = units[units["id"].map(unit_weight).fillna(0).astype(float) <= maximum]
     return validate_coverage(
         grids,
@@ -219,9 +225,9 @@ def coverage_report(
         buildings,
         units,
         communities=chosen if len(chosen) else None,
-        target=settings.target,
-        tolerance=settings.tolerance,
-        weight=settings.weight,
+        target=target,
+        tolerance=tolerance,
+        weight=weight,
     )
 
 

@@ -178,3 +178,13 @@ def test_importing_a_hand_drawn_layer_makes_a_draft_plan(workspace: Path, tmp_pa
         cells = store.revision("1").cells
     merged = merge_grids(cells, f"{handmade.C1}001", f"{handmade.C1}002")  # the planner edits
     assert len(merged.grids) == 3
+
+
+def test_a_plan_is_checked_at_the_target_it_was_made_for(workspace: Path, tmp_path: Path) -> None:
+    # 5,000 residents in 5 grids is a defect at 3,000 a grid, and the plan at 1,000.
+    copy = tmp_path / "district.gpkg"
+    shutil.copyfile(workspace, copy)
+    code, made = run("partition", "--workspace", str(copy), "--target", "1000", "--workers", "1")
+    assert code == 0 and made["plan"] == "1"
+    code, report = run("check", "--workspace", str(copy), "--plan", "1")
+    assert code == 0 and report["ok"] and report["stats"]["target"] == 1000, report["issues"]
