@@ -13,7 +13,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from gridmap.engine.validate.report import CoverageReport
@@ -227,8 +226,14 @@ def coverage_report(
         shapely.prepare(boundary)
         buildings = buildings[shapely.contains(boundary, buildings.representative_point().values)]
         units = units[shapely.contains(boundary, units.representative_point().values)]
-    unit_weight = buildings.groupby("unit_id")[settings.weight].sum()
-    maximum = settings.target * (1 + settings.tolerance)
+    # The band the plan was made for (a partition at --target 1500 is no "community cut into
+    # too many grids" at the settings' 3000); plans without one take the settings'.
+    params = store.plan(plan_id).params or {}
+    target = float(params.get("target") or settings.target)
+    tolerance = float(params.get("tolerance", settings.tolerance))
+    weight = str(params.get("weight") or settings.weight)
+    unit_weight = buildings.groupby("unit_id")[weight].sum()
+    maximum = target * (1 + tolerance)
     units = units[units["id"].map(unit_weight).fillna(0).astype(float) <= maximum]
     return validate_coverage(
         grids,
@@ -236,28 +241,23 @@ def coverage_report(
         buildings,
         units,
         communities=chosen if len(chosen) else None,
-        target=settings.target,
-        tolerance=settings.tolerance,
-        weight=settings.weight,
+        target=target,
+        tolerance=tolerance,
+        weight=weight,
     )
 
 
-def check_file(path: Path, boundary: Path | None, code_field: str):  # type: ignore[no-untyped-def]
-    """Coverage report of a grid layer in any file GDAL reads (a legacy, hand-drawn layer)."""
-    from gridmap.engine.validate.check import validate_coverage
+def check_file(  # type: ignore[no-untyped-def]
+    path: Path, boundary: Path | None, code_field: str, **weighing: Any
+):
+    """Coverage report of a grid layer in any file GDAL reads (a legacy, hand-drawn layer).
 
-    grids = _read_polygons(path)
-    if code_field not in grids:
-        raise InputError(
-            f"{path}: no column {code_field!r}; pass --code-field (the file has "
-            f"{', '.join(c for c in grids.columns if c != 'geometry')})"
-        )
-    grids = grids.rename(columns={code_field: "code"})
-    grids["code"] = grids["code"].astype(str)
-    area = None
-    if boundary is not None:
-        area = shapely.union_all(_read_polygons(boundary).geometry.values)
-    return validate_coverage(grids, area)
+    ``weighing``: store, target, tolerance, weight, metric_epsg (see
+    :func:`gridmap.io.grid_layers.check_grid_file`).
+    """
+    from gridmap.io.grid_layers import check_grid_file
+
+    return check_grid_file(path, boundary, code_field, **weighing)
 
 
 def locate_point(
@@ -307,15 +307,6 @@ def _login() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (a container without /etc/passwd entry)
         return "gridmap"
-
-
-def _read_polygons(path: Path) -> gpd.GeoDataFrame:
-    if not Path(path).exists():
-        raise InputError(f"{path}: no such file")
-    frame = pyogrio.read_dataframe(path)
-    if frame.crs is None:
-        frame = frame.set_crs(4326)
-    return frame.to_crs(4326)
 
 
 def _num(value: object) -> float | None:

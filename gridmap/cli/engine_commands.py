@@ -120,6 +120,13 @@ def check_command(
         typer.Option(help="The area the grids must cover (default: the grids' outer shell)."),
     ] = None,
     code_field: Annotated[str, typer.Option(help="Column of --grids holding the code.")] = "code",
+    target: Annotated[
+        int | None,
+        typer.Option(
+            help="Target weight per grid for --grids (default with --workspace: the settings' "
+            "3000); the grids are weighed by the workspace's buildings."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     as_geojson: Annotated[
         bool, typer.Option("--geojson", help="Print the issues as a GeoJSON FeatureCollection.")
@@ -131,7 +138,11 @@ def check_command(
 
     try:
         if grids is not None:
-            report = check_file(grids, boundary, code_field)
+            with contextlib.ExitStack() as opened:
+                weighing = _weighing(workspace, target)
+                if "store" in weighing:
+                    opened.enter_context(weighing["store"])  # type: ignore[arg-type]
+                report = check_file(grids, boundary, code_field, **weighing)
         else:
             from gridmap.store import Workspace
 
@@ -148,6 +159,27 @@ def check_command(
         for issue in report.issues[:50]:
             out.print(f"  {issue.kind}: {', '.join(issue.grids)}: {issue.detail}", highlight=False)
     raise typer.Exit(coverage_report_exit_code(report))
+
+
+def _weighing(workspace: Path | None, target: int | None) -> dict[str, object]:
+    """How ``check --grids`` weighs a layer: by the workspace's buildings at the target when
+    --workspace is given (or --target, and the default workspace exists); else by the file's
+    own column when --target is given; else not at all (the layer is checked as drawn)."""
+    from gridmap.store import GpkgStore
+
+    cfg = settings()
+    path = workspace or cfg.workspace
+    if workspace is None and (target is None or not Path(path).exists()):
+        return {"target": target, "tolerance": cfg.tolerance, "weight": cfg.weight}
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such workspace")
+    return {
+        "store": GpkgStore(path),
+        "target": target or cfg.target,
+        "tolerance": cfg.tolerance,
+        "weight": cfg.weight,
+        "metric_epsg": cfg.metric_epsg,
+    }
 
 
 @app.command("locate")
