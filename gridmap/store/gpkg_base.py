@@ -16,16 +16,20 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import shapely
+
 from gridmap.errors import NotFoundError, StoreError
-from gridmap.schema import PLAN_LAYERS, RECORD_LAYERS
-from gridmap.store.common import aware, now, to_json
-from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo
-from gridmap.store.gpkg_file import connect, ensure_geopackage, table_exists
-from gridmap.store.gpkg_layers import create_layer_table
+from gridmap.schema import INCIDENTS, PLAN_LAYERS, RECORD_LAYERS, conform
+from gridmap.store.base import StoreBase
+from gridmap.store.common import aware, to_json
+from gridmap.store.contract import PlanInfo, RevisionInfo
+from gridmap.store.gpkg_file import connect, encode, ensure_geopackage, table_exists
+from gridmap.store.gpkg_layers import create_layer_table, insert_frame
 from gridmap.store.gpkg_upgrade import OldPlan, take_old_plans
 
 __all__ = ["GpkgBase", "from_text", "plan_info", "revision_info", "time_of", "to_text"]
@@ -53,6 +57,11 @@ _INDEXES = (
 )
 _PLAN = "SELECT * FROM plans WHERE id = ?"
 _REVISION = "SELECT * FROM plan_revisions WHERE plan_id = ? AND number = ?"
+_ASSIGN = (
+    "INSERT OR IGNORE INTO staff_assignments (staff_id, grid_code, role, assigned_at, "
+    "assigned_by) VALUES (?, ?, ?, ?, ?)"
+)
+_NEXT_INCIDENT = "SELECT COALESCE(MAX(CAST(id AS INTEGER)), 0) + 1 FROM incidents"
 _AUDIT = (
     "INSERT INTO audit_log (seq, at, actor, action, outcome, plan_id, revision, detail) "
     "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log), ?, ?, ?, ?, ?, ?, ?)"
@@ -80,7 +89,7 @@ def time_of(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=dt.UTC)
 
 
-class GpkgBase:
+class GpkgBase(StoreBase):
     """The connection and the shared helpers; see :class:`~gridmap.store.gpkg_store.GpkgStore`."""
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -152,12 +161,6 @@ class GpkgBase:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -195,30 +198,68 @@ class GpkgBase:
             finally:
                 conn.execute("COMMIT")
 
-    def _audit(
-        self,
-        conn: sqlite3.Connection,
-        actor: str,
-        action: str,
-        outcome: Outcome = "ok",
-        *,
-        plan_id: str | None = None,
-        revision: int | None = None,
-        detail: Mapping[str, Any] | None = None,
-        at: dt.datetime | None = None,
-    ) -> None:
-        at = at or now()
-        conn.execute(
-            _AUDIT,
-            (to_text(at), actor, action, outcome, plan_id, revision, to_json(detail)),
-        )
+    # --- the hooks of StoreBase ----------------------------------------------------------------
 
-    def _audit_alone(self, actor: str, action: str, outcome: Outcome, **kw: Any) -> None:
-        """Record a refused or conflicting call in its own transaction (the call's rolled back)."""
-        with self._write() as conn:
-            self._audit(conn, actor, action, outcome, **kw)
+    _FOR_UPDATE = ""  # BEGIN IMMEDIATE holds SQLite's write lock: writers are one at a time
+    _AUDIT_INSERT = _AUDIT
+    _ASSIGN = _ASSIGN
+    _ROW_KEY = "fid"
+    _INCIDENT_ORDER = "fid"
+    _INCIDENT_BBOX = "lon >= ? AND lat >= ? AND lon <= ? AND lat <= ?"
 
-    def _plan_info(self, conn: sqlite3.Connection, plan_id: str) -> PlanInfo:
+    @property
+    def _where(self) -> str:  # type: ignore[override]
+        return str(self.path)
+
+    def _rows(
+        self, conn: sqlite3.Connection, query: str, args: Sequence[Any] = ()
+    ) -> list[dict[str, Any]]:
+        cursor = conn.execute(query, tuple(args))
+        if cursor.description is None:
+            return []
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _count(self, conn: sqlite3.Connection, query: str, args: Sequence[Any] = ()) -> int:
+        return conn.execute(query, tuple(args)).rowcount
+
+    def _stamp(self, value: dt.datetime) -> str:
+        return to_text(value)
+
+    def _time(self, stored: Any) -> dt.datetime | None:
+        return from_text(stored)
+
+    def _key(self, any_id: object) -> str:
+        return str(any_id)
+
+    def _staff_rows(
+        self, conn: sqlite3.Connection, query: str, args: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        if not table_exists(conn, "staff"):
+            return []
+        return self._rows(conn, query, args)
+
+    def _insert_incident(
+        self, conn: sqlite3.Connection, values: dict[str, Any], stamp: dt.datetime
+    ) -> str:
+        incident_id = str(conn.execute(_NEXT_INCIDENT).fetchone()[0])
+        row = {**values, "id": incident_id, "version": 1}
+        row |= {"created_at": to_text(stamp), "updated_at": to_text(stamp)}
+        lon, lat = row.get("lon"), row.get("lat")
+        point = None if lon is None or lat is None else shapely.Point(lon, lat)
+        frame = gpd.GeoDataFrame([row], geometry=[point], crs=4326)
+        insert_frame(conn, INCIDENTS, conform(frame, INCIDENTS))
+        return incident_id
+
+    def _incident_moved(self, conn: sqlite3.Connection, incident_id: str) -> None:
+        lon, lat = conn.execute(
+            "SELECT lon, lat FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        point = None if lon is None or lat is None else shapely.Point(lon, lat)
+        blob = encode(gpd.GeoSeries([point]).to_numpy())[0]
+        conn.execute("UPDATE incidents SET geom = ? WHERE id = ?", (blob, incident_id))
+
+    def _plan_info(self, conn: sqlite3.Connection, plan_id: str, *, lock: bool = False) -> PlanInfo:
         row = conn.execute(_PLAN, (str(plan_id),)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT id FROM plans ORDER BY fid")]

@@ -11,6 +11,7 @@ so two writers racing from the same base cannot both win.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Mapping
@@ -20,8 +21,8 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmap.errors import InputError
-from gridmap.schema import LAYERS, layer
-from gridmap.store.common import check_actor, check_bbox, now, refuse_commit, to_json
+from gridmap.schema import LAYERS, PLAN_GRIDS, layer
+from gridmap.store.common import aware, check_actor, check_bbox, now, refuse_commit, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
     BBox,
@@ -32,11 +33,9 @@ from gridmap.store.contract import (
     RevisionInfo,
     StaleRevisionError,
 )
-from gridmap.store.gpkg_base import plan_info, revision_info, to_text
+from gridmap.store.gpkg_base import GpkgBase, plan_info, revision_info, to_text
 from gridmap.store.gpkg_file import ensure_geopackage
 from gridmap.store.gpkg_layers import filled_layers, read_layer, write_layers
-from gridmap.store.gpkg_publish import PublishMixin
-from gridmap.store.gpkg_records import RecordsMixin
 from gridmap.store.gpkg_revisions import (
     StagedRevision,
     insert_revision,
@@ -57,9 +56,14 @@ _INSERT_REVISION = (
     "detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SET_HEAD = "UPDATE plans SET head = ?, communities = ? WHERE id = ?"
+_GRIDS_IN_FORCE = (
+    "EXISTS (SELECT 1 FROM publications AS p WHERE p.plan_id = t.plan_id "
+    "AND p.revision = t.revision AND p.community_code = t.community_code "
+    "AND p.valid_from <= ? AND (p.valid_to IS NULL OR p.valid_to > ?){community})"
+)
 
 
-class GpkgStore(PublishMixin, RecordsMixin):
+class GpkgStore(GpkgBase):
     """The storage contract on one GeoPackage file at ``path`` (created when absent).
 
     Examples
@@ -222,6 +226,25 @@ class GpkgStore(PublishMixin, RecordsMixin):
             detail={**audit, "error": str(refusal)},
         )
         raise refusal
+
+    def grids_at(
+        self,
+        at: dt.datetime | None = None,
+        *,
+        bbox: BBox | None = None,
+        community: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """The grids in force at ``at`` (default now), with plan_id and revision columns."""
+        stamp = to_text(now() if at is None else aware(at, "at"))
+        box = check_bbox(bbox)
+        where = _GRIDS_IN_FORCE.format(
+            community="" if community is None else " AND p.community_code = ?"
+        )
+        args: list[Any] = [stamp, stamp] + ([] if community is None else [community])
+        with self._read() as conn:
+            grids = read_layer(conn, PLAN_GRIDS, box, where=where, params=args)
+        order = [c for c in grids.columns if c not in ("plan_id", "revision", "geometry")]
+        return gpd.GeoDataFrame(grids[[*order, "plan_id", "revision", "geometry"]])
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -19,8 +19,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from gridmap.errors import GridmapError, InputError, NotFoundError, StoreError
+from gridmap.store.base import StoreBase
 from gridmap.store.common import aware, check_actor, now, to_json
-from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo
+from gridmap.store.contract import PlanInfo, RevisionInfo
 from gridmap.store.postgis import apply_migrations
 
 if TYPE_CHECKING:
@@ -39,10 +40,17 @@ _REVISION = sql.SQL(
     "SELECT plan_id, number, base, created_at, created_by, operation, detail"
     " FROM gridmap.plan_revisions WHERE plan_id = %s AND number = %s"
 )
-_AUDIT = sql.SQL(
-    "INSERT INTO gridmap.audit_log (at, actor, action, outcome, plan_id, revision, detail)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+_AUDIT = (
+    "INSERT INTO audit_log (at, actor, action, outcome, plan_id, revision, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_ASSIGN = (
+    "INSERT INTO staff_assignments (staff_id, grid_code, role, assigned_at, assigned_by)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_LOCK_NAME = sql.SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
+# Portable SQL names the tables unqualified: a transaction of the store looks in gridmap first.
+_SEARCH_PATH = sql.SQL("SET LOCAL search_path TO gridmap, public")
 
 
 def utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -56,7 +64,7 @@ def plan_key(plan_id: object) -> int | None:
     return int(text) if text.isdigit() and len(text) < 19 else None
 
 
-class PostgisBase:
+class PostgisBase(StoreBase):
     """The pool and shared helpers; see :class:`~gridmap.store.postgis_store.PostgisStore`."""
 
     def __init__(self, conninfo: str | ConnectionPool, *, max_size: int = 4):
@@ -100,12 +108,6 @@ class PostgisBase:
             self._pool.close()
         self._closed = True
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         if getattr(self, "_closed", False):
@@ -122,6 +124,7 @@ class PostgisBase:
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
         """One write transaction: all of it is committed, or none (an error rolls back)."""
         with self._connection() as conn, conn.transaction():
+            conn.execute(_SEARCH_PATH)
             yield conn
 
     @contextlib.contextmanager
@@ -129,29 +132,52 @@ class PostgisBase:
         """One read-only snapshot: every query inside sees the same committed state."""
         with self._connection() as conn, conn.transaction():
             conn.execute(_SNAPSHOT)
+            conn.execute(_SEARCH_PATH)
             yield conn
 
-    def _audit(
-        self,
-        conn: psycopg.Connection[Any],
-        actor: str,
-        action: str,
-        outcome: Outcome = "ok",
-        *,
-        plan_id: str | None = None,
-        revision: int | None = None,
-        detail: Mapping[str, Any] | None = None,
-        at: dt.datetime | None = None,
-    ) -> None:
-        conn.execute(
-            _AUDIT,
-            (at or now(), actor, action, outcome, plan_id, revision, to_json(detail)),
-        )
+    # --- the hooks of StoreBase ----------------------------------------------------------------
 
-    def _audit_alone(self, actor: str, action: str, outcome: Outcome, **kw: Any) -> None:
-        """Record a refused or conflicting call in its own transaction (the call's rolled back)."""
-        with self._write() as conn:
-            self._audit(conn, actor, action, outcome, **kw)
+    _FOR_UPDATE = " FOR UPDATE"
+    _AUDIT_INSERT = _AUDIT
+    _ASSIGN = _ASSIGN
+    _ROW_KEY = "seq"
+    _INCIDENT_ORDER = "created_at, id"
+    _INCIDENT_BBOX = "geom && ST_MakeEnvelope(?, ?, ?, ?, 4326)"  # the GiST index; a closed box
+
+    def _rows(
+        self, conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()
+    ) -> list[dict[str, Any]]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(_portable(query), list(args))
+            return cur.fetchall() if cur.description is not None else []
+
+    def _count(self, conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()) -> int:
+        return conn.execute(_portable(query), list(args)).rowcount
+
+    def _stamp(self, value: dt.datetime) -> dt.datetime:
+        return aware(value, "time")
+
+    def _time(self, stored: Any) -> dt.datetime | None:
+        return utc(stored)
+
+    def _key(self, any_id: object) -> int | None:
+        return plan_key(any_id)
+
+    def _lock_names(self, conn: psycopg.Connection[Any], names: Iterable[str]) -> None:
+        for name in names:
+            conn.execute(_LOCK_NAME, (name,))
+
+    def _insert_incident(
+        self, conn: psycopg.Connection[Any], values: dict[str, Any], stamp: dt.datetime
+    ) -> str:
+        names = ["created_at", "updated_at", *values]
+        query = sql.SQL("INSERT INTO gridmap.incidents ({}) VALUES ({}) RETURNING id").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        )
+        row = conn.execute(query, [stamp, stamp, *values.values()]).fetchone()
+        assert row is not None
+        return str(row[0])
 
     def _plan_info(
         self, conn: psycopg.Connection[Any], plan_id: str, *, lock: bool = False
@@ -237,6 +263,11 @@ def _migrate(conn: psycopg.Connection[Any], where: str) -> None:
             conn.commit()
     except psycopg.Error as exc:
         raise StoreError(f"{where}: {_first_line(exc)}") from exc
+
+
+def _portable(query: str) -> sql.SQL:
+    """Portable SQL (``?`` placeholders) as psycopg's (``%s``); the text is this package's."""
+    return sql.SQL(query.replace("?", "%s"))  # type: ignore[arg-type]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ mid-call leaves an uncommitted transaction, which PostgreSQL rolls back.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +28,7 @@ from psycopg.rows import dict_row
 
 from gridmap.errors import InputError
 from gridmap.schema import LAYERS, layer
-from gridmap.store.common import check_actor, check_bbox, now, refuse_commit, to_json
+from gridmap.store.common import aware, check_actor, check_bbox, now, refuse_commit, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
     BBox,
@@ -38,15 +39,14 @@ from gridmap.store.contract import (
     RevisionInfo,
     StaleRevisionError,
 )
-from gridmap.store.postgis_base import revision_info
+from gridmap.store.postgis_base import PostgisBase, revision_info
 from gridmap.store.postgis_layers import filled_layers, read_layer, write_layers
-from gridmap.store.postgis_publish import PublishMixin
-from gridmap.store.postgis_records import RecordsMixin
 from gridmap.store.postgis_revisions import (
     StagedRevision,
     copy_revision,
     insert_revision,
     read_cells,
+    read_grids,
     revision_grids,
     stage_revision,
 )
@@ -63,6 +63,15 @@ _INSERT_REVISION = sql.SQL(
     " VALUES (%s, %s, %s, %s, %s, %s, %s)"
 )
 _SET_HEAD = sql.SQL("UPDATE gridmap.plans SET head = %s, communities = %s WHERE id = %s")
+_GRIDS_AT = sql.SQL(
+    "SELECT g.plan_id, g.revision, g.code, g.community_code, g.name, g.residents,"
+    " g.households, g.cells, g.compactness, ST_AsBinary(g.geom)"
+    " FROM gridmap.publications AS p JOIN gridmap.plan_grids AS g"
+    " ON g.plan_id = p.plan_id AND g.revision = p.revision"
+    " AND g.community_code = p.community_code"
+    " WHERE p.valid_from <= %s AND (p.valid_to IS NULL OR p.valid_to > %s){community}{bbox}"
+    " ORDER BY g.plan_id, g.revision, g.ord"
+)
 _PLAN_IDS = sql.SQL("SELECT id FROM gridmap.plans{} ORDER BY id")
 _REVISIONS = sql.SQL(
     "SELECT plan_id, number, base, created_at, created_by, operation, detail"
@@ -70,7 +79,7 @@ _REVISIONS = sql.SQL(
 )
 
 
-class PostgisStore(PublishMixin, RecordsMixin):
+class PostgisStore(PostgisBase):
     """The storage contract on a PostGIS database.
 
     ``conninfo`` is a libpq URL or ``key=value`` string (the store opens its own pool and
@@ -276,6 +285,31 @@ class PostgisStore(PublishMixin, RecordsMixin):
             detail={**audit, "error": str(refusal)},
         )
         raise refusal  # type: ignore[misc]
+
+    def grids_at(
+        self,
+        at: dt.datetime | None = None,
+        *,
+        bbox: BBox | None = None,
+        community: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """The grids in force at ``at`` (default now), with plan_id and revision columns."""
+        when = now() if at is None else aware(at, "at")
+        box = check_bbox(bbox)
+        args: list[Any] = [when, when]
+        community_sql = sql.SQL("")
+        if community is not None:
+            community_sql = sql.SQL(" AND p.community_code = %s")
+            args.append(community)
+        bbox_sql = sql.SQL("")
+        if box is not None:
+            bbox_sql = sql.SQL(" AND ST_Intersects(g.geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))")
+            args.extend(box)
+        query = _GRIDS_AT.format(community=community_sql, bbox=bbox_sql)
+        with self._read() as conn:
+            grids = read_grids(conn, query, args)
+        order = [c for c in grids.columns if c not in ("plan_id", "revision", "geometry")]
+        return gpd.GeoDataFrame(grids[[*order, "plan_id", "revision", "geometry"]])
 
     # --- helpers -------------------------------------------------------------------------------
 
