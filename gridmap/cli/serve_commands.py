@@ -92,20 +92,28 @@ def publish_command(
     actor: Annotated[str, typer.Option(help="Who publishes (the audit log).")] = "gridmap",
     as_json: JsonOpt = False,
 ) -> None:
-    """Put plans in force for all their communities (ends the publications they replace)."""
+    """Put plans in force for all their communities (ends the publications they replace).
+
+    The same gate as the API's publish: a plan whose coverage report has errors is refused
+    (exit 2, the errors named); open incidents move to their new grids in the same transaction.
+    """
+    from gridmap.service.publish import publish_plans
+
     try:
         store = _open(workspace, database_url)
         try:
-            publications = store.publish(plan_id, actor=actor, at=_at(at))
+            done = publish_plans(store, plan_id, actor=actor, settings=settings(), at=_at(at))
             assigned = assign_community_staff(store, actor=actor) if assign_staff else 0
         finally:
             store.close()
     except GridmapError as exc:
         fail(exc, as_json)
+    publications = done.publications
     result = {
         "plans": plan_id,
         "communities": len(publications),
         "valid_from": publications[0].valid_from.isoformat() if publications else None,
+        "incidents_regridded": len(done.incidents_regridded),
         "staff_assigned": assigned,
     }
     if as_json:
@@ -113,7 +121,8 @@ def publish_command(
         return
     out.print(
         f"published plan {', '.join(plan_id)} in {len(publications)} communities from "
-        f"{result['valid_from']}" + (f"; {assigned} staff roles assigned" if assign_staff else "")
+        f"{result['valid_from']}; {result['incidents_regridded']} open incidents moved to new grids"
+        + (f"; {assigned} staff roles assigned" if assign_staff else "")
     )
 
 
