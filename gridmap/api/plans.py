@@ -1,9 +1,9 @@
 """Plans for planners: list, create (copy or partition), report, diff, export, publish.
 
 Reading and making plans needs ``planner``; publishing needs ``admin``. Edits are in
-:mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids in
-the same transaction (:func:`gridmap.service.publish.publish_plans`) and refreshes the locator and tile caches
-when those exist.
+:mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids in the
+same transaction (:func:`gridmap.service.publish.publish_plans`) and refreshes the locator and
+tile caches when those exist.
 """
 
 from __future__ import annotations
