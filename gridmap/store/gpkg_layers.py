@@ -160,13 +160,19 @@ def read_layer(
 
 
 def present_layers(conn: sqlite3.Connection) -> list[str]:
-    """Schema layers that exist as tables in the file (reference layers first)."""
+    """Schema layers that exist as tables in the file (reference layers first); the plan
+    tables only when they hold rows (a store's empty tables are not a workspace's layers)."""
     from gridmap.schema import PLAN_LAYERS
 
     if not table_exists(conn, "gpkg_contents"):
         return []
     have = {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}
-    return [name for name in (*LAYERS, *PLAN_LAYERS) if name in have]
+    return [
+        name
+        for name in (*LAYERS, *PLAN_LAYERS)
+        if name in have
+        and (name in LAYERS or conn.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone())
+    ]
 
 
 def filled_layers(conn: sqlite3.Connection) -> list[str]:

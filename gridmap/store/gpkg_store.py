@@ -246,6 +246,48 @@ class GpkgStore(GpkgBase):
         order = [c for c in grids.columns if c not in ("plan_id", "revision", "geometry")]
         return gpd.GeoDataFrame(grids[[*order, "plan_id", "revision", "geometry"]])
 
+    # --- backup hooks (gridmap.store.backup) -------------------------------------------------
+
+    def _layer(self, conn: sqlite3.Connection, name: str) -> pd.DataFrame:
+        return read_layer(conn, layer(name))
+
+    def _replace_layers(
+        self, conn: sqlite3.Connection, frames: Mapping[str, pd.DataFrame]
+    ) -> dict[str, int]:
+        ensure_geopackage(conn)
+        return write_layers(conn, frames, replace=True)
+
+    def _revision_frames(
+        self, conn: sqlite3.Connection, plan_id: str, number: int
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        cells = read_cells(conn, str(plan_id), int(number))
+        return cells, gpd.GeoDataFrame(read_grids(conn, str(plan_id), int(number)))
+
+    def _insert_revision_frames(
+        self,
+        conn: sqlite3.Connection,
+        plan_id: str,
+        number: int,
+        cells: gpd.GeoDataFrame,
+        grids: gpd.GeoDataFrame,
+    ) -> None:
+        insert_revision(conn, str(plan_id), int(number), stage_revision(cells, grids))
+
+    def _load_order(self, table: str) -> str:
+        return "seq" if table == "audit_log" else "fid"
+
+    def _overriding(self, table: str) -> str:
+        return ""
+
+    def _communities(self, codes: list[str]) -> str:
+        return json.dumps(list(codes))
+
+    def _communities_of(self, stored: str) -> list[str]:
+        return list(json.loads(stored))
+
+    def _after_load(self, conn: sqlite3.Connection) -> None:
+        """Nothing to do: the next ids are computed from what the tables hold."""
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _new_plan(

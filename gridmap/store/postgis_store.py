@@ -72,6 +72,20 @@ _GRIDS_AT = sql.SQL(
     " WHERE p.valid_from <= %s AND (p.valid_to IS NULL OR p.valid_to > %s){community}{bbox}"
     " ORDER BY g.plan_id, g.revision, g.ord"
 )
+_LOAD_ORDER = {
+    "plans": "id",
+    "plan_revisions": "plan_id, number",
+    "publications": "seq",
+    "staff_assignments": "seq",
+    "incidents": "id",
+    "incident_events": "incident_id, seq",
+    "users": "name",
+    "audit_log": "seq",
+}
+_RESET_IDENTITY = sql.SQL(
+    "SELECT setval(pg_get_serial_sequence({name}, {col}), COALESCE(MAX({column}), 0) + 1, false)"
+    " FROM {table}"
+)
 _PLAN_IDS = sql.SQL("SELECT id FROM gridmap.plans{} ORDER BY id")
 _REVISIONS = sql.SQL(
     "SELECT plan_id, number, base, created_at, created_by, operation, detail"
@@ -310,6 +324,57 @@ class PostgisStore(PostgisBase):
             grids = read_grids(conn, query, args)
         order = [c for c in grids.columns if c not in ("plan_id", "revision", "geometry")]
         return gpd.GeoDataFrame(grids[[*order, "plan_id", "revision", "geometry"]])
+
+    # --- backup hooks (gridmap.store.backup) -------------------------------------------------
+
+    def _layer(self, conn: psycopg.Connection[Any], name: str) -> pd.DataFrame:
+        return read_layer(conn, layer(name), None)
+
+    def _replace_layers(
+        self, conn: psycopg.Connection[Any], frames: Mapping[str, pd.DataFrame]
+    ) -> dict[str, int]:
+        return write_layers(conn, frames, replace=True)
+
+    def _revision_frames(
+        self, conn: psycopg.Connection[Any], plan_id: str, number: int
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        key = int(plan_id)
+        return read_cells(conn, key, int(number)), revision_grids(conn, key, int(number))
+
+    def _insert_revision_frames(
+        self,
+        conn: psycopg.Connection[Any],
+        plan_id: str,
+        number: int,
+        cells: gpd.GeoDataFrame,
+        grids: gpd.GeoDataFrame,
+    ) -> None:
+        insert_revision(conn, int(plan_id), int(number), stage_revision(cells, grids))
+
+    def _load_order(self, table: str) -> str:
+        return _LOAD_ORDER[table]
+
+    def _overriding(self, table: str) -> str:
+        # audit_log.seq is GENERATED ALWAYS: a restored log keeps its numbers.
+        return " OVERRIDING SYSTEM VALUE" if table == "audit_log" else ""
+
+    def _communities(self, codes: list[str]) -> list[str]:
+        return list(codes)
+
+    def _communities_of(self, stored: list[str]) -> list[str]:
+        return list(stored)
+
+    def _after_load(self, conn: psycopg.Connection[Any]) -> None:
+        """Identity columns given explicit values: the next ones follow the largest."""
+        for table, column in (("plans", "id"), ("incidents", "id"), ("audit_log", "seq")):
+            conn.execute(
+                _RESET_IDENTITY.format(
+                    table=sql.Identifier("gridmap", table),
+                    column=sql.Identifier(column),
+                    name=sql.Literal(f"gridmap.{table}"),
+                    col=sql.Literal(column),
+                )
+            )
 
     # --- helpers -------------------------------------------------------------------------------
 
