@@ -12,6 +12,7 @@ import typer
 
 from gridmap.cli._app import JsonOpt, app, emit_json, fail, out, settings
 from gridmap.errors import GridmapError, InputError
+from gridmap.store.contract import Store
 
 db_app = typer.Typer(
     help="PostGIS database: upgrade its schema, back it up (dump) and restore it (load), status.",
@@ -65,18 +66,25 @@ WorkspaceTarget = Annotated[
 ]
 
 
-def _target(database_url: str | None, workspace: Path | None) -> str:
-    """The store a command works on: --workspace W, or the database (--database-url, else
-    GRIDMAP_DATABASE_URL)."""
+def _target(database_url: str | None, workspace: Path | None) -> tuple[bool, str]:
+    """The store a command works on: (True, conninfo) for the database (--database-url, else
+    GRIDMAP_DATABASE_URL), (False, path) for --workspace W."""
     if workspace is not None and database_url is not None:
         raise InputError("give --workspace or --database-url, not both")
-    return str(workspace) if workspace is not None else _url(database_url)
+    return (False, str(workspace)) if workspace is not None else (True, _url(database_url))
 
 
-def _where(target: str) -> str:
+def _open(remote: bool, target: str) -> Store:
+    from gridmap.store.gpkg_store import GpkgStore
+    from gridmap.store.postgis_store import PostgisStore
+
+    return PostgisStore(target) if remote else GpkgStore(target)
+
+
+def _where(remote: bool, target: str) -> str:
     from gridmap.store.postgis_admin import describe
 
-    return describe(target) if target.startswith(("postgresql://", "postgres://")) else target
+    return describe(target) if remote else target
 
 
 @db_app.command("load")
@@ -96,21 +104,26 @@ def load_command(
     from gridmap.store.postgis_admin import connect_checked
 
     try:
-        target = _target(database_url, workspace)
+        remote, target = _target(database_url, workspace)
         if not source.is_file():
             raise InputError(f"--from {source}: no such workspace file")
-        remote = target.startswith(("postgresql://", "postgres://"))
         if remote:
             connect_checked(target).close()
+        elif Path(target).exists():
+            raise InputError(f"--workspace {target}: a file is there already; name a new one")
         start = time.perf_counter()
         if is_backup(source) or not remote:
-            counts = load_store(source, target)
+            into = _open(remote, target)
+            try:
+                counts = load_store(source, into)
+            finally:
+                into.close()
         else:
             counts = {"layers": load_workspace(source, target, actor=_actor()), "records": {}}
         seconds = time.perf_counter() - start
     except GridmapError as exc:
         fail(exc, as_json)
-    where = _where(target)
+    where = _where(remote, target)
     result = {
         "database": where,
         "from": str(source),
@@ -137,20 +150,19 @@ def dump_command(
     """Back up a database (or a workspace) into one GeoPackage: the layers, plans with every
     revision, publications, staff assignments, incidents with their events, users (with their
     password hashes) and the audit log. Restore it with ``gridmap db load --from``."""
-    from gridmap.store import open_store
     from gridmap.store.backup import dump_store
     from gridmap.store.postgis_admin import connect_checked
 
     try:
-        target = _target(database_url, workspace)
+        remote, target = _target(database_url, workspace)
         if out_path.suffix.lower() != ".gpkg":
             raise InputError(f"--out {out_path}: a workspace is a GeoPackage; name it *.gpkg")
-        if target.startswith(("postgresql://", "postgres://")):
+        if remote:
             connect_checked(target).close()
         elif not Path(target).is_file():
             raise InputError(f"--workspace {target}: no such workspace")
         start = time.perf_counter()
-        store = open_store(target)
+        store = _open(remote, target)
         try:
             counts = dump_store(store, out_path)
         finally:
@@ -158,7 +170,7 @@ def dump_command(
         seconds = time.perf_counter() - start
     except GridmapError as exc:
         fail(exc, as_json)
-    where = _where(target)
+    where = _where(remote, target)
     result = {
         "database": where,
         "out": str(out_path),

@@ -15,8 +15,7 @@ GeoPackage gives the same tables. Nothing is audited: the audit log is copied as
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -116,26 +115,22 @@ def dump_store(source: Store, out: str | os.PathLike[str]) -> dict[str, dict[str
     return counts
 
 
-def load_store(
-    source: str | os.PathLike[str], target: str | os.PathLike[str]
-) -> dict[str, dict[str, int]]:
+def load_store(source: str | os.PathLike[str], target: Store) -> dict[str, dict[str, int]]:
     """Restore the backup ``source`` (a GeoPackage written by :func:`dump_store`, or any
-    workspace) into ``target``: an empty PostGIS database (a ``postgresql://`` URL) or a new
-    workspace path. A target that holds anything is refused, naming what it holds."""
-    from gridmap.store import open_store
+    workspace) into ``target``, an empty store: a new PostGIS database or a new workspace.
+    A target that holds anything is refused, naming what it holds, and nothing is written.
+    Returns ``{"layers": …, "records": …}`` as :func:`dump_store` does."""
     from gridmap.store.gpkg_store import GpkgStore
 
     src = Path(source)
     if not src.is_file():
         raise InputError(f"from: {src}: no such backup file")
-    text = os.fspath(target)
-    if not text.startswith(("postgresql://", "postgres://")) and Path(text).exists():
-        raise InputError(f"{text}: a workspace is there already; load into a new path")
-    with GpkgStore(src) as backup, _opened(open_store(text)) as into:
-        held = _held(_engine(into))
-        if held:
-            raise InputError(f"{into!r} is not empty: it holds {', '.join(held)}")
-        return _copy(backup, _engine(into))
+    into = _engine(target)
+    held = _held(into)
+    if held:
+        raise InputError(f"{into!r} is not empty: it holds {', '.join(held)}")
+    with GpkgStore(src) as backup:
+        return _copy(backup, into)
 
 
 def is_backup(path: str | os.PathLike[str]) -> bool:
@@ -154,14 +149,6 @@ def is_backup(path: str | os.PathLike[str]) -> bool:
         )
     finally:
         conn.close()
-
-
-@contextmanager
-def _opened(store: Store) -> Iterator[Store]:
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _engine(store: Store) -> StoreBase:
