@@ -47,7 +47,7 @@ def _actor() -> str:
 @db_app.command("upgrade")
 def upgrade_command(database_url: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Apply the schema migrations the database does not have yet (safe to repeat)."""
-    from gridmap.store.postgis_admin import upgrade_database
+    from gridmap.store.postgis.admin import upgrade_database
 
     try:
         result = upgrade_database(_url(database_url))
@@ -75,14 +75,14 @@ def _target(database_url: str | None, workspace: Path | None) -> tuple[bool, str
 
 
 def _open(remote: bool, target: str) -> Store:
-    from gridmap.store.gpkg_store import GpkgStore
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.gpkg.store import GpkgStore
+    from gridmap.store.postgis.store import PostgisStore
 
     return PostgisStore(target) if remote else GpkgStore(target)
 
 
 def _where(remote: bool, target: str) -> str:
-    from gridmap.store.postgis_admin import describe
+    from gridmap.store.postgis.admin import describe
 
     return describe(target) if remote else target
 
@@ -101,7 +101,7 @@ def load_command(
     transaction. A workspace of layers only replaces the database's layers (audited)."""
     from gridmap.store.backup import is_backup, load_store
     from gridmap.store.postgis import load_workspace
-    from gridmap.store.postgis_admin import connect_checked
+    from gridmap.store.postgis.admin import connect_checked
 
     try:
         remote, target = _target(database_url, workspace)
@@ -151,7 +151,7 @@ def dump_command(
     revision, publications, staff assignments, incidents with their events, users (with their
     password hashes) and the audit log. Restore it with ``gridmap db load --from``."""
     from gridmap.store.backup import dump_store
-    from gridmap.store.postgis_admin import connect_checked
+    from gridmap.store.postgis.admin import connect_checked
 
     try:
         remote, target = _target(database_url, workspace)
@@ -190,7 +190,7 @@ def dump_command(
 @db_app.command("status")
 def status_command(database_url: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Schema versions (applied, pending), rows per layer, partitions by district, plans."""
-    from gridmap.store.postgis_admin import database_status
+    from gridmap.store.postgis.admin import database_status
 
     try:
         status = database_status(_url(database_url))

@@ -3,7 +3,7 @@
 :func:`dump_store` writes everything a store holds — the reference layers, plans with every
 revision (cells and grids), publications, staff assignments, incidents with their events,
 users with their password hashes, and the audit log — into one GeoPackage, which is itself a
-workspace (:class:`~gridmap.store.gpkg_store.GpkgStore` opens it; QGIS and GDAL read it).
+workspace (:class:`~gridmap.store.gpkg.store.GpkgStore` opens it; QGIS and GDAL read it).
 :func:`load_store` restores such a file into an empty PostGIS database or a new workspace.
 
 Both read the source in one snapshot and write the target in one transaction: a dump is written
@@ -98,7 +98,7 @@ def dump_store(source: Store, out: str | os.PathLike[str]) -> dict[str, dict[str
     Returns ``{"layers": rows per layer, "records": rows per store table}``
     (``plan_revisions`` counts revisions, each written with its cells and grids).
     """
-    from gridmap.store.gpkg_store import GpkgStore
+    from gridmap.store.gpkg.store import GpkgStore
 
     path = Path(out)
     if path.suffix.lower() != ".gpkg":
@@ -120,7 +120,7 @@ def load_store(source: str | os.PathLike[str], target: Store) -> dict[str, dict[
     workspace) into ``target``, an empty store: a new PostGIS database or a new workspace.
     A target that holds anything is refused, naming what it holds, and nothing is written.
     Returns ``{"layers": …, "records": …}`` as :func:`dump_store` does."""
-    from gridmap.store.gpkg_store import GpkgStore
+    from gridmap.store.gpkg.store import GpkgStore
 
     src = Path(source)
     if not src.is_file():

@@ -1,8 +1,8 @@
 """The behaviour both engines share, written once: the audit log, publishing (with the move of
 open incidents to their new grids), staff, incidents and users.
 
-:class:`StoreBase` holds the algorithms; an engine subclass (:class:`~gridmap.store.gpkg_store.
-GpkgStore`, :class:`~gridmap.store.postgis_store.PostgisStore`) supplies the hooks for what
+:class:`StoreBase` holds the algorithms; an engine subclass (:class:`~gridmap.store.gpkg.store.
+GpkgStore`, :class:`~gridmap.store.postgis.store.PostgisStore`) supplies the hooks for what
 differs between SQLite and PostgreSQL:
 
 - transactions: ``_write()`` (all or nothing; the engine's write lock) and ``_read()`` (one

@@ -1,8 +1,8 @@
 """What both engines of the storage contract check the same way, engine-neutral.
 
 Times, actors, bboxes, reference-layer frames, revision frames, incident fields and users are
-checked here once, so that :class:`~gridmap.store.gpkg_store.GpkgStore` and
-:class:`~gridmap.store.postgis_store.PostgisStore` refuse the same inputs with the same words.
+checked here once, so that :class:`~gridmap.store.gpkg.store.GpkgStore` and
+:class:`~gridmap.store.postgis.store.PostgisStore` refuse the same inputs with the same words.
 """
 
 from __future__ import annotations

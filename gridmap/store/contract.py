@@ -1,7 +1,7 @@
 """The storage contract: what every store offers, whichever engine holds the data.
 
-Two engines implement :class:`Store`: :class:`gridmap.store.gpkg_store.GpkgStore` (one
-GeoPackage file, the embedded default) and :class:`gridmap.store.postgis_store.PostgisStore`
+Two engines implement :class:`Store`: :class:`gridmap.store.gpkg.store.GpkgStore` (one
+GeoPackage file, the embedded default) and :class:`gridmap.store.postgis.store.PostgisStore`
 (PostgreSQL + PostGIS, multi-user, city scale). One contract test suite (tests/store/) runs
 against both.
 

@@ -1,4 +1,4 @@
-"""What every part of :class:`~gridmap.store.gpkg_store.GpkgStore` shares: the connection, its
+"""What every part of :class:`~gridmap.store.gpkg.store.GpkgStore` shares: the connection, its
 transactions, the store's tables, times, the audit log and plan lookups.
 
 One :class:`sqlite3.Connection` per store, in autocommit mode; a write is ``BEGIN IMMEDIATE`` …
@@ -28,9 +28,9 @@ from gridmap.schema import INCIDENTS, PLAN_LAYERS, RECORD_LAYERS, conform
 from gridmap.store.base import StoreBase
 from gridmap.store.common import aware, to_json
 from gridmap.store.contract import PlanInfo, RevisionInfo
-from gridmap.store.gpkg_file import connect, encode, ensure_geopackage, table_exists
-from gridmap.store.gpkg_layers import create_layer_table, insert_frame
-from gridmap.store.gpkg_upgrade import OldPlan, take_old_plans
+from gridmap.store.gpkg.file import connect, encode, ensure_geopackage, table_exists
+from gridmap.store.gpkg.layers import create_layer_table, insert_frame
+from gridmap.store.gpkg.upgrade import OldPlan, take_old_plans
 
 __all__ = ["GpkgBase", "from_text", "plan_info", "revision_info", "time_of", "to_text"]
 
@@ -90,7 +90,7 @@ def time_of(value: str) -> dt.datetime:
 
 
 class GpkgBase(StoreBase):
-    """The connection and the shared helpers; see :class:`~gridmap.store.gpkg_store.GpkgStore`."""
+    """The connection and the shared helpers; see :class:`~gridmap.store.gpkg.store.GpkgStore`."""
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
@@ -120,7 +120,7 @@ class GpkgBase(StoreBase):
 
     def _restore(self, conn: sqlite3.Connection, old: OldPlan) -> None:
         """A plan of the old layout as revision 1 of a plan with the same id and status."""
-        from gridmap.store.gpkg_revisions import insert_revision, stage_revision
+        from gridmap.store.gpkg.revisions import insert_revision, stage_revision
 
         staged = stage_revision(old.cells, old.grids)
         conn.execute(

@@ -1,4 +1,4 @@
-"""What every part of :class:`~gridmap.store.postgis_store.PostgisStore` shares: the pool, its
+"""What every part of :class:`~gridmap.store.postgis.store.PostgisStore` shares: the pool, its
 transactions, times, the audit log and plan lookups.
 
 Connections come from a ``psycopg_pool.ConnectionPool`` (the store's own, or one the caller
@@ -22,7 +22,7 @@ from gridmap.errors import GridmapError, InputError, NotFoundError, StoreError
 from gridmap.store.base import StoreBase
 from gridmap.store.common import aware, check_actor, now, to_json
 from gridmap.store.contract import PlanInfo, RevisionInfo
-from gridmap.store.postgis import apply_migrations
+from gridmap.store.postgis.migrations import apply_migrations
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -65,7 +65,7 @@ def plan_key(plan_id: object) -> int | None:
 
 
 class PostgisBase(StoreBase):
-    """The pool and shared helpers; see :class:`~gridmap.store.postgis_store.PostgisStore`."""
+    """The pool and shared helpers; see :class:`~gridmap.store.postgis.store.PostgisStore`."""
 
     def __init__(self, conninfo: str | ConnectionPool, *, max_size: int = 4):
         from psycopg_pool import ConnectionPool

@@ -2,7 +2,7 @@
 
 :class:`PostgisStore` implements :class:`gridmap.store.contract.Store` on PostgreSQL + PostGIS
 through psycopg 3 and a ``psycopg_pool`` pool. The tables are those of the numbered files in
-``gridmap/store/sql`` (schema ``gridmap``); opening a store applies the migrations not yet
+``gridmap/store/postgis/sql`` (schema ``gridmap``); opening a store applies the migrations not yet
 applied, under an advisory lock (``gridmap db upgrade`` does the same from the command line).
 
 Every mutating call is one transaction. A commit is a compare-and-set on the plan's row:
@@ -39,9 +39,9 @@ from gridmap.store.contract import (
     RevisionInfo,
     StaleRevisionError,
 )
-from gridmap.store.postgis_base import PostgisBase, revision_info
-from gridmap.store.postgis_layers import filled_layers, read_layer, write_layers
-from gridmap.store.postgis_revisions import (
+from gridmap.store.postgis.base import PostgisBase, revision_info
+from gridmap.store.postgis.layers import filled_layers, read_layer, write_layers
+from gridmap.store.postgis.revisions import (
     StagedRevision,
     copy_revision,
     insert_revision,

@@ -33,10 +33,10 @@ from gridmap.store.contract import (
     RevisionInfo,
     StaleRevisionError,
 )
-from gridmap.store.gpkg_base import GpkgBase, plan_info, revision_info, to_text
-from gridmap.store.gpkg_file import ensure_geopackage
-from gridmap.store.gpkg_layers import filled_layers, read_layer, write_layers
-from gridmap.store.gpkg_revisions import (
+from gridmap.store.gpkg.base import GpkgBase, plan_info, revision_info, to_text
+from gridmap.store.gpkg.file import ensure_geopackage
+from gridmap.store.gpkg.layers import filled_layers, read_layer, write_layers
+from gridmap.store.gpkg.revisions import (
     StagedRevision,
     insert_revision,
     read_cells,
