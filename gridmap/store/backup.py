@@ -182,14 +182,14 @@ def _copy(source: StoreBase, target: StoreBase) -> dict[str, dict[str, int]]:
         ]
     frames = {name: frame for name, frame in layers.items() if len(frame)}
     with target._write() as conn:
-        written = target._replace_layers(conn, frames)
+        written = target._write_layers(conn, frames, True)
         _import(target, conn, "plans", records["plans"])
         by_plan: dict[tuple[str, int], dict[str, Any]] = {
             (r["plan_id"], int(r["number"])): r for r in records["plan_revisions"]
         }
         for plan_id, number, cells, grids in revisions:
             _import(target, conn, "plan_revisions", [by_plan[(plan_id, number)]])
-            target._insert_revision_frames(conn, plan_id, number, cells, grids)
+            target._insert_revision(conn, plan_id, number, target._stage(cells, grids))
         for table in list(RECORD_TABLES)[2:]:
             _import(target, conn, table, records[table])
         target._after_load(conn)

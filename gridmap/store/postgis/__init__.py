@@ -2,7 +2,7 @@
 
 :class:`PostgisStore` is the storage contract; :class:`PostgisLayers`, :func:`load_workspace`
 and :func:`dump_to_workspace` move whole layers between a database and a workspace; the
-schema is the numbered files in ``sql/``, applied by :func:`apply_migrations`.
+schema is the numbered files in ``gridmap/store/sql``, applied by :func:`apply_migrations`.
 """
 
 from gridmap.store.postgis.migrations import apply_migrations, available_migrations

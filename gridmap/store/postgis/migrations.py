@@ -1,4 +1,4 @@
-"""PostGIS migrations: the numbered ``sql/NNN_*.sql`` files of this package, applied in order.
+"""PostGIS migrations: the numbered ``gridmap/store/sql/NNN_*.sql`` files, applied in order.
 
 Applied versions are recorded in ``public.gridmap_migrations``; :func:`apply_migrations` runs
 the ones not yet applied, one migrator at a time (an advisory lock).
@@ -31,7 +31,7 @@ _RECORD = sql.SQL("INSERT INTO public.gridmap_migrations (version) VALUES (%s)")
 
 
 def apply_migrations(conn: psycopg.Connection[Any]) -> list[int]:
-    """Apply the numbered ``gridmap/store/postgis/sql/NNN_*.sql`` files not yet applied, in order.
+    """Apply the numbered ``gridmap/store/sql/NNN_*.sql`` files not yet applied, in order.
 
     Each applied version is recorded in ``public.gridmap_migrations(version, applied_at)``; a
     second call applies nothing. Runs in one transaction (a savepoint inside a caller's
@@ -77,7 +77,7 @@ def available_migrations() -> list[tuple[int, str]]:
 
 def _migrations() -> list[tuple[int, str, bytes]]:
     found: dict[int, tuple[int, str, bytes]] = {}
-    for entry in resources.files(__package__).joinpath("sql").iterdir():
+    for entry in resources.files("gridmap.store").joinpath("sql").iterdir():
         if not entry.name.endswith(".sql"):
             continue
         match = _MIGRATION_FILE.match(entry.name)

@@ -1,7 +1,7 @@
 """Tables partitioned by district: which district a row is in, and its partition.
 
 Buildings, grids and plan revisions' grids are ``PARTITION BY LIST (district_code)``
-(gridmap/store/postgis/sql/002_partitions.sql): one partition per district, named
+(gridmap/store/sql/002_partitions.sql): one partition per district, named
 ``<table>_<12-digit code>``, plus a default partition for rows in no known district ('').
 That is the key a distributed PostgreSQL (Citus) shards on; see docs/scaling.md.
 

@@ -1,9 +1,11 @@
 """The PostGIS engine of the storage contract: multi-user, city scale.
 
-:class:`PostgisStore` implements :class:`gridmap.store.contract.Store` on PostgreSQL + PostGIS
-through psycopg 3 and a ``psycopg_pool`` pool. The tables are those of the numbered files in
-``gridmap/store/postgis/sql`` (schema ``gridmap``); opening a store applies the migrations not yet
-applied, under an advisory lock (``gridmap db upgrade`` does the same from the command line).
+:class:`PostgisStore` is :class:`gridmap.store.base.StoreBase` (where the contract's behaviour
+lives, once for both engines) with PostgreSQL's hooks: a ``psycopg_pool`` pool, transactions,
+portable SQL run as psycopg's, row locks (``FOR UPDATE``) and advisory locks, EWKB geometry.
+The tables are those of the numbered files in ``gridmap/store/sql`` (schema
+``gridmap``); opening a store applies the migrations not yet applied, under an advisory lock
+(``gridmap db upgrade`` does the same from the command line).
 
 Every mutating call is one transaction. A commit is a compare-and-set on the plan's row:
 ``SELECT … FOR UPDATE`` of the plan, compare its head with the base, insert the revision and
@@ -15,10 +17,10 @@ mid-call leaves an uncommitted transaction, which PostgreSQL rolls back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -26,23 +28,14 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from gridmap.errors import InputError
-from gridmap.schema import LAYERS, layer
-from gridmap.store.common import aware, check_actor, check_bbox, now, refuse_commit, to_json
-from gridmap.store.contract import (
-    PLAN_STATUSES,
-    BBox,
-    Outcome,
-    PlanInfo,
-    PlanStatus,
-    Revision,
-    RevisionInfo,
-    StaleRevisionError,
-)
-from gridmap.store.postgis.base import PostgisBase, revision_info
+from gridmap.errors import GridmapError, InputError, StoreError
+from gridmap.schema import layer
+from gridmap.store.base import StoreBase
+from gridmap.store.common import aware, check_bbox, now
+from gridmap.store.contract import BBox, PlanInfo
 from gridmap.store.postgis.layers import filled_layers, read_layer, write_layers
+from gridmap.store.postgis.migrations import apply_migrations
 from gridmap.store.postgis.revisions import (
-    StagedRevision,
     copy_revision,
     insert_revision,
     read_cells,
@@ -51,18 +44,28 @@ from gridmap.store.postgis.revisions import (
     stage_revision,
 )
 
-__all__ = ["PostgisStore"]
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
-_INSERT_PLAN = sql.SQL(
-    "INSERT INTO gridmap.plans (name, communities, head, created_at, created_by, params,"
-    " copied_from) VALUES (%s, %s, 1, %s, %s, %s, %s) RETURNING id"
+__all__ = ["PostgisStore", "plan_key", "utc"]
+
+_SNAPSHOT = sql.SQL("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+_HAS_POSTGIS = sql.SQL("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
+_AUDIT = (
+    "INSERT INTO audit_log (at, actor, action, outcome, plan_id, revision, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_REVISION = sql.SQL(
-    "INSERT INTO gridmap.plan_revisions"
-    " (plan_id, number, base, created_at, created_by, operation, detail)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+_ASSIGN = (
+    "INSERT INTO staff_assignments (staff_id, grid_code, role, assigned_at, assigned_by)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_SET_HEAD = sql.SQL("UPDATE gridmap.plans SET head = %s, communities = %s WHERE id = %s")
+_LOCK_NAME = sql.SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
+# Portable SQL names the tables unqualified: a transaction of the store looks in gridmap first.
+_SEARCH_PATH = sql.SQL("SET LOCAL search_path TO gridmap, public")
+_INSERT_PLAN = (
+    "INSERT INTO plans (name, communities, head, created_at, created_by, params, copied_from)"
+    " VALUES (?, ?, 1, ?, ?, ?, ?) RETURNING id"
+)
 _GRIDS_AT = sql.SQL(
     "SELECT g.plan_id, g.revision, g.code, g.community_code, g.name, g.residents,"
     " g.households, g.cells, g.compactness, ST_AsBinary(g.geom)"
@@ -86,14 +89,20 @@ _RESET_IDENTITY = sql.SQL(
     "SELECT setval(pg_get_serial_sequence({name}, {col}), COALESCE(MAX({column}), 0) + 1, false)"
     " FROM {table}"
 )
-_PLAN_IDS = sql.SQL("SELECT id FROM gridmap.plans{} ORDER BY id")
-_REVISIONS = sql.SQL(
-    "SELECT plan_id, number, base, created_at, created_by, operation, detail"
-    " FROM gridmap.plan_revisions WHERE plan_id = %s ORDER BY number"
-)
 
 
-class PostgisStore(PostgisBase):
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A time read from the database, in UTC (None stays None)."""
+    return None if value is None else value.astimezone(dt.UTC)
+
+
+def plan_key(plan_id: object) -> int | None:
+    """The database key of a plan id ("12" → 12); None when it cannot be one."""
+    text = str(plan_id).strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+class PostgisStore(StoreBase):
     """The storage contract on a PostGIS database.
 
     ``conninfo`` is a libpq URL or ``key=value`` string (the store opens its own pool and
@@ -117,188 +126,160 @@ class PostgisStore(PostgisBase):
     ['500108003002001', '500108003002001']
     """
 
-    # --- reference layers ----------------------------------------------------------------------
+    def __init__(self, conninfo: str | ConnectionPool, *, max_size: int = 4):
+        from psycopg_pool import ConnectionPool
 
-    def layers(self) -> list[str]:
-        """Names of the reference layers that hold data."""
-        with self._read() as conn:
-            return filled_layers(conn)
-
-    def read(self, name: str, bbox: BBox | None = None) -> pd.DataFrame:
-        """A reference layer, filtered by a lon/lat bbox through the GiST index."""
-        if name not in LAYERS:
-            raise InputError(f"unknown layer {name!r}; the layers are {', '.join(LAYERS)}")
-        box = check_bbox(bbox)
-        with self._read() as conn:
-            return read_layer(conn, layer(name), box)
-
-    def write(
-        self, frames: Mapping[str, pd.DataFrame], *, replace: bool = False, actor: str = "system"
-    ) -> None:
-        """Append (or replace) reference layers, all of them or none, and audit it."""
-        check_actor(actor)
-        unknown = [name for name in frames if name not in LAYERS]
-        if unknown:
+        if isinstance(conninfo, str):
+            self._where = _where(conninfo)
+            _prepare(conninfo, self._where)
+            self._pool = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=max_size,
+                kwargs={"autocommit": True},
+                open=True,
+                name="gridmap",
+            )
+            self._own_pool = True
+        elif isinstance(conninfo, ConnectionPool):
+            self._where = conninfo.name
+            self._pool, self._own_pool = conninfo, False
+            with self._connection() as conn:
+                _migrate(conn, self._where)
+        else:
             raise InputError(
-                f"unknown layer(s) {', '.join(unknown)}; the layers are {', '.join(LAYERS)}"
+                f"conninfo: expected a PostgreSQL URL or a ConnectionPool, got {conninfo!r}"
             )
-        with self._write() as conn:
-            counts = write_layers(conn, frames, replace=replace)
-            self._audit(conn, actor, "write", detail={"rows": counts, "replace": replace})
+        self._closed = False
 
-    # --- plans and revisions -------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._where!r})"
 
-    def create_plan(
-        self,
-        cells: gpd.GeoDataFrame,
-        grids: gpd.GeoDataFrame,
-        *,
-        name: str,
-        params: Mapping[str, Any],
-        actor: str,
-        operation: str = "partition",
-    ) -> RevisionInfo:
-        """A new draft plan with ``cells``/``grids`` as revision 1; returns that revision."""
-        check_actor(actor)
-        staged = stage_revision(cells, grids)
-        with self._write() as conn:
-            made, plan_id = self._new_plan(
-                conn, staged.communities, name, dict(params), actor, operation, None, {}
-            )
-            counts = insert_revision(conn, plan_id, 1, staged)
-            detail = {"name": name, "operation": operation, **counts}
-            self._audit(
-                conn,
-                actor,
-                "create_plan",
-                plan_id=made.plan_id,
-                revision=1,
-                detail=detail,
-                at=made.created_at,
-            )
-            return made
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool, for readers that query the database directly (vector tiles
+        with ST_AsMVT). Borrow with ``with store.pool.connection() as conn``; never close it."""
+        return self._pool
 
-    def copy_plan(self, plan_id: str, *, name: str, actor: str) -> RevisionInfo:
-        """A new draft whose revision 1 is ``plan_id``'s head (``copied_from`` = plan_id)."""
-        check_actor(actor)
-        with self._write() as conn:
-            source = self._plan_info(conn, plan_id)
-            detail = {"from_plan": source.id, "from_revision": source.head}
-            made, new_id = self._new_plan(
-                conn,
-                source.communities,
-                name,
-                dict(source.params),
-                actor,
-                "copy",
-                source.id,
-                detail,
-            )
-            copy_revision(conn, (int(source.id), source.head), (new_id, 1))
-            self._audit(
-                conn,
-                actor,
-                "copy_plan",
-                plan_id=made.plan_id,
-                revision=1,
-                at=made.created_at,
-                detail={"name": name, "operation": "copy", **detail},
-            )
-            return made
+    def close(self) -> None:
+        """Close the store's own pool (a pool passed in is the caller's to close)."""
+        if not self._closed and self._own_pool:
+            self._pool.close()
+        self._closed = True
 
-    def plans(
-        self, *, status: PlanStatus | None = None, community: str | None = None
-    ) -> list[PlanInfo]:
-        """Plans, oldest first, optionally of one status or covering one community."""
-        if status is not None and status not in PLAN_STATUSES:
-            raise InputError(f"status: {status!r} is not one of {', '.join(PLAN_STATUSES)}")
-        conditions: list[sql.Composable] = []
-        args: list[Any] = []
-        if status is not None:
-            conditions.append(sql.SQL("status = %s"))
-            args.append(status)
-        if community is not None:
-            conditions.append(sql.SQL("communities @> ARRAY[%s]::text[]"))
-            args.append(community)
-        where = (
-            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if getattr(self, "_closed", False):
+            raise StoreError(f"{self!r}: the store is closed")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except GridmapError:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"{self._where}: {_first_line(exc)}") from exc
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        """One write transaction: all of it is committed, or none (an error rolls back)."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute(_SEARCH_PATH)
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[Any]]:
+        """One read-only snapshot: every query inside sees the same committed state."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute(_SNAPSHOT)
+            conn.execute(_SEARCH_PATH)
+            yield conn
+
+    # --- the hooks of StoreBase ----------------------------------------------------------------
+
+    _FOR_UPDATE = " FOR UPDATE"
+    _AUDIT_INSERT = _AUDIT
+    _ASSIGN = _ASSIGN
+    _ROW_KEY = "seq"
+    _INCIDENT_ORDER = "created_at, id"
+    _INCIDENT_BBOX = "geom && ST_MakeEnvelope(?, ?, ?, ?, 4326)"  # the GiST index; a closed box
+
+    def _rows(
+        self, conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()
+    ) -> list[dict[str, Any]]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(_portable(query), list(args))
+            return cur.fetchall() if cur.description is not None else []
+
+    def _count(self, conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()) -> int:
+        return conn.execute(_portable(query), list(args)).rowcount
+
+    def _stamp(self, value: dt.datetime) -> dt.datetime:
+        return aware(value, "time")
+
+    def _time(self, stored: Any) -> dt.datetime | None:
+        return utc(stored)
+
+    def _key(self, any_id: object) -> int | None:
+        return plan_key(any_id)
+
+    def _lock_names(self, conn: psycopg.Connection[Any], names: Iterable[str]) -> None:
+        for name in names:
+            conn.execute(_LOCK_NAME, (name,))
+
+    def _insert_incident(
+        self, conn: psycopg.Connection[Any], values: dict[str, Any], stamp: dt.datetime
+    ) -> str:
+        names = ["created_at", "updated_at", *values]
+        query = sql.SQL("INSERT INTO gridmap.incidents ({}) VALUES ({}) RETURNING id").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)),
         )
-        with self._read() as conn:
-            ids = [str(i) for (i,) in conn.execute(_PLAN_IDS.format(where), args)]
-            return [self._plan_info(conn, i) for i in ids]
+        row = conn.execute(query, [stamp, stamp, *values.values()]).fetchone()
+        assert row is not None
+        return str(row[0])
 
-    def plan(self, plan_id: str) -> PlanInfo:
-        """One plan."""
-        with self._read() as conn:
-            return self._plan_info(conn, plan_id)
+    def _communities(self, codes: list[str]) -> list[str]:
+        return list(codes)
 
-    def revisions(self, plan_id: str) -> list[RevisionInfo]:
-        """A plan's revisions, 1 first."""
-        with self._read() as conn:
-            info = self._plan_info(conn, plan_id)
-            with conn.cursor(row_factory=dict_row) as cur:
-                rows = cur.execute(_REVISIONS, (int(info.id),)).fetchall()
-        return [revision_info(row) for row in rows]
+    def _communities_of(self, stored: list[str]) -> list[str]:
+        return list(stored)
 
-    def revision(self, plan_id: str, number: int | None = None) -> Revision:
-        """A revision with its cells and grids (None: the head)."""
-        with self._read() as conn:
-            info = self._plan_info(conn, plan_id)
-            found = self._revision_info(conn, info.id, info.head if number is None else number)
-            cells = read_cells(conn, int(info.id), found.number)
-            grids = revision_grids(conn, int(info.id), found.number)
-        return Revision(found, cells, grids)
+    # --- the hooks of StoreBase: geometry ---------------------------------------------------
 
-    def commit(
-        self,
-        plan_id: str,
-        base: int,
-        cells: gpd.GeoDataFrame,
-        grids: gpd.GeoDataFrame,
-        *,
-        actor: str,
-        operation: str,
-        detail: Mapping[str, Any] | None = None,
-    ) -> RevisionInfo:
-        """Add revision head+1 made from ``base``, if ``base`` is still the head.
+    def _filled_layers(self, conn: psycopg.Connection[Any]) -> list[str]:
+        return filled_layers(conn)
 
-        The plan's row is locked (``SELECT … FOR UPDATE``), its head compared with ``base`` and
-        the revision written in one transaction: the compare-and-set. A stale base raises
-        :class:`StaleRevisionError` naming the head (the revision that won), and the attempt
-        is audited as a conflict.
-        """
-        check_actor(actor)
-        staged = stage_revision(cells, grids)
-        audit: dict[str, Any] = {"base": base, "operation": operation}
-        with self._write() as conn:
-            info = self._plan_info(conn, plan_id, lock=True)
-            refusal = refuse_commit(
-                info, base, lambda: self._revision_info(conn, info.id, info.head)
-            )
-            if isinstance(refusal, StaleRevisionError):
-                audit["winner"] = refusal.winner.number
-            if refusal is None:
-                made = self._add_revision(conn, info, staged, actor, operation, detail)
-                self._audit(
-                    conn,
-                    actor,
-                    "commit",
-                    plan_id=info.id,
-                    revision=made.number,
-                    detail=audit,
-                    at=made.created_at,
-                )
-                return made
-        outcome: Outcome = "conflict" if isinstance(refusal, StaleRevisionError) else "refused"
-        self._audit_alone(
-            actor,
-            "commit",
-            outcome,
-            plan_id=info.id,
-            revision=None,
-            detail={**audit, "error": str(refusal)},
-        )
-        raise refusal  # type: ignore[misc]
+    def _layer(
+        self, conn: psycopg.Connection[Any], name: str, bbox: BBox | None = None
+    ) -> pd.DataFrame:
+        return read_layer(conn, layer(name), bbox)
+
+    def _write_layers(
+        self, conn: psycopg.Connection[Any], frames: Mapping[str, pd.DataFrame], replace: bool
+    ) -> dict[str, int]:
+        return write_layers(conn, frames, replace=replace)
+
+    def _stage(self, cells: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> Any:
+        return stage_revision(cells, grids)
+
+    def _insert_revision(
+        self, conn: psycopg.Connection[Any], plan_id: str, number: int, staged: Any
+    ) -> dict[str, int]:
+        return insert_revision(conn, int(plan_id), int(number), staged)
+
+    def _copy_revision(self, conn: psycopg.Connection[Any], source: PlanInfo, plan_id: str) -> None:
+        copy_revision(conn, (int(source.id), source.head), (int(plan_id), 1))
+
+    def _revision_frames(
+        self, conn: psycopg.Connection[Any], plan_id: str, number: int
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        key = int(plan_id)
+        return read_cells(conn, key, int(number)), revision_grids(conn, key, int(number))
+
+    def _insert_plan(self, conn: psycopg.Connection[Any], values: dict[str, Any]) -> str:
+        names = ("name", "communities", "created_at", "created_by", "params", "copied_from")
+        [row] = self._rows(conn, _INSERT_PLAN, [values[n] for n in names])
+        return str(row["id"])
 
     def grids_at(
         self,
@@ -327,42 +308,12 @@ class PostgisStore(PostgisBase):
 
     # --- backup hooks (gridmap.store.backup) -------------------------------------------------
 
-    def _layer(self, conn: psycopg.Connection[Any], name: str) -> pd.DataFrame:
-        return read_layer(conn, layer(name), None)
-
-    def _replace_layers(
-        self, conn: psycopg.Connection[Any], frames: Mapping[str, pd.DataFrame]
-    ) -> dict[str, int]:
-        return write_layers(conn, frames, replace=True)
-
-    def _revision_frames(
-        self, conn: psycopg.Connection[Any], plan_id: str, number: int
-    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        key = int(plan_id)
-        return read_cells(conn, key, int(number)), revision_grids(conn, key, int(number))
-
-    def _insert_revision_frames(
-        self,
-        conn: psycopg.Connection[Any],
-        plan_id: str,
-        number: int,
-        cells: gpd.GeoDataFrame,
-        grids: gpd.GeoDataFrame,
-    ) -> None:
-        insert_revision(conn, int(plan_id), int(number), stage_revision(cells, grids))
-
     def _load_order(self, table: str) -> str:
         return _LOAD_ORDER[table]
 
     def _overriding(self, table: str) -> str:
         # audit_log.seq is GENERATED ALWAYS: a restored log keeps its numbers.
         return " OVERRIDING SYSTEM VALUE" if table == "audit_log" else ""
-
-    def _communities(self, codes: list[str]) -> list[str]:
-        return list(codes)
-
-    def _communities_of(self, stored: list[str]) -> list[str]:
-        return list(stored)
 
     def _after_load(self, conn: psycopg.Connection[Any]) -> None:
         """Identity columns given explicit values: the next ones follow the largest."""
@@ -376,69 +327,47 @@ class PostgisStore(PostgisBase):
                 )
             )
 
-    # --- helpers -------------------------------------------------------------------------------
 
-    def _new_plan(
-        self,
-        conn: psycopg.Connection[Any],
-        communities: tuple[str, ...],
-        name: str,
-        params: dict[str, Any],
-        actor: str,
-        operation: str,
-        copied_from: str | None,
-        detail: dict[str, Any],
-    ) -> tuple[RevisionInfo, int]:
-        at = now()
-        row = conn.execute(
-            _INSERT_PLAN,
-            (
-                name,
-                list(communities),
-                at,
-                actor,
-                to_json(params),
-                None if copied_from is None else int(copied_from),
-            ),
-        ).fetchone()
-        assert row is not None
-        plan_id = int(row[0])
-        made = RevisionInfo(str(plan_id), 1, None, at, actor, operation, _jsonable(detail))
-        self._insert_revision_row(conn, made)
-        return made, plan_id
-
-    def _add_revision(
-        self,
-        conn: psycopg.Connection[Any],
-        info: PlanInfo,
-        staged: StagedRevision,
-        actor: str,
-        operation: str,
-        detail: Mapping[str, Any] | None,
-    ) -> RevisionInfo:
-        number = info.head + 1
-        made = RevisionInfo(info.id, number, info.head, now(), actor, operation, _jsonable(detail))
-        self._insert_revision_row(conn, made)
-        insert_revision(conn, int(info.id), number, staged)
-        conn.execute(_SET_HEAD, (number, list(staged.communities), int(info.id)))
-        return made
-
-    @staticmethod
-    def _insert_revision_row(conn: psycopg.Connection[Any], made: RevisionInfo) -> None:
-        conn.execute(
-            _INSERT_REVISION,
-            (
-                int(made.plan_id),
-                made.number,
-                made.base,
-                made.created_at,
-                made.created_by,
-                made.operation,
-                to_json(made.detail),
-            ),
-        )
+def _where(conninfo: str) -> str:
+    """host:port/dbname of a conninfo, never its password."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise InputError(f"database URL: {_first_line(exc)}") from None
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
 
 
-def _jsonable(detail: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``detail`` as it reads back from the database (non-JSON values as text)."""
-    return json.loads(to_json(detail))
+def _prepare(conninfo: str, where: str) -> None:
+    """Connect once (a clear error when the server is unreachable) and apply the migrations."""
+    try:
+        conn = psycopg.connect(conninfo, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}") from exc
+    with conn:
+        _migrate(conn, where)
+
+
+def _migrate(conn: psycopg.Connection[Any], where: str) -> None:
+    """Apply the migrations not yet applied, one migrator at a time (an advisory lock)."""
+    try:
+        if conn.execute(_HAS_POSTGIS).fetchone() is None:
+            raise StoreError(
+                f"the PostgreSQL server at {where} has no PostGIS; install it "
+                "(Debian: apt-get install postgresql-15-postgis-3)"
+            )
+        apply_migrations(conn)
+        if not conn.autocommit:
+            conn.commit()
+    except psycopg.Error as exc:
+        raise StoreError(f"{where}: {_first_line(exc)}") from exc
+
+
+def _portable(query: str) -> sql.SQL:
+    """Portable SQL (``?`` placeholders) as psycopg's (``%s``); the text is this package's."""
+    return sql.SQL(query.replace("?", "%s"))  # type: ignore[arg-type]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
