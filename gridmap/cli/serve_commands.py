@@ -54,12 +54,16 @@ def assign_community_staff(
 
 
 def _open(workspace: Path | None, database_url: str | None) -> Store:
-    from gridmap.store import open_store
+    """The store named on the command line (a database URL may be a key=value conninfo)."""
+    from gridmap.store import GpkgStore, PostgisStore
 
     cfg = settings()
     if workspace is not None and database_url is not None:
         raise InputError("give --workspace or --database-url, not both")
-    return open_store(database_url or (workspace or cfg.database_url or cfg.workspace))
+    if workspace is not None:
+        return GpkgStore(workspace)
+    url = database_url or cfg.database_url
+    return PostgisStore(url) if url else GpkgStore(cfg.workspace)
 
 
 def _at(text: str | None) -> dt.datetime | None:

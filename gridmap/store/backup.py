@@ -15,7 +15,7 @@ GeoPackage gives the same tables. Nothing is audited: the audit log is copied as
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,7 @@ def _export(store: StoreBase, conn: Any, table: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _import(store: StoreBase, conn: Any, table: str, rows: list[Mapping[str, Any]]) -> None:
+def _import(store: StoreBase, conn: Any, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
     columns = RECORD_TABLES[table]
     query = (
         f"INSERT INTO {table} ({', '.join(columns)}){store._overriding(table)} "
