@@ -98,8 +98,8 @@ def publish_command(
 ) -> None:
     """Put plans in force for all their communities (ends the publications they replace).
 
-    The same gate as the API's publish: a plan whose coverage report has errors is refused
-    (exit 2, the errors named); open incidents move to their new grids in the same transaction.
+    Checked as the API checks: a plan whose coverage report has errors is refused.
+    Open incidents move to their new grids in the same transaction.
     """
     from gridmap.service.publish import publish_plans
 

@@ -19,7 +19,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gridmap.engine.assign import locate
 from gridmap.errors import ConflictError
+from gridmap.plans import coverage_report
 from gridmap.settings import Settings
 from gridmap.store.contract import Publication, Store
 
@@ -62,8 +64,6 @@ def publish_plans(
     published (a commit in between is a ConflictError). Open incidents move to the grid of
     the published plans that holds their point, in the same transaction as the publications.
     """
-    from gridmap.plans import coverage_report
-
     ids = [plan_ids] if isinstance(plan_ids, str) else [str(p) for p in plan_ids]
     heads: dict[str, int] = {}
     grids: list[gpd.GeoDataFrame] = []
@@ -90,8 +90,8 @@ def incident_grids(store: Store, grids: gpd.GeoDataFrame | None) -> dict[str, st
     Closed incidents stay where they were closed; incidents outside the published communities
     are not touched.
     """
+    # The workflow's statuses live with the API for now (an incident service would own them).
     from gridmap.api.workflow import OPEN_STATUSES
-    from gridmap.engine.assign import locate
 
     if grids is None or grids.empty:
         return {}

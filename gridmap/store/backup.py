@@ -24,6 +24,7 @@ from gridmap.schema import LAYERS
 from gridmap.store.base import StoreBase
 from gridmap.store.common import to_json
 from gridmap.store.contract import INCIDENT_FIELDS, Store
+from gridmap.store.gpkg.store import GpkgStore
 
 __all__ = ["RECORD_TABLES", "dump_store", "is_backup", "load_store"]
 
@@ -98,8 +99,6 @@ def dump_store(source: Store, out: str | os.PathLike[str]) -> dict[str, dict[str
     Returns ``{"layers": rows per layer, "records": rows per store table}``
     (``plan_revisions`` counts revisions, each written with its cells and grids).
     """
-    from gridmap.store.gpkg.store import GpkgStore
-
     path = Path(out)
     if path.suffix.lower() != ".gpkg":
         raise InputError(f"out: {path} — a backup is a GeoPackage; name it *.gpkg")
@@ -120,8 +119,6 @@ def load_store(source: str | os.PathLike[str], target: Store) -> dict[str, dict[
     workspace) into ``target``, an empty store: a new PostGIS database or a new workspace.
     A target that holds anything is refused, naming what it holds, and nothing is written.
     Returns ``{"layers": …, "records": …}`` as :func:`dump_store` does."""
-    from gridmap.store.gpkg.store import GpkgStore
-
     src = Path(source)
     if not src.is_file():
         raise InputError(f"from: {src}: no such backup file")

@@ -157,8 +157,6 @@ class GpkgStore(StoreBase):
 
     def _restore(self, conn: sqlite3.Connection, old: OldPlan) -> None:
         """A plan of the old layout as revision 1 of a plan with the same id and status."""
-        from gridmap.store.gpkg.revisions import insert_revision, stage_revision
-
         staged = stage_revision(old.cells, old.grids)
         conn.execute(
             "INSERT INTO plans (id, name, status, communities, head, created_at, created_by, "
