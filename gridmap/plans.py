@@ -20,7 +20,7 @@ from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
 from gridmap.store.contract import Store
 from gridmap.store.gpkg import Workspace
-from gridmap.store.gpkg_store import GpkgStore
+from gridmap.store.gpkg.store import GpkgStore
 
 __all__ = [
     "GRID_COLUMNS",

@@ -54,12 +54,16 @@ def assign_community_staff(
 
 
 def _open(workspace: Path | None, database_url: str | None) -> Store:
-    from gridmap.store import open_store
+    """The store named on the command line (a database URL may be a key=value conninfo)."""
+    from gridmap.store import GpkgStore, PostgisStore
 
     cfg = settings()
     if workspace is not None and database_url is not None:
         raise InputError("give --workspace or --database-url, not both")
-    return open_store(database_url or (workspace or cfg.database_url or cfg.workspace))
+    if workspace is not None:
+        return GpkgStore(workspace)
+    url = database_url or cfg.database_url
+    return PostgisStore(url) if url else GpkgStore(cfg.workspace)
 
 
 def _at(text: str | None) -> dt.datetime | None:
@@ -92,20 +96,28 @@ def publish_command(
     actor: Annotated[str, typer.Option(help="Who publishes (the audit log).")] = "gridmap",
     as_json: JsonOpt = False,
 ) -> None:
-    """Put plans in force for all their communities (ends the publications they replace)."""
+    """Put plans in force for all their communities (ends the publications they replace).
+
+    Checked as the API checks: a plan whose coverage report has errors is refused.
+    Open incidents move to their new grids in the same transaction.
+    """
+    from gridmap.service.publish import publish_plans
+
     try:
         store = _open(workspace, database_url)
         try:
-            publications = store.publish(plan_id, actor=actor, at=_at(at))
+            done = publish_plans(store, plan_id, actor=actor, settings=settings(), at=_at(at))
             assigned = assign_community_staff(store, actor=actor) if assign_staff else 0
         finally:
             store.close()
     except GridmapError as exc:
         fail(exc, as_json)
+    publications = done.publications
     result = {
         "plans": plan_id,
         "communities": len(publications),
         "valid_from": publications[0].valid_from.isoformat() if publications else None,
+        "incidents_regridded": len(done.incidents_regridded),
         "staff_assigned": assigned,
     }
     if as_json:
@@ -113,7 +125,8 @@ def publish_command(
         return
     out.print(
         f"published plan {', '.join(plan_id)} in {len(publications)} communities from "
-        f"{result['valid_from']}" + (f"; {assigned} staff roles assigned" if assign_staff else "")
+        f"{result['valid_from']}; {result['incidents_regridded']} open incidents moved to new grids"
+        + (f"; {assigned} staff roles assigned" if assign_staff else "")
     )
 
 
