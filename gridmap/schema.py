@@ -355,9 +355,28 @@ AUDIT_LOG = Layer(
     None,
     "Every change: who, when, what, which plan and revision, and its outcome.",
 )
+SIGN_IN_FAILURES = Layer(
+    "sign_in_failures",
+    "name",
+    (
+        Column("name", "str", nullable=False, doc="the user name tried (at most 100 characters)"),
+        Column("at", "str", nullable=False, doc=_TIME),
+    ),
+    None,
+    "Wrong passwords of the last minutes, per user name: the lockout every server process sees "
+    "(kept only for the lockout window; not part of a backup).",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
-    for lyr in (PUBLICATIONS, STAFF_ASSIGNMENTS, INCIDENTS, INCIDENT_EVENTS, USERS, AUDIT_LOG)
+    for lyr in (
+        PUBLICATIONS,
+        STAFF_ASSIGNMENTS,
+        INCIDENTS,
+        INCIDENT_EVENTS,
+        USERS,
+        AUDIT_LOG,
+        SIGN_IN_FAILURES,
+    )
 }
 
 # Tables the store owns (plans, revisions, incidents…): a reference-layer write never touches them.

@@ -603,6 +603,37 @@ class StoreBase:
         """A new user; ConflictError when the name is taken."""
         return records.add_user(self, name, role, password_hash, actor=actor)
 
+    def update_user(
+        self,
+        name: str,
+        *,
+        actor: str,
+        role: str | None = None,
+        active: bool | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change a user's role, active flag or password hash (audited); ConflictError when
+        no active admin would be left."""
+        return records.update_user(
+            self, name, actor=actor, role=role, active=active, password_hash=password_hash
+        )
+
+    def delete_user(self, name: str, *, actor: str) -> None:
+        """Remove a user (audited); ConflictError for the last active admin."""
+        records.delete_user(self, name, actor=actor)
+
+    def record_sign_in_failure(self, name: str, *, keep_since: dt.datetime) -> None:
+        """Remember a wrong password for ``name``; forget all failures before ``keep_since``."""
+        records.record_sign_in_failure(self, name, keep_since=keep_since)
+
+    def sign_in_failures(self, name: str, since: dt.datetime) -> list[dt.datetime]:
+        """When wrong passwords were given for ``name`` since ``since``, oldest first."""
+        return records.sign_in_failures(self, name, since)
+
+    def forget_sign_in_failures(self, name: str) -> None:
+        """Forget ``name``'s wrong passwords."""
+        records.forget_sign_in_failures(self, name)
+
     def user(self, name: str) -> User:
         """One user."""
         return records.user(self, name)

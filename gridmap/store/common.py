@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from gridmap.store.contract import INCIDENT_FIELDS, PlanInfo, RevisionInfo, Stal
 __all__ = [
     "CELL_COLUMNS",
     "GRID_COLUMNS",
+    "MAX_USER_NAME",
     "STAFF_FIELDS",
     "USER_ROLES",
     "CheckedRevision",
@@ -33,6 +35,7 @@ __all__ = [
     "check_actor",
     "check_bbox",
     "check_layer_frame",
+    "check_new_user_name",
     "check_publishable",
     "check_revision",
     "check_user",
@@ -288,6 +291,44 @@ def check_user(name: object, role: object) -> None:
         raise InputError(f"name: expected a user name, got {name!r}")
     if role not in USER_ROLES:
         raise InputError(f"role: {role!r} is not one of {', '.join(USER_ROLES)}")
+
+
+# Scripts whose letters look alike: a name mixing two of them (a Cyrillic а among Latin
+# letters) can pass for another user's name.
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE")
+MAX_USER_NAME = 100
+
+
+def check_new_user_name(name: str) -> None:
+    """A new user's name may not pass for another: written in its normal form (NFKC: no
+    full-width ``ａｄａ`` for ``ada``), no invisible or control characters, letters of at most
+    one of the scripts that look alike, at most :data:`MAX_USER_NAME` characters.
+
+    Examples
+    --------
+    >>> check_new_user_name("ada")
+    >>> check_new_user_name("王小明")
+    >>> try:
+    ...     check_new_user_name("аda")  # the first letter is Cyrillic
+    ... except InputError as refused:
+    ...     print(str(refused).split(',')[0])
+    name: 'аda' mixes CYRILLIC and LATIN letters
+    """
+    if len(name) > MAX_USER_NAME:
+        raise InputError(f"name: longer than {MAX_USER_NAME} characters")
+    if unicodedata.normalize("NFKC", name) != name:
+        shown = unicodedata.normalize("NFKC", name)
+        raise InputError(f"name: {name!r} is not in its normal form; write {shown!r}")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise InputError(f"name: {name!r} holds an invisible or control character")
+    scripts = {unicodedata.name(c, "").split(" ")[0] for c in name if c.isalpha()} & set(
+        _LOOKALIKE_SCRIPTS
+    )
+    if len(scripts) > 1:
+        raise InputError(
+            f"name: {name!r} mixes {' and '.join(sorted(scripts))} letters, which look alike; "
+            "write it in one script"
+        )
 
 
 def _unique(values: pd.Series, what: str, column: str) -> None:

@@ -459,6 +459,36 @@ class Store(Protocol):
         """All users, by name."""
         ...
 
+    def update_user(
+        self,
+        name: str,
+        *,
+        actor: str,
+        role: str | None = None,
+        active: bool | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change a user's role, active flag or password hash, audited (never the hash);
+        NotFoundError for an unknown name, ConflictError when no active admin would be left."""
+        ...
+
+    def delete_user(self, name: str, *, actor: str) -> None:
+        """Remove a user, audited; ConflictError for the last active admin."""
+        ...
+
+    def record_sign_in_failure(self, name: str, *, keep_since: dt.datetime) -> None:
+        """Remember a wrong password for ``name`` now, and forget every failure (of any name)
+        before ``keep_since``: the lockout state every server process shares."""
+        ...
+
+    def sign_in_failures(self, name: str, since: dt.datetime) -> list[dt.datetime]:
+        """When wrong passwords were given for ``name`` since ``since``, oldest first."""
+        ...
+
+    def forget_sign_in_failures(self, name: str) -> None:
+        """Forget ``name``'s wrong passwords (after a right one)."""
+        ...
+
     def audit(
         self, *, plan_id: str | None = None, since: dt.datetime | None = None
     ) -> list[AuditEntry]:

@@ -19,6 +19,7 @@ from gridmap.store.common import (
     aware,
     check_actor,
     check_bbox,
+    check_new_user_name,
     check_user,
     incident_values,
     now,
@@ -44,17 +45,22 @@ __all__ = [
     "assign_staff",
     "audit",
     "change_incident",
+    "delete_user",
     "equal",
+    "forget_sign_in_failures",
     "incident",
     "incident_events",
     "incidents",
     "read_incident",
+    "record_sign_in_failure",
     "remove_staff",
+    "sign_in_failures",
     "staff_assignments",
     "staff_member",
     "unassign_staff",
     "update_incident",
     "update_staff",
+    "update_user",
     "user",
     "users",
     "where",
@@ -378,12 +384,100 @@ def add_user(store: StoreBase, name: str, role: str, password_hash: str, *, acto
     """A new user; ConflictError when the name is taken."""
     check_actor(actor)
     check_user(name, role)
+    check_new_user_name(name)
     with store._write() as conn:
         if store._rows(conn, "SELECT name FROM users WHERE name = ?" + store._FOR_UPDATE, (name,)):
             raise ConflictError(f"{store._where}: there is a user called {name!r} already")
         store._rows(conn, _INSERT_USER, (name, role, password_hash, store._stamp(now()), True))
         store._audit(conn, actor, "add_user", detail={"name": name, "role": role})
         return _user(store, conn, name)
+
+
+_SET_ROLE = "UPDATE users SET role = ? WHERE name = ?"
+_SET_ACTIVE = "UPDATE users SET active = ? WHERE name = ?"
+_SET_HASH = "UPDATE users SET password_hash = ? WHERE name = ?"
+_DELETE_USER = "DELETE FROM users WHERE name = ?"
+_ACTIVE_ADMINS = "SELECT name FROM users WHERE role = 'admin' AND active = ?"
+
+
+def update_user(
+    store: StoreBase,
+    name: str,
+    *,
+    actor: str,
+    role: str | None = None,
+    active: bool | None = None,
+    password_hash: str | None = None,
+) -> User:
+    """Change a user's role, disable or enable them, or set a new password hash; audited
+    (never the hash). ConflictError when it would leave no active admin."""
+    check_actor(actor)
+    if role is not None:
+        check_user(name, role)
+    if role is None and active is None and password_hash is None:
+        raise InputError(f"user {name!r}: nothing to change (give a role, active or a password)")
+    with store._write() as conn:
+        before = _user(store, conn, name, lock=True)
+        demoted = (role is not None and role != "admin") or active is False
+        if before.role == "admin" and before.active and demoted:
+            _keep_an_admin(store, conn, name)
+        changed: dict[str, Any] = {"name": name}
+        if role is not None:
+            store._rows(conn, _SET_ROLE, (role, name))
+            changed["role"] = [before.role, role]
+        if active is not None:
+            store._rows(conn, _SET_ACTIVE, (bool(active), name))
+            changed["active"] = [before.active, bool(active)]
+        if password_hash is not None:
+            store._rows(conn, _SET_HASH, (password_hash, name))
+            changed["password"] = "reset"
+        store._audit(conn, actor, "update_user", detail=changed)
+        return _user(store, conn, name)
+
+
+def delete_user(store: StoreBase, name: str, *, actor: str) -> None:
+    """Remove a user (their audit entries stay); ConflictError for the last active admin."""
+    check_actor(actor)
+    with store._write() as conn:
+        before = _user(store, conn, name, lock=True)
+        if before.role == "admin" and before.active:
+            _keep_an_admin(store, conn, name)
+        store._rows(conn, _DELETE_USER, (name,))
+        store._audit(conn, actor, "delete_user", detail={"name": name, "role": before.role})
+
+
+def _keep_an_admin(store: StoreBase, conn: Any, name: str) -> None:
+    others = [r["name"] for r in store._rows(conn, _ACTIVE_ADMINS, (True,)) if r["name"] != name]
+    if not others:
+        raise ConflictError(f"user {name!r} is the last active admin: add another admin first")
+
+
+# --- failed sign-ins ------------------------------------------------------------------------------
+
+_ADD_FAILURE = "INSERT INTO sign_in_failures (name, at) VALUES (?, ?)"
+_FAILURES_SINCE = "SELECT at FROM sign_in_failures WHERE name = ? AND at >= ? ORDER BY at"
+_FORGET_FAILURES = "DELETE FROM sign_in_failures WHERE name = ?"
+_EXPIRE_FAILURES = "DELETE FROM sign_in_failures WHERE at < ?"
+
+
+def record_sign_in_failure(store: StoreBase, name: str, *, keep_since: dt.datetime) -> None:
+    """Remember a wrong password for ``name`` now; forget every failure before ``keep_since``."""
+    with store._write() as conn:
+        store._rows(conn, _EXPIRE_FAILURES, (store._stamp(keep_since),))
+        store._rows(conn, _ADD_FAILURE, (name, store._stamp(now())))
+
+
+def sign_in_failures(store: StoreBase, name: str, since: dt.datetime) -> list[dt.datetime]:
+    """The times of the wrong passwords for ``name`` since ``since``, oldest first."""
+    with store._read() as conn:
+        rows = store._rows(conn, _FAILURES_SINCE, (name, store._stamp(since)))
+    return [store._time(r["at"]) for r in rows]  # type: ignore[misc]
+
+
+def forget_sign_in_failures(store: StoreBase, name: str) -> None:
+    """Forget ``name``'s wrong passwords (after a right one)."""
+    with store._write() as conn:
+        store._rows(conn, _FORGET_FAILURES, (name,))
 
 
 def user(store: StoreBase, name: str) -> User:
@@ -398,8 +492,9 @@ def users(store: StoreBase) -> list[User]:
         return [_user_of(store, r) for r in store._rows(conn, "SELECT * FROM users ORDER BY name")]
 
 
-def _user(store: StoreBase, conn: Any, name: str) -> User:
-    rows = store._rows(conn, "SELECT * FROM users WHERE name = ?", (name,))
+def _user(store: StoreBase, conn: Any, name: str, *, lock: bool = False) -> User:
+    query = "SELECT * FROM users WHERE name = ?" + (store._FOR_UPDATE if lock else "")
+    rows = store._rows(conn, query, (name,))
     if not rows:
         raise NotFoundError(f"{store._where}: no user {name!r}")
     return _user_of(store, rows[0])
