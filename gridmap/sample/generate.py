@@ -93,7 +93,9 @@ def generate_nanan(
     pieces = make_pieces(rng, frame, div.communities, land.no_build, roads, names)
     big_piece = _hard_cases(frame, pieces, small)
     reserved = reserve_pieces(frame, pieces, big_piece)
-    own_piece = choose_homes(rng, frame, pieces, target, {big_piece, *reserved.values()})
+    own_piece = choose_homes(
+        rng, frame, pieces, target, {big_piece, *reserved.values()}, plain={small}
+    )
 
     units, buildings = Units(), Buildings()
     unit_of_piece = units_from_pieces(rng, pieces, units, buildings, names, kind_of_comm, stems)
@@ -119,7 +121,10 @@ def generate_nanan(
         land.no_build,
         scattered=largest,
     )
-    blocked = np.concatenate([[land.no_build], roads.buffer_array(_ROAD_WIDTH)])
+    # Small units keep off the roads and off the blocks of towers standing in the street.
+    blocked = np.concatenate(
+        [[land.no_build], roads.buffer_array(_ROAD_WIDTH), pieces.geoms[pieces.role == "tower"]]
+    )
     requests = office_requests(rng, frame, div, pieces, reserved, hamlets, comms, stems, names)
     placed = place_small_units(
         rng, requests, div.communities, blocked, units, buildings, kind_of_comm

@@ -31,7 +31,7 @@ _OLD_PER_M2 = 0.05
 _NEW_SHARE = {"core": 0.62, "newtown": 0.78, "town": 0.40, "mountain": 0.30}
 _OLD_SHARE = {"core": 0.18, "newtown": 0.07, "town": 0.25, "mountain": 0.25}
 # A core 社区 has a dense block of free-standing towers with this chance.
-_DENSE_P = 0.35
+_DENSE_P = 0.5
 # What a piece not needed for homes becomes: (role, probability).
 _SPARE_NEW = (("park", 0.45), ("office", 0.25), ("enterprise", 0.30))
 _SPARE_OLD = (("park", 0.4), ("low", 0.6))
@@ -51,10 +51,12 @@ def choose_homes(
     pieces: Pieces,
     target: np.ndarray,
     keep: set[int],
+    plain: set[int],
 ) -> dict[str, int]:
     """Decide which block pieces are homes; set ``pieces.role`` in place.
 
-    ``keep`` are pieces whose role is already decided (the big compound, the offices' ground).
+    ``keep`` are pieces whose role is already decided (the big compound, the offices' ground);
+    ``plain`` are communities left as they are (the small one, set up by the caller).
     Returns {OWN_GRID key: piece} for the social units that are a grid of their own.
     """
     area = shapely.area(pieces.geoms)
@@ -75,6 +77,8 @@ def choose_homes(
     # A 社区 holding the big compound or a unit of its own gets no dense block besides.
     busy = {int(pieces.community[p]) for p in fixed}
     for c in np.unique(pieces.community):
+        if int(c) in plain:
+            continue
         mine = np.flatnonzero(pieces.community == c)
         mine = np.array([p for p in mine if p not in fixed], dtype=np.int64)
         kind = kind_of_street[int(pieces.street[mine[0]])] if len(mine) else "town"
@@ -93,16 +97,20 @@ def _homes_of(
     new = order[pieces.role[order] == "new"]
     old = order[pieces.role[order] == "old"]
     if dense and kind == "core" and rng.random() < _DENSE_P:
-        # A dense block: a mid-sized piece of towers standing in the street.
-        fit = [p for p in np.concatenate([new, old]) if 8_000 <= area[p] <= 25_000]
+        # A dense block: a mid-sized piece of towers standing in the street (about one tower
+        # of 950 residents per 5,000 m² of piece); compounds still hold most people.
+        fit = [p for p in np.concatenate([new, old]) if 8_000 <= area[p] <= 20_000]
         if fit:
             p = fit[int(rng.integers(len(fit)))]
             pieces.role[p] = "tower"
-            new_need -= area[p] / 2_900 * 950  # about one tower per 2,900 m² of piece
+            new_need = max(new_need - area[p] / 5_000 * 950, 0.4 * target)
             new, old = new[new != p], old[old != p]
     if new_need > 0 and area[new].sum() * _NEW_PER_M2 < new_need:
-        # Too few new pieces: the largest old ones are rebuilt as towers.
-        for p in old:
+        # Too few new pieces: the largest old ones are rebuilt as towers, then open ground.
+        spare = order[
+            np.isin(pieces.role[order], ("park", "low", "office", "enterprise", "factory"))
+        ]
+        for p in np.concatenate([old, spare]):
             if area[new].sum() * _NEW_PER_M2 >= new_need:
                 break
             pieces.role[p] = "new"
