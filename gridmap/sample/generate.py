@@ -2,8 +2,8 @@
 
 The frame is real (the district boundary, its 15 streets/towns and 153 communities with their
 codes and names); everything below it is generated: street and community boundaries that tile
-exactly, closed compounds with their towers, social units, scattered houses, roads, residents
-and grid staff.
+exactly, closed compounds with their towers (homes.py chooses where people live), social units,
+scattered houses, roads, residents, grid staff and the community offices.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def generate_nanan(
     Returns
     -------
     dict
-        "divisions", "units", "buildings", "roads" (GeoDataFrames in EPSG:4326) and "staff"
-        (a DataFrame), each with exactly the columns of gridmap.schema's layer.
+        "divisions", "units", "buildings", "roads", "offices" (GeoDataFrames in EPSG:4326)
+        and "staff" (a DataFrame), each with exactly the columns of gridmap.schema's layer.
 
     Examples
     --------
