@@ -27,11 +27,13 @@ DatabaseOpt = Annotated[
 def assign_community_staff(
     store: Store, *, actor: str, communities: Iterable[str] | None = None
 ) -> int:
-    """Give each community's staff to its grids in force, team by team; return the count.
+    """Give each community's staff to its grids in force; return the roles assigned.
 
-    A community's staff (the staff layer's ``community_code``), in id order, form teams: the
-    k-th person of each role. The k-th grid of the community (by code) gets the k-th team, for
-    each role nobody holds in it yet. Grids beyond the last team stay as they are.
+    As a real community is staffed: every grid gets a person of each role the community's
+    staff (the staff layer's ``community_code``) has. The grids of a community (by code) are
+    shared out among the people of a role in id order, in runs of neighbouring codes: with as
+    many grid heads as grids, each grid has its own head; one police officer may cover all
+    the grids. A role a grid already has is left as it is.
     """
     grids = store.grids_at()
     if grids.empty:
@@ -43,13 +45,17 @@ def assign_community_staff(
     for community, group in grids.sort_values("code").groupby("community_code"):
         if wanted is not None and community not in wanted:
             continue
+        codes = list(group["code"])
         people = staff[staff["community_code"] == community]
-        teams = {role: list(rows["id"]) for role, rows in people.groupby("role")}
-        for k, code in enumerate(group["code"]):
-            for role, ids in teams.items():
-                if k < len(ids) and (code, role) not in held:
-                    store.assign_staff(ids[k], code, role, actor=actor)
-                    made += 1
+        for role, rows in people.groupby("role", sort=False):
+            ids = list(rows["id"])
+            for k, code in enumerate(codes):
+                if (code, role) in held:
+                    continue
+                # Fewer people than grids: person j covers a run of grids; otherwise one each.
+                j = k * len(ids) // len(codes) if len(ids) < len(codes) else k
+                store.assign_staff(ids[j], code, role, actor=actor)
+                made += 1
     return made
 
 
@@ -90,7 +96,7 @@ def publish_command(
         bool,
         typer.Option(
             "--assign-staff",
-            help="Then give each community's staff to its grids, team by team (the sample).",
+            help="Then give each community's staff to its grids: a head each, the others shared.",
         ),
     ] = False,
     actor: Annotated[str, typer.Option(help="Who publishes (the audit log).")] = "gridmap",

@@ -322,7 +322,7 @@ def _cross_checks(
                 f"{a} and {b} overlap by {m2:,.0f} m² near {where.x:.5f}, {where.y:.5f}",
             )
         return
-    if lyr.name not in ("buildings", "units", "grids"):
+    if lyr.name not in ("buildings", "units", "grids", "offices"):
         return
     divisions = workspace.read("divisions")
     communities = divisions[divisions["level"] == "community"]
@@ -336,7 +336,7 @@ def _cross_checks(
         return
     for pos in checks.outside_communities(alive.geometry, communities.geometry):
         v.warn(alive.index[pos], "outside_communities", "lies outside every community")
-    if lyr.name in ("units", "grids"):
+    if lyr.name in ("units", "grids", "offices"):
         guess = checks.community_of(alive.geometry, communities)
         fill = alive["community_code"].isna() & guess.notna()
         frame.loc[fill[fill].index, "community_code"] = guess[fill]
