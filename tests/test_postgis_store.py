@@ -179,14 +179,14 @@ def store(url: str) -> PostgisLayers:
 
 def test_migrations_are_idempotent(url):
     with psycopg.connect(url) as conn:
-        assert apply_migrations(conn) == [1, 2, 3, 4, 5]
+        assert apply_migrations(conn) == [1, 2, 3, 4, 5, 6]
         assert apply_migrations(conn) == []
         rows = conn.execute(
             "SELECT version, applied_at FROM gridmap_migrations ORDER BY version"
         ).fetchall()
     with psycopg.connect(url) as conn:
         assert apply_migrations(conn) == []
-    assert [v for v, _ in rows] == [1, 2, 3, 4, 5]
+    assert [v for v, _ in rows] == [1, 2, 3, 4, 5, 6]
     assert all(at is not None for _, at in rows)
 
 

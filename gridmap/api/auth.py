@@ -256,7 +256,9 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
 def _guard(request: Request) -> SignInGuard:
     guard: SignInGuard | None = getattr(request.app.state, "sign_in_guard", None)
     if guard is None:
-        guard = request.app.state.sign_in_guard = SignInGuard(request.app.state.settings)
+        guard = request.app.state.sign_in_guard = SignInGuard(
+            request.app.state.settings, _store(request)
+        )
     return guard
 
 
@@ -266,4 +268,4 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
 async def startup(app: FastAPI) -> None:
     """Resolve the signing key once, so a missing or unwritable key fails at start."""
     app.state.token_secret = token_secret(app.state.settings)
-    app.state.sign_in_guard = SignInGuard(app.state.settings)
+    app.state.sign_in_guard = SignInGuard(app.state.settings, app.state.store)

@@ -11,18 +11,17 @@ and slowed every lookup 13-fold. So, before any hashing:
 - at most ``settings.sign_in_concurrency`` hashes run at once; an attempt that cannot start one
   within :data:`WAIT_S` gets 503 with Retry-After instead of queueing without end.
 
-Wrong passwords per name are counted by :class:`FailedSignIns`, a bounded table: when full it
-forgets the names with the oldest failures first but never a name that is locked out.
+Wrong passwords per name are counted by :class:`FailedSignIns` in the store, for the lockout
+window only, so every server process on one store sees the same lockout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import math
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,6 +31,7 @@ from gridmap.api.errors import ApiError, error_body
 from gridmap.api.limits import TokenBuckets
 from gridmap.errors import InputError
 from gridmap.settings import Settings
+from gridmap.store.contract import Store
 
 __all__ = [
     "FAILURE_WINDOW_S",
@@ -46,73 +46,42 @@ MAX_NAME = 100  # characters of a user name
 MAX_FAILURES = 10  # wrong passwords for one name within FAILURE_WINDOW_S lock it
 FAILURE_WINDOW_S = 300
 WAIT_S = 1.0  # how long an attempt may wait for a hashing slot
-_MAX_NAMES = 10_000  # names whose failures are remembered
 
 
 class FailedSignIns:
-    """Wrong passwords per user name in a sliding window (in process; one per app).
+    """Wrong passwords per user name in a sliding window, kept in the store, so that every
+    server process on it sees the same lockout (a name locked through one is locked through
+    all). Failures older than the window are deleted as new ones are written."""
 
-    Examples
-    --------
-    >>> failures = FailedSignIns(max_names=2)
-    >>> for _ in range(MAX_FAILURES):
-    ...     failures.failed("ada", now=0.0)
-    >>> failures.failed("x", now=1.0); failures.failed("y", now=2.0)  # the table is full
-    >>> failures.blocked("ada", now=3.0) > 0, failures.blocked("x", now=3.0)
-    (True, 0)
-    """
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    def __init__(self, max_names: int = _MAX_NAMES) -> None:
-        self._lock = threading.Lock()
-        self._seen: OrderedDict[str, list[float]] = OrderedDict()  # oldest failure first
-        self._max = max_names
-
-    def _recent(self, name: str, now: float) -> list[float]:
-        kept = [t for t in self._seen.get(name, []) if now - t < FAILURE_WINDOW_S]
-        if kept:
-            self._seen[name] = kept
-        else:
-            self._seen.pop(name, None)
-        return kept
-
-    def blocked(self, name: str, now: float | None = None) -> int:
+    def blocked(self, name: str, now: dt.datetime | None = None) -> int:
         """Seconds until ``name`` may try again (0: now)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            recent = self._recent(name, now)
-            if len(recent) < MAX_FAILURES:
-                return 0
-            return max(1, math.ceil(FAILURE_WINDOW_S - (now - recent[-MAX_FAILURES])))
+        now = now or dt.datetime.now(dt.UTC)
+        window = dt.timedelta(seconds=FAILURE_WINDOW_S)
+        recent = self.store.sign_in_failures(name, now - window)
+        if len(recent) < MAX_FAILURES:
+            return 0
+        free_at = recent[-MAX_FAILURES] + window
+        return max(1, math.ceil((free_at - now).total_seconds()))
 
-    def failed(self, name: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._seen.setdefault(name, []).append(now)
-            self._seen.move_to_end(name)
-            if len(self._seen) > self._max:
-                self._evict(now)
-
-    def _evict(self, now: float) -> None:
-        """Forget the names least recently failed, keeping every locked one."""
-        for name in list(self._seen):
-            if len(self._seen) <= self._max:
-                return
-            if len(self._recent(name, now)) < MAX_FAILURES:
-                self._seen.pop(name, None)
+    def failed(self, name: str) -> None:
+        keep_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=FAILURE_WINDOW_S)
+        self.store.record_sign_in_failure(name, keep_since=keep_since)
 
     def forget(self, name: str) -> None:
-        with self._lock:
-            self._seen.pop(name, None)
+        self.store.forget_sign_in_failures(name)
 
 
 class SignInGuard:
     """The limits of :mod:`this module <gridmap.api.sign_in_guard>`, one per app."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         rate = settings.sign_in_per_minute / 60.0
         self.by_address = TokenBuckets(rate, settings.sign_in_burst)
         self.by_name = TokenBuckets(rate, settings.sign_in_burst)
-        self.failures = FailedSignIns()
+        self.failures = FailedSignIns(store)
         self._slots = threading.BoundedSemaphore(settings.sign_in_concurrency)
         self.tarpit_s = settings.sign_in_tarpit_s
 

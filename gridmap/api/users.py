@@ -1,10 +1,11 @@
-"""Users who sign in: the admin lists and adds them; anyone signed in sees themselves."""
+"""Users who sign in: the admin lists, adds, changes (role, active, password) and removes them;
+anyone signed in sees themselves. Every change is audited."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from gridmap.api.auth import hash_password, require
@@ -61,3 +62,32 @@ def add_user(request: Request, body: NewUser, user: Admin) -> dict[str, Any]:
         body.name, body.role, hash_password(body.password), actor=user.name
     )
     return user_json(made)
+
+
+class UserChange(BaseModel):
+    """What to change of a user: the role, whether they may sign in, a new password."""
+
+    role: Literal["public", "staff", "planner", "admin"] | None = None
+    active: bool | None = None
+    password: Annotated[str | None, Field(min_length=8, max_length=256)] = None
+
+
+@router.patch("/{name}", summary="Change a user's role, disable or enable them, reset the password")
+def change_user(request: Request, name: str, body: UserChange, user: Admin) -> dict[str, Any]:
+    """Audited; the change holds at once (roles are read on every request). 409 when it would
+    leave no active admin; 404 for an unknown name."""
+    changed = _store(request).update_user(
+        name,
+        actor=user.name,
+        role=body.role,
+        active=body.active,
+        password_hash=None if body.password is None else hash_password(body.password),
+    )
+    return user_json(changed)
+
+
+@router.delete("/{name}", status_code=204, summary="Remove a user (admin)")
+def remove_user(request: Request, name: str, user: Admin) -> Response:
+    """Audited (the user's earlier entries in the audit log stay); 409 for the last admin."""
+    _store(request).delete_user(name, actor=user.name)
+    return Response(status_code=204)

@@ -1,4 +1,5 @@
-"""Users who sign in to the web app: ``gridmap user add NAME --role ROLE``, ``gridmap user list``.
+"""Users who sign in to the web app: ``gridmap user add NAME --role ROLE``, ``user list``,
+``user set NAME [--role R] [--enable|--disable] [--password]``, ``user remove NAME``.
 
 The password is read from a prompt (asked twice, not echoed) or, with ``--password-stdin``, from
 the first line of standard input (for scripts); it is stored only as an argon2 hash.
@@ -16,7 +17,10 @@ from gridmap.errors import GridmapError, InputError
 
 __all__ = ["user_app"]
 
-user_app = typer.Typer(help="Users of the web app: add, list.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Users of the web app: add, list, set (role, enable/disable, password), remove.",
+    no_args_is_help=True,
+)
 app.add_typer(user_app, name="user")
 
 DatabaseOpt = Annotated[
@@ -101,3 +105,77 @@ def list_command(
         return
     for row in rows:
         out.print(f"{row['name']}\t{row['role']}\t{'active' if row['active'] else 'disabled'}")
+
+
+@user_app.command("set")
+def set_command(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    role: Annotated[
+        str | None, typer.Option("--role", help="A new role: public, staff, planner or admin.")
+    ] = None,
+    active: Annotated[
+        bool | None,
+        typer.Option("--enable/--disable", help="Let the user sign in, or stop them at once."),
+    ] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Set a new password (prompted, or --password-stdin).")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role, disable or enable them, or reset their password (audited).
+
+    A user who is disabled or demoted loses access at once. The last active admin cannot be
+    disabled, demoted or removed (exit 2).
+    """
+    from gridmap.api.auth import ROLES, hash_password
+    from gridmap.cli.db_commands import _actor
+    from gridmap.store import open_store
+
+    try:
+        if role is not None and role not in ROLES:
+            raise InputError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+        hashed = hash_password(_password(password_stdin)) if password or password_stdin else None
+        store = open_store(_target(workspace, database_url))
+        try:
+            user = store.update_user(
+                name, actor=_actor(), role=role, active=active, password_hash=hashed
+            )
+        finally:
+            store.close()
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json({"name": user.name, "role": user.role, "active": user.active})
+        return
+    state = "active" if user.active else "disabled"
+    out.print(f"user {user.name}: {user.role}, {state}" + (", password reset" if hashed else ""))
+
+
+@user_app.command("remove")
+def remove_command(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a user (audited; their earlier entries in the audit log stay)."""
+    from gridmap.cli.db_commands import _actor
+    from gridmap.store import open_store
+
+    try:
+        store = open_store(_target(workspace, database_url))
+        try:
+            store.delete_user(name, actor=_actor())
+        finally:
+            store.close()
+    except GridmapError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit_json({"removed": name})
+        return
+    out.print(f"user {name} removed")
