@@ -48,6 +48,17 @@ class Settings(BaseSettings):
         Path("workspace/nanan.gpkg"), description="The GeoPackage workspace used by default."
     )
     database_url: str | None = Field(None, description="PostgreSQL/PostGIS URL, when used.")
+    read_database_url: str | None = Field(
+        None,
+        description="A streaming replica of database_url: lookups, search, layers and tiles read "
+        "from it (writes and signed-in work stay on database_url).",
+    )
+    refresh_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often the server looks for publications and staff changes made by "
+        "other processes (or replicated), to rebuild its lookup index and tiles; 0: never.",
+    )
     target: int = Field(3000, gt=0, description="Target weight (residents) per grid.")
     tolerance: float = Field(0.2, ge=0, lt=1, description="Allowed relative deviation.")
     weight: str = Field("residents", pattern="^(residents|households)$")

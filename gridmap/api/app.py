@@ -19,13 +19,14 @@ from gridmap.api.input_guard import RejectNul
 from gridmap.api.limits import install_limits
 from gridmap.api.sign_in_guard import SignInGate
 from gridmap.settings import Settings
-from gridmap.store import open_store
+from gridmap.store import PostgisStore, open_store
 from gridmap.store.contract import Store
 
 __all__ = ["create_app"]
 
 # Router modules, each exposing ``router`` (an APIRouter) and optionally ``startup(app)``, an
-# async function run in the lifespan once the store is open (to build indexes, caches).
+# async function run in the lifespan once the store is open (to build indexes, caches), and
+# ``shutdown(app)``, run in reverse order before it closes.
 _ROUTERS = (
     "gridmap.api.health",
     "gridmap.api.auth",
@@ -42,6 +43,7 @@ _ROUTERS = (
     "gridmap.api.open311",
     "gridmap.api.staff",
     "gridmap.api.docs_pages",
+    "gridmap.api.watch",
 )
 
 
@@ -65,6 +67,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.ready = False
         owned = store is None
         app.state.store = store if store is not None else open_store(_target(settings))
+        # Public reads (lookups, search, layers, tiles) from a streaming replica when one is set.
+        app.state.read_store = (
+            PostgisStore(settings.read_database_url, read_only=True)
+            if settings.read_database_url
+            else app.state.store
+        )
         try:
             for module in modules:
                 startup = getattr(module, "startup", None)
@@ -74,6 +82,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             yield
         finally:
             app.state.ready = False
+            for module in reversed(modules):
+                shutdown = getattr(module, "shutdown", None)
+                if shutdown is not None:
+                    await shutdown(app)
+            if app.state.read_store is not app.state.store:
+                app.state.read_store.close()
             if owned:
                 app.state.store.close()
 

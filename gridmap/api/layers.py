@@ -70,7 +70,7 @@ _EXAMPLE = {
 
 async def startup(app: FastAPI) -> None:
     """The in-memory layers (``app.state.features``), read on first use."""
-    app.state.features = FeatureCache(app.state.store, app.state.settings)
+    app.state.features = FeatureCache(app.state.read_store, app.state.settings)
 
 
 @router.get(

@@ -186,7 +186,7 @@ class SearchAnswer(BaseModel):
 
 async def startup(app: FastAPI) -> None:
     """Build the lookup and search indexes of the grids in force."""
-    locator = Locator(app.state.store, app.state.settings)
+    locator = Locator(app.state.read_store, app.state.settings)
     await run_in_threadpool(locator.refresh)
     app.state.locator = locator
 

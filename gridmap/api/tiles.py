@@ -85,7 +85,7 @@ class TileCache:
 
 async def startup(app: FastAPI) -> None:
     """The tile cache and the encoder for the store's engine (``app.state.tiles``)."""
-    store, settings = app.state.store, app.state.settings
+    store, settings = app.state.read_store, app.state.settings
     features = getattr(app.state, "features", None) or FeatureCache(store, settings)
     app.state.features = features
     encoder: Any

@@ -520,6 +520,14 @@ class StoreBase:
         """Every publication ever made, oldest first."""
         return publishing.publication_history(self, community)
 
+    def change_stamp(self) -> tuple[Any, ...]:
+        """A cheap fingerprint of what public answers are built from (publications and staff
+        assignments): it changes whenever they do, whoever changed them."""
+        with self._read() as conn:
+            pubs = self._rows(conn, _PUBLICATION_STAMP)[0]
+            staff = self._rows(conn, _STAFF_STAMP)[0]
+        return (*pubs.values(), *staff.values())
+
     # --- staff, incidents, users (gridmap.store.records) ---------------------------------------
 
     def assign_staff(self, staff_id: str, grid_code: str, role: str, *, actor: str) -> None:
@@ -641,6 +649,12 @@ class StoreBase:
     def users(self) -> list[User]:
         """All users, by name."""
         return records.users(self)
+
+
+_PUBLICATION_STAMP = (
+    "SELECT COUNT(*) AS n, COUNT(valid_to) AS ended, MAX(valid_from) AS newest FROM publications"
+)
+_STAFF_STAMP = "SELECT COUNT(*) AS n, MAX(assigned_at) AS newest FROM staff_assignments"
 
 
 def _id_order(plan_id: str) -> tuple[int, str]:

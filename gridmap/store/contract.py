@@ -362,6 +362,11 @@ class Store(Protocol):
         """Every publication ever made, oldest first."""
         ...
 
+    def change_stamp(self) -> tuple[Any, ...]:
+        """A cheap fingerprint of the publications and staff assignments: equal while they are
+        unchanged, different once anyone (any process, or replication) changed them."""
+        ...
+
     def grids_at(
         self,
         at: dt.datetime | None = None,

@@ -34,7 +34,7 @@ from gridmap.store.base import StoreBase
 from gridmap.store.common import aware, check_bbox, now
 from gridmap.store.contract import BBox, PlanInfo
 from gridmap.store.postgis.layers import filled_layers, read_layer, write_layers
-from gridmap.store.postgis.migrations import apply_migrations
+from gridmap.store.postgis.migrations import apply_migrations, available_migrations
 from gridmap.store.postgis.revisions import (
     copy_revision,
     insert_revision,
@@ -126,19 +126,28 @@ class PostgisStore(StoreBase):
     ['500108003002001', '500108003002001']
     """
 
-    def __init__(self, conninfo: str | ConnectionPool, *, max_size: int = 4):
+    def __init__(
+        self, conninfo: str | ConnectionPool, *, max_size: int = 4, read_only: bool = False
+    ):
         from psycopg_pool import ConnectionPool
 
+        self.read_only = read_only
         if isinstance(conninfo, str):
             self._where = _where(conninfo)
-            _prepare(conninfo, self._where)
+            if read_only:
+                _check_replica(conninfo, self._where)
+            else:
+                _prepare(conninfo, self._where)
+            kwargs: dict[str, Any] = {"autocommit": True}
+            if read_only:  # seen on the replica as such (pg_stat_activity.application_name)
+                kwargs["application_name"] = "gridmap-read"
             self._pool = ConnectionPool(
                 conninfo,
                 min_size=1,
                 max_size=max_size,
-                kwargs={"autocommit": True},
+                kwargs=kwargs,
                 open=True,
-                name="gridmap",
+                name="gridmap-read" if read_only else "gridmap",
             )
             self._own_pool = True
         elif isinstance(conninfo, ConnectionPool):
@@ -182,6 +191,8 @@ class PostgisStore(StoreBase):
     @contextlib.contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
         """One write transaction: all of it is committed, or none (an error rolls back)."""
+        if self.read_only:
+            raise StoreError(f"{self._where}: a read-only store (a replica) takes no writes")
         with self._connection() as conn, conn.transaction():
             conn.execute(_SEARCH_PATH)
             yield conn
@@ -346,6 +357,26 @@ def _prepare(conninfo: str, where: str) -> None:
         raise StoreError(f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}") from exc
     with conn:
         _migrate(conn, where)
+
+
+def _check_replica(conninfo: str, where: str) -> None:
+    """A read-only store's database (a streaming replica) must be reachable and carry every
+    migration this gridmap knows: it cannot apply them itself."""
+    try:
+        conn = psycopg.connect(conninfo, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}") from exc
+    with conn:
+        try:
+            applied = {r[0] for r in conn.execute("SELECT version FROM gridmap_migrations")}
+        except psycopg.Error:
+            applied = set()
+    missing = [v for v, _ in available_migrations() if v not in applied]
+    if missing:
+        raise StoreError(
+            f"{where}: the replica lacks migration(s) {', '.join(map(str, missing))}; upgrade "
+            "the primary (gridmap db upgrade) and let the replica catch up"
+        )
 
 
 def _migrate(conn: psycopg.Connection[Any], where: str) -> None:
