@@ -39,6 +39,7 @@ _ROUTERS = (
     "gridmap.api.incidents",
     "gridmap.api.open311",
     "gridmap.api.staff",
+    "gridmap.api.boards",
 )
 
 
