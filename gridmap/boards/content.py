@@ -315,7 +315,7 @@ def _staff_of(
                 "photo": photo,
             }
         )
-    people.sort(key=lambda p: (order.get(p["role"], len(order)), p["name"]))
+    people.sort(key=lambda p: (order.get(str(p["role"]), len(order)), str(p["name"])))
     return people
 
 
