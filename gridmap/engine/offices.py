@@ -199,7 +199,12 @@ def _walks(
     # query_nearest returns every tie: keep the first node of each point
     first = np.unique(point_idx, return_index=True)[1]
     node_of, access_of = node_idx[first], access[first]
-    reached = nx.single_source_dijkstra_path_length(graph, office_node, weight="weight")
+    # Walks longer than max_detour × the straight line become straight lines below, so the
+    # search may stop there without changing any answer.
+    cutoff = rules.max_detour * max(float(straight.max()), rules.road_reach_m)
+    reached = nx.single_source_dijkstra_path_length(
+        graph, office_node, cutoff=cutoff, weight="weight"
+    )
     network = np.array([reached.get(int(n), np.inf) for n in node_of]) + access_of + office_access
     # No road within reach, or not connected to the office's road: a straight line. Nearer to
     # each other than to any road: walk straight across.
