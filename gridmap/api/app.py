@@ -40,6 +40,7 @@ _ROUTERS = (
     "gridmap.api.open311",
     "gridmap.api.staff",
     "gridmap.api.boards",
+    "gridmap.api.office_reach",
 )
 
 

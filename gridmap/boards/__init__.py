@@ -4,10 +4,10 @@ from gridmap.boards.content import (
     BoardSelection,
     GridBoard,
     collect_boards,
-    community_offices,
     grid_page_url,
     sides_of,
 )
+from gridmap.boards.offices import community_offices, reach_in_store
 from gridmap.boards.render import find_font, render_boards
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "community_offices",
     "find_font",
     "grid_page_url",
+    "reach_in_store",
     "render_boards",
     "sides_of",
 ]

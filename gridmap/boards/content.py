@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap.boards.offices import community_offices
 from gridmap.crs import lonlat_to, metric_crs
 from gridmap.errors import InputError, NotFoundError
 from gridmap.store.contract import Store
@@ -28,7 +28,6 @@ __all__ = [
     "BoardSelection",
     "GridBoard",
     "collect_boards",
-    "community_offices",
     "grid_page_url",
     "sides_of",
 ]
@@ -142,45 +141,6 @@ def sides_of(
         names = dict.fromkeys(name for _, name in sorted(found_roads, reverse=True))
         found[side].extend([n for n in names if n not in found[side]][:max_roads])
     return found
-
-
-def community_offices(store: Store) -> tuple[pd.DataFrame, str]:
-    """The community offices (居委会) as a frame indexed by community code, and where from.
-
-    The ``offices`` layer when the store has it (name, address, phone, hours, point); else the
-    committee-office units the sample has (a unit named as its community's formal name), with
-    their first building's address. Returns the frame (columns name, address, phone, hours,
-    geometry) and ``"offices"`` or ``"units"``.
-    """
-    if "offices" in store.layers():
-        offices = store.read("offices")
-        frame = gpd.GeoDataFrame(offices).copy()
-        for column in ("name", "address", "phone", "hours"):
-            if column not in frame:
-                frame[column] = None
-        frame = frame.drop_duplicates("community_code").set_index("community_code")
-        return frame[["name", "address", "phone", "hours", "geometry"]], "offices"
-    units = store.read("units")
-    divisions = store.read("divisions").set_index("code")["name"]
-    # The sample's committee office is a unit named as its community's formal name
-    # (南湖社区居民委员会); other offices in the same category are office towers.
-    named = units["community_code"].map(divisions)
-    committee = units[units["community_code"].notna() & (units["name"] == named)]
-    buildings = store.read("buildings")
-    first = buildings[buildings["unit_id"].isin(committee["id"])].drop_duplicates("unit_id")
-    address = dict(zip(first["unit_id"], first["address"], strict=True))
-    frame = gpd.GeoDataFrame(
-        {
-            "community_code": committee["community_code"].to_numpy(),
-            "name": committee["name"].to_numpy(),
-            "address": [address.get(i) for i in committee["id"]],
-            "phone": None,
-            "hours": None,
-        },
-        geometry=shapely.point_on_surface(committee.geometry.to_numpy()),
-        crs=4326,
-    )
-    return frame.drop_duplicates("community_code").set_index("community_code"), "units"
 
 
 def collect_boards(

@@ -62,11 +62,14 @@ def board_command(
     """Public boards (网格公示牌) of the grids in force: one PDF page per grid with its map,
     四至, staff, public phones, duties, community office and a QR code to its page."""
     from gridmap.boards import BoardSelection, collect_boards, render_boards
+    from gridmap.errors import InputError
     from gridmap.store import open_store
 
     try:
         selection = BoardSelection(grid=grid, community=community, street=street)
         selection.prefix()
+        if photos is not None and not photos.is_dir():
+            raise InputError(f"--photos {photos}: no such folder")
         store = open_store(_target(workspace, database_url))
         try:
             boards = collect_boards(
@@ -98,32 +101,15 @@ def offices_command(
     """Community offices (居委会) within reach: per community the residents' walk to the office
     over the roads (median, 90th percentile, share beyond 15 and 30 min) and the office's
     distance to the community's edge; names the badly placed offices."""
-    from gridmap.boards import community_offices
-    from gridmap.engine.offices import office_reach
-    from gridmap.errors import InputError
+    from gridmap.boards import reach_in_store
     from gridmap.store import open_store
 
     try:
         store = open_store(_target(workspace, database_url))
         try:
-            divisions = store.read("divisions")
-            communities = divisions[divisions["level"] == "community"]
-            if community:
-                unknown = sorted(set(community) - set(communities["code"]))
-                if unknown:
-                    raise InputError(f"--community {', '.join(unknown)}: no such community")
-                communities = communities[communities["code"].isin(community)]
-            offices, source = community_offices(store)
-            offices = offices.reset_index()
-            if "id" not in offices:
-                offices["id"] = offices["community_code"]
             with err.status("walking to the offices…") if not as_json else _quiet():
-                report = office_reach(
-                    communities,
-                    store.read("buildings"),
-                    store.read("roads"),
-                    offices,
-                    metric_epsg=settings().metric_epsg,
+                report, source = reach_in_store(
+                    store, community, metric_epsg=settings().metric_epsg
                 )
         finally:
             store.close()
