@@ -174,11 +174,12 @@ def collect_boards(
     divisions = store.read("divisions").set_index("code")
     short = divisions["short_name"].fillna(divisions["name"]).to_dict()
     long_name = divisions["name"].to_dict()
-    offices, _ = community_offices(store)
-
     x0, y0, x1, y1 = chosen.total_bounds
     pad = max(x1 - x0, y1 - y0) * _MAP_MARGIN + 0.002
     bbox = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    # a grid's community office may stand outside the grids' extent, not outside its community
+    mine = divisions[divisions.index.isin(chosen["community_code"].astype(str))]
+    offices, _ = community_offices(store, bbox=tuple(mine.total_bounds) if len(mine) else bbox)
     buildings = store.read("buildings", bbox=bbox).geometry.to_numpy()
     roads = store.read("roads", bbox=bbox)
     near = in_force[in_force.intersects(shapely.box(*bbox))]
