@@ -133,10 +133,11 @@ def sides_of(
     band = edge.buffer(road_near_m)
     along: dict[str, list[tuple[float, str]]] = {side: [] for side in SIDES}
     for name, line in roads:
-        near = line.intersection(band)
-        if near.is_empty or near.length < 4 * road_near_m:
-            continue
-        along[side_of(near)].append((near.length, name))
+        near = shapely.line_merge(line.intersection(band))
+        # each stretch on its own: a road crossing the grid enters the band twice, briefly
+        for stretch in shapely.get_parts(near):
+            if stretch.length >= 4 * road_near_m:
+                along[side_of(stretch)].append((stretch.length, name))
     for side, found_roads in along.items():
         names = dict.fromkeys(name for _, name in sorted(found_roads, reverse=True))
         found[side].extend([n for n in names if n not in found[side]][:max_roads])
