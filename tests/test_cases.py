@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gridmap.cases import CHINA_TZ, WorkingCalendar, category, load_categories
+from gridmap.cases import CHINA_TZ, WorkingCalendar, case_deadline, category, load_categories
 from gridmap.errors import InputError, NotFoundError
 
 
@@ -101,3 +101,11 @@ def test_a_bad_categories_file_names_the_line(tmp_path: Path, row: str, message:
     path.write_text("code,set,major,minor,limit_hours,keywords\n" + row + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=message):
         load_categories(path)
+
+
+def test_a_case_is_due_after_its_categorys_working_hours() -> None:
+    friday = beijing(2025, 9, 19, 17, 30)
+    # 12345 hotline transfers: 40 working hours = five 8-hour days, from Friday 17:30
+    assert case_deadline("zz.hotline.transfer", friday) == beijing(2025, 9, 26, 17, 30)
+    assert case_deadline("市容环境/暴露垃圾", friday) == beijing(2025, 9, 22, 10, 30)
+    assert case_deadline("不存在/的类别", friday) is None

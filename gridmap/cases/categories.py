@@ -11,14 +11,16 @@ its own; :func:`load_categories` checks it and names the row at fault.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from gridmap.cases.calendar import WorkingCalendar
 from gridmap.errors import InputError, NotFoundError
 
-__all__ = ["CATEGORIES_CSV", "Category", "category", "load_categories"]
+__all__ = ["CATEGORIES_CSV", "Category", "case_deadline", "category", "load_categories"]
 
 CATEGORIES_CSV = Path(__file__).with_name("data") / "categories.csv"
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -112,3 +114,27 @@ def _read(path: Path) -> tuple[Category, ...]:
         keywords = tuple((row["keywords"] or "").split())
         made.append(Category(code, names["set"], names["major"], names["minor"], hours, keywords))
     return tuple(made)
+
+
+def case_deadline(
+    category_name: str,
+    start: dt.datetime,
+    *,
+    table: tuple[Category, ...] | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> dt.datetime | None:
+    """When a case of ``category_name`` ("大类/小类", or a code) reported at ``start`` is due:
+    its category's limit in working hours on the working-day calendar; None for a category the
+    table does not have.
+
+    Examples
+    --------
+    >>> from gridmap.cases.calendar import CHINA_TZ
+    >>> eve = dt.datetime(2025, 9, 30, 17, 0, tzinfo=CHINA_TZ)  # before 国庆
+    >>> case_deadline("安全隐患/消防通道堵塞", eve).isoformat()  # 4 working hours
+    '2025-10-09T12:00:00+08:00'
+    """
+    for found in table if table is not None else _shipped():
+        if category_name in (found.name, found.code):
+            return (calendar or WorkingCalendar()).add_working_hours(start, found.limit_hours)
+    return None
