@@ -144,3 +144,12 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_DEADLINES),
         description="Hours to close an incident by category prefix ('*': any other).",
     )
+    open311_jurisdiction: str | None = Field(
+        None,
+        description="The Open311 jurisdiction_id this server answers to (e.g. a domain), besides "
+        "its district codes; requests naming another are 404.",
+    )
+    open311_api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys that may POST Open311 requests (api_key); none: anyone may report.",
+    )

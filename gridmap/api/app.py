@@ -42,6 +42,8 @@ _ROUTERS = (
     "gridmap.api.incidents",
     "gridmap.api.open311",
     "gridmap.api.staff",
+    "gridmap.api.boards",
+    "gridmap.api.office_reach",
     "gridmap.api.docs_pages",
     "gridmap.api.watch",
 )

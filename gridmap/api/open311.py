@@ -1,31 +1,115 @@
-"""Open311 GeoReport v2 (JSON) at /open311/v2: services, requests, one request.
+"""Open311 GeoReport v2 at /open311/v2, in XML (the spec's default) and JSON on every endpoint.
 
-Residents' apps and city platforms speak GeoReport v2. Reading is public and shows no
-reporter's contact; posting a request is open to anyone (a resident's report starts the
-cycle as ``reported``, the "collect" step), and the reporter's e-mail or phone is kept private.
-Services are the incident categories of ``Settings.incident_deadlines``.
+``services.{xml,json}``, ``services/{service_code}.{xml,json}``, ``requests.{xml,json}`` (GET and
+POST) and ``requests/{id}.{xml,json}``. Residents' apps and city platforms speak GeoReport v2.
+Services are the case categories (:mod:`gridmap.cases.categories`): stable ASCII service codes,
+names in zh-CN, grouped by 大类. Reading is public and shows no reporter's contact; a resident's
+report starts the cycle as ``reported`` and the contact is kept private.
+
+As the spec has it: ``jurisdiction_id`` is optional (this endpoint serves one jurisdiction); when
+given it must name it (``Settings.open311_jurisdiction``, or a district code of the store), else
+404. ``api_key`` is required to POST when ``Settings.open311_api_keys`` lists keys (403 without a
+valid one); with none listed anyone may report, as residents do from the public page. Errors of
+the XML endpoints are the spec's ``<errors><error><code/><description/></error></errors>``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from gridmap.api.auth import optional_user
+from gridmap.api.errors import STATUS
 from gridmap.api.incident_data import incident_json
 from gridmap.api.incidents import NewIncident, create_incident
 from gridmap.api.limits import rate_limited
 from gridmap.api.params import AwareTime
 from gridmap.api.write_limits import LimitedRoute
-from gridmap.errors import InputError, NotFoundError
+from gridmap.cases import Category, load_categories
+from gridmap.errors import GridmapError, InputError, NotFoundError
 from gridmap.settings import Settings
 from gridmap.store.contract import Incident, Store, User
 
-__all__ = ["router"]
+__all__ = ["router", "to_xml"]
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=LimitedRoute)
+Format = Annotated[str, Path(pattern="^(json|xml)$", description="xml (the default) or json")]
+Jurisdiction = Annotated[
+    str | None, Query(max_length=100, description="Optional: this endpoint serves one.")
+]
+_XML = "application/xml; charset=utf-8"
+_BOTH: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/xml": {}, "application/json": {}}}
+}
+
+
+class _Open311Route(LimitedRoute):
+    """Errors of an ``.xml`` endpoint answer as the spec's XML errors, with the same status."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            if not request.url.path.endswith(".xml"):
+                return await handler(request)
+            try:
+                return await handler(request)
+            except GridmapError as exc:
+                return _xml_error(STATUS.get(exc.code, 500), str(exc))
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                    for e in exc.errors()
+                )
+                return _xml_error(400, problems)
+
+        return answer
+
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=_Open311Route)
+
+
+def to_xml(root: str, item: str, rows: Iterable[dict[str, Any]]) -> bytes:
+    """GeoReport v2 XML: ``<root><item><field>value</field>…</item>…</root>``.
+
+    Examples
+    --------
+    >>> rows = [{"code": "a.b", "metadata": False, "keywords": None}]
+    >>> print(to_xml("services", "s", rows).decode().splitlines()[1])
+    <services><s><code>a.b</code><metadata>false</metadata><keywords /></s></services>
+    """
+    top = ET.Element(root)
+    for row in rows:
+        element = ET.SubElement(top, item)
+        for key, value in row.items():
+            child = ET.SubElement(element, key)
+            if isinstance(value, bool):
+                child.text = "true" if value else "false"
+            elif isinstance(value, list):
+                for entry in value:  # a service definition's attributes
+                    ET.SubElement(child, "attribute").text = str(entry)
+            elif value is not None:
+                child.text = str(value)
+    return ET.tostring(top, encoding="utf-8", xml_declaration=True)
+
+
+def _xml_error(status: int, description: str) -> Response:
+    body = to_xml("errors", "error", [{"code": status, "description": description}])
+    return Response(body, status_code=status, media_type=_XML)
+
+
+def _answer(
+    fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int = 200
+) -> Response:
+    if fmt == "xml":
+        return Response(to_xml(root, item, rows), status_code=status, media_type=_XML)
+    return JSONResponse(rows, status_code=status)
 
 
 def _store(request: Request) -> Store:
@@ -33,19 +117,50 @@ def _store(request: Request) -> Store:
     return store
 
 
-def _services(settings: Settings) -> list[str]:
-    return sorted(k for k in settings.incident_deadlines if k != "*")
+def _categories() -> tuple[Category, ...]:
+    return load_categories()
 
 
-def _request_json(incident: Incident) -> dict[str, Any]:
+def _check_jurisdiction(request: Request, jurisdiction_id: str | None) -> None:
+    if not jurisdiction_id:
+        return
+    settings: Settings = request.app.state.settings
+    if settings.open311_jurisdiction and jurisdiction_id == settings.open311_jurisdiction:
+        return
+    code = jurisdiction_id.strip()
+    locator = getattr(request.app.state, "locator", None)
+    district = code + "000000" if len(code) == 6 else code
+    if (
+        len(district) == 12
+        and district.endswith("000000")
+        and locator is not None
+        and locator.division(district) is not None
+    ):
+        return
+    raise NotFoundError(f"jurisdiction_id={jurisdiction_id!r}: not served here")
+
+
+def _service(category: Category) -> dict[str, Any]:
+    return {
+        "service_code": category.code,
+        "service_name": category.minor,
+        "description": f"{category.name}（处置时限 {category.limit_hours:g} 个工作小时）",
+        "metadata": False,
+        "type": "realtime",
+        "keywords": ", ".join(category.keywords),
+        "group": category.major,
+    }
+
+
+def _request_row(incident: Incident, by_name: dict[str, Category]) -> dict[str, Any]:
     public = incident_json(incident, private=False)
-    closed = public["status"] == "closed"
+    found = by_name.get(str(public["category"]))
     return {
         "service_request_id": incident.id,
-        "status": "closed" if closed else "open",
+        "status": "closed" if public["status"] == "closed" else "open",
         "status_notes": public["status"],
-        "service_name": public["category"],
-        "service_code": public["category"],
+        "service_name": found.minor if found else public["category"],
+        "service_code": found.code if found else public["category"],
         "description": public["description"],
         "agency_responsible": public["grid_code"],
         "service_notice": "",
@@ -61,35 +176,53 @@ def _request_json(incident: Incident) -> dict[str, Any]:
     }
 
 
-@router.get("/services.json", summary="GeoReport v2: the service list")
-def services(request: Request) -> list[dict[str, Any]]:
-    """One service per incident category."""
-    settings: Settings = request.app.state.settings
-    return [
-        {
-            "service_code": code,
-            "service_name": code,
-            "description": f"{code} (处置时限 {settings.incident_deadlines[code]:g} 小时)",
-            "metadata": False,
-            "type": "realtime",
-            "keywords": "",
-            "group": code.split("/")[0],
-        }
-        for code in _services(settings)
-    ]
+@router.get("/services.{fmt}", summary="GeoReport v2: the service list", responses=_BOTH)
+def services(request: Request, fmt: Format, jurisdiction_id: Jurisdiction = None) -> Response:
+    """One service per case category (小类), grouped by 大类."""
+    _check_jurisdiction(request, jurisdiction_id)
+    return _answer(fmt, "services", "service", [_service(c) for c in _categories()])
 
 
-@router.get("/requests.json", summary="GeoReport v2: service requests")
+@router.get(
+    "/services/{service_code}.{fmt}",
+    summary="GeoReport v2: a service's definition",
+    responses=_BOTH,
+)
+def service_definition(
+    request: Request,
+    service_code: Annotated[str, Path(max_length=100)],
+    fmt: Format,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """No service asks for extra attributes (``metadata`` is false): an empty definition."""
+    _check_jurisdiction(request, jurisdiction_id)
+    if not any(c.code == service_code for c in _categories()):
+        raise NotFoundError(f"service_code={service_code!r}: not a service; see services.{fmt}")
+    definition = {"service_code": service_code, "attributes": []}
+    if fmt == "json":
+        return JSONResponse(definition)
+    body = to_xml("service_definition", "_", [definition])
+    # to_xml wraps rows in an item element; a definition is a single object
+    body = body.replace(b"<_>", b"").replace(b"</_>", b"")
+    return Response(body, media_type=_XML)
+
+
+@router.get("/requests.{fmt}", summary="GeoReport v2: service requests", responses=_BOTH)
 def get_requests(
     request: Request,
+    fmt: Format,
+    jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
-    service_code: Annotated[str | None, Query(max_length=100)] = None,
+    service_code: Annotated[str | None, Query(max_length=1000)] = None,
     start_date: AwareTime | None = None,
     end_date: AwareTime | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)(,(open|closed))?$")] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Requests, newest first (at most 1,000), without reporters' contacts."""
+    _check_jurisdiction(request, jurisdiction_id)
     store = _store(request)
+    table = _categories()
+    by_name = {c.name: c for c in table}
     for name, value in (("start_date", start_date), ("end_date", end_date)):
         if value is not None and value.tzinfo is None:
             raise InputError(f"{name}={value.isoformat()}: give a time zone (e.g. +08:00 or Z)")
@@ -104,27 +237,47 @@ def get_requests(
     else:
         if start_date is None and end_date is None:
             start_date = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)  # the spec's default
-        found = store.incidents(category=service_code, since=start_date, until=end_date)
-    rows = [_request_json(i) for i in found]
+        by_code = {c.code: c.name for c in table}
+        codes = [s.strip() for s in service_code.split(",")] if service_code else [None]
+        found = []
+        for code in codes:  # a code not in the table may be an older incident's category
+            category = None if code is None else by_code.get(code, code)
+            found.extend(store.incidents(category=category, since=start_date, until=end_date))
+        found.sort(key=lambda i: (i.created_at, i.id))
+    rows = [_request_row(i, by_name) for i in found]
     if status:
         rows = [r for r in rows if r["status"] in status.split(",")]
-    return rows[::-1][:1000]
+    return _answer(fmt, "service_requests", "request", rows[::-1][:1000])
 
 
-@router.get("/requests/{service_request_id}.json", summary="GeoReport v2: one request")
-def get_request(request: Request, service_request_id: str) -> list[dict[str, Any]]:
+@router.get(
+    "/requests/{service_request_id}.{fmt}",
+    summary="GeoReport v2: one request",
+    responses=_BOTH,
+)
+def get_request(
+    request: Request,
+    service_request_id: Annotated[str, Path(max_length=100)],
+    fmt: Format,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
     """A list of one request (as the spec has it)."""
-    return [_request_json(_store(request).incident(service_request_id))]
+    _check_jurisdiction(request, jurisdiction_id)
+    by_name = {c.name: c for c in _categories()}
+    row = _request_row(_store(request).incident(service_request_id), by_name)
+    return _answer(fmt, "service_requests", "request", [row])
 
 
 @router.post(
-    "/requests.json",
+    "/requests.{fmt}",
     status_code=201,
     summary="GeoReport v2: report a problem",
     dependencies=[Depends(rate_limited)],
+    responses={201: _BOTH[200]},
 )
 def post_request(
     request: Request,
+    fmt: Format,
     user: Annotated[User | None, Depends(optional_user)],
     service_code: Annotated[str, Form(min_length=1, max_length=100)],
     lat: Annotated[float, Form(ge=-90, le=90, allow_inf_nan=False)],
@@ -136,13 +289,22 @@ def post_request(
     first_name: Annotated[str | None, Form(max_length=50)] = None,
     last_name: Annotated[str | None, Form(max_length=50)] = None,
     api_key: Annotated[str | None, Form(max_length=200)] = None,
-) -> list[dict[str, Any]]:
+    jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
     """A resident's report: stored as ``reported`` with the contact kept private."""
     settings: Settings = request.app.state.settings
-    if service_code not in _services(settings):
+    _check_jurisdiction(request, jurisdiction_id)
+    keys = [k.get_secret_value() for k in settings.open311_api_keys]
+    if keys and not any(hmac.compare_digest(api_key or "", k) for k in keys):
+        from gridmap.api.errors import ApiError
+
+        raise ApiError("forbidden", "api_key: missing or not valid; ask the city for a key")
+    table = _categories()
+    chosen = next((c for c in table if c.code == service_code), None)
+    if chosen is None:
         raise InputError(
-            f"service_code={service_code!r}: not a service; see services.json "
-            f"({', '.join(_services(settings))})"
+            f"service_code={service_code!r}: not a service; see services.{fmt} "
+            f"({', '.join(c.code for c in table[:5])}, …)"
         )
     contact = "; ".join(
         v for v in (" ".join(filter(None, (first_name, last_name))), email, phone) if v
@@ -150,17 +312,12 @@ def post_request(
     body = NewIncident(
         lon=long,
         lat=lat,
-        category=service_code,
+        category=chosen.name,
         description=description,
         address=address_string,
         reporter_contact=contact[:200] or None,
     )
     actor = user.name if user is not None else "open311"
     made = create_incident(request, body, actor, channel="open311")
-    return [
-        {
-            "service_request_id": made["incident"]["id"],
-            "service_notice": "",
-            "account_id": None,
-        }
-    ]
+    row = {"service_request_id": made["incident"]["id"], "service_notice": "", "account_id": None}
+    return _answer(fmt, "service_requests", "request", [row], status=201)

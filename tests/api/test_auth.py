@@ -90,7 +90,7 @@ def test_bad_tokens_are_401_never_anonymous(world: World, case: str) -> None:
     answer = world.client.get("/api/users", headers=headers)
     assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
     # An open endpoint that reads the sign-in: a lapsed one is said, not taken as anonymous.
-    form = {"service_code": "市容环境", "lat": "29.522", "long": "106.562"}
+    form = {"service_code": "city.env.exposed_garbage", "lat": "29.522", "long": "106.562"}
     answer = world.client.post("/open311/v2/requests.json", data=form, headers=headers)
     assert answer.status_code == 401, answer.text
     assert len(world.store.incidents()) == 1  # nothing recorded

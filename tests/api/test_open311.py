@@ -6,6 +6,8 @@ from __future__ import annotations
 import handmade
 from seeded import World, seeded_gpkg, seeded_postgis, world
 
+from gridmap.cases import load_categories
+
 __all__ = ["seeded_gpkg", "seeded_postgis", "world"]
 
 REQUIRED = {
@@ -22,15 +24,19 @@ REQUIRED = {
 
 def test_services_are_the_categories(world: World) -> None:
     services = world.client.get("/open311/v2/services.json").json()
-    codes = [s["service_code"] for s in services]
-    assert codes == sorted(k for k in world.settings.incident_deadlines if k != "*")
+    table = load_categories()
+    assert [s["service_code"] for s in services] == [c.code for c in table]
+    assert [(s["group"], s["service_name"]) for s in services] == [
+        (c.major, c.minor) for c in table
+    ]
+    assert all(s["service_code"].isascii() for s in services)
     assert all(s["type"] == "realtime" and s["metadata"] is False for s in services)
 
 
 def test_a_resident_reports_and_the_office_sees_it(world: World) -> None:
     lon, lat = handmade.point_in(1, 0.5, 0.5)
     form = {
-        "service_code": "市容环境",
+        "service_code": "city.facility.street_light",
         "lat": str(lat),
         "long": str(lon),
         "description": "路灯不亮",
@@ -45,6 +51,8 @@ def test_a_resident_reports_and_the_office_sees_it(world: World) -> None:
     assert one.status_code == 200
     (request,) = one.json()
     assert set(request) >= REQUIRED and request["status"] == "open"
+    assert request["service_code"] == "city.facility.street_light"
+    assert request["service_name"] == "路灯不亮"
     assert (
         request["description"] == "路灯不亮" and request["agency_responsible"][:12] == handmade.C2
     )
@@ -62,7 +70,8 @@ def test_bad_requests(world: World) -> None:
     )
     assert unknown.status_code == 422 and "services.json" in unknown.json()["detail"]
     off_earth = world.client.post(
-        "/open311/v2/requests.json", data={"service_code": "市容环境", "lat": 99, "long": lon}
+        "/open311/v2/requests.json",
+        data={"service_code": "city.env.exposed_garbage", "lat": 99, "long": lon},
     )
     assert off_earth.status_code == 422
     assert world.client.get("/open311/v2/requests/999999.json").status_code == 404
@@ -80,5 +89,11 @@ def test_request_list_filters(world: World) -> None:
     assert len(world.client.get("/open311/v2/requests.json?status=open").json()) == 1
     old = world.client.get("/open311/v2/requests.json?end_date=2001-01-01T00:00:00Z").json()
     assert old == []
-    coded = world.client.get("/open311/v2/requests.json?service_code=街面秩序").json()
+    coded = world.client.get("/open311/v2/requests.json?service_code=city.street.vendor").json()
     assert coded == []
+    # the seeded incident's category, 市容环境/暴露垃圾, is a service of the table
+    garbage = world.client.get(
+        "/open311/v2/requests.json?service_code=city.env.exposed_garbage,city.street.vendor"
+    ).json()
+    assert [r["service_request_id"] for r in garbage] == [world.incident_id]
+    assert garbage[0]["service_code"] == "city.env.exposed_garbage"

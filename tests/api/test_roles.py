@@ -34,6 +34,7 @@ LEAST_ROLE: list[tuple[str, str, str]] = [
     (".*", r"^/api/incidents", "staff"),
     ("GET", r"^/api/staff", "staff"),
     (".*", r"^/api/staff", "admin"),
+    ("GET", r"^/api/offices/reach$", "planner"),
 ]
 
 # Values for path parameters: the seeded world's ids, or a plausible value.
@@ -46,6 +47,8 @@ PATH_VALUES = {
     "collectionId": "grids",
     "staff_id": "S0",
     "service_request_id": "1",
+    "fmt": "xml",
+    "service_code": "city.env.exposed_garbage",
 }
 
 
