@@ -1,11 +1,12 @@
 """The storage contract, written once: :class:`StoreBase`, which both engines subclass.
 
 :class:`StoreBase` implements every method of :class:`~gridmap.store.contract.Store`: reference
-layers, plans and revisions with the commit's compare-and-set here, publishing in
-:mod:`gridmap.store.publishing`, staff, incidents, users and the audit log in
-:mod:`gridmap.store.records`. An engine — :class:`~gridmap.store.gpkg.store.GpkgStore` (SQLite)
-or :class:`~gridmap.store.postgis.store.PostgisStore` (PostgreSQL) — supplies the hooks for
-what differs:
+layers and plan lookups here; creating plans and the commit's compare-and-set in
+:mod:`gridmap.store.revisions`; publishing in :mod:`gridmap.store.publishing`; staff,
+incidents, users and the audit log in :mod:`gridmap.store.records`. An engine —
+:class:`~gridmap.store.gpkg.store.GpkgStore` (SQLite) or
+:class:`~gridmap.store.postgis.store.PostgisStore` (PostgreSQL) — supplies the hooks for what
+differs:
 
 - transactions: ``_write()`` (all or nothing, the engine's write lock) and ``_read()`` (one
   snapshot);
@@ -34,8 +35,8 @@ import pandas as pd
 
 from gridmap.errors import InputError, NotFoundError
 from gridmap.schema import LAYERS, RESERVED_LAYERS
-from gridmap.store import publishing, records
-from gridmap.store.common import check_actor, check_bbox, now, refuse_commit, to_json
+from gridmap.store import publishing, records, revisions
+from gridmap.store.common import check_actor, check_bbox, now, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
     AuditEntry,
@@ -49,17 +50,10 @@ from gridmap.store.contract import (
     Revision,
     RevisionInfo,
     StaffAssignment,
-    StaleRevisionError,
     User,
 )
 
 __all__ = ["StoreBase"]
-
-_INSERT_REVISION = (
-    "INSERT INTO plan_revisions (plan_id, number, base, created_at, created_by, operation, "
-    "detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_SET_HEAD = "UPDATE plans SET head = ?, communities = ? WHERE id = ?"
 
 
 class StoreBase:
@@ -229,46 +223,13 @@ class StoreBase:
         operation: str = "partition",
     ) -> RevisionInfo:
         """A new draft plan with ``cells``/``grids`` as revision 1; returns that revision."""
-        check_actor(actor)
-        staged = self._stage(cells, grids)
-        with self._write() as conn:
-            made = self._new_plan(
-                conn, staged.communities, name, dict(params), actor, operation, None, {}
-            )
-            counts = self._insert_revision(conn, made.plan_id, 1, staged)
-            detail = {"name": name, "operation": operation, **counts}
-            self._audit(
-                conn,
-                actor,
-                "create_plan",
-                plan_id=made.plan_id,
-                revision=1,
-                detail=detail,
-                at=made.created_at,
-            )
-            return made
+        return revisions.create_plan(
+            self, cells, grids, name=name, params=params, actor=actor, operation=operation
+        )
 
     def copy_plan(self, plan_id: str, *, name: str, actor: str) -> RevisionInfo:
         """A new draft whose revision 1 is ``plan_id``'s head (``copied_from`` = plan_id)."""
-        check_actor(actor)
-        with self._write() as conn:
-            source = self._plan_info(conn, plan_id)
-            detail = {"from_plan": source.id, "from_revision": source.head}
-            params = dict(source.params)
-            made = self._new_plan(
-                conn, source.communities, name, params, actor, "copy", source.id, detail
-            )
-            self._copy_revision(conn, source, made.plan_id)
-            self._audit(
-                conn,
-                actor,
-                "copy_plan",
-                plan_id=made.plan_id,
-                revision=1,
-                at=made.created_at,
-                detail={"name": name, "operation": "copy", **detail},
-            )
-            return made
+        return revisions.copy_plan(self, plan_id, name=name, actor=actor)
 
     def plans(
         self, *, status: PlanStatus | None = None, community: str | None = None
@@ -316,97 +277,10 @@ class StoreBase:
         operation: str,
         detail: Mapping[str, Any] | None = None,
     ) -> RevisionInfo:
-        """Add revision head+1 made from ``base``, if ``base`` is still the head.
-
-        The plan is read (row-locked where the engine locks rows), its head compared with
-        ``base`` and the revision written in one write transaction: the compare-and-set. A
-        stale base raises :class:`StaleRevisionError` naming the head (the revision that won),
-        and the attempt is audited as a conflict.
-        """
-        check_actor(actor)
-        staged = self._stage(cells, grids)
-        audit: dict[str, Any] = {"base": base, "operation": operation}
-        with self._write() as conn:
-            info = self._plan_info(conn, plan_id, lock=True)
-            refusal = refuse_commit(
-                info, base, lambda: self._revision_info(conn, info.id, info.head)
-            )
-            if refusal is None:
-                made = self._add_revision(conn, info, staged, actor, operation, detail)
-                self._audit(
-                    conn,
-                    actor,
-                    "commit",
-                    plan_id=info.id,
-                    revision=made.number,
-                    detail=audit,
-                    at=made.created_at,
-                )
-                return made
-        if isinstance(refusal, StaleRevisionError):
-            audit["winner"] = refusal.winner.number
-        outcome: Outcome = "conflict" if isinstance(refusal, StaleRevisionError) else "refused"
-        detail_out = {**audit, "error": str(refusal)}
-        self._audit_alone(actor, "commit", outcome, plan_id=info.id, detail=detail_out)
-        raise refusal
-
-    def _new_plan(
-        self,
-        conn: Any,
-        communities: Sequence[str],
-        name: str,
-        params: dict[str, Any],
-        actor: str,
-        operation: str,
-        copied_from: str | None,
-        detail: dict[str, Any],
-    ) -> RevisionInfo:
-        at = now()
-        values = {
-            "name": name,
-            "communities": self._communities(list(communities)),
-            "created_at": self._stamp(at),
-            "created_by": actor,
-            "copied_from": None if copied_from is None else self._key(copied_from),
-            "params": to_json(params),
-        }
-        plan_id = self._insert_plan(conn, values)
-        made = RevisionInfo(plan_id, 1, None, at, actor, operation, json.loads(to_json(detail)))
-        self._insert_revision_row(conn, made)
-        return made
-
-    def _add_revision(
-        self,
-        conn: Any,
-        info: PlanInfo,
-        staged: Any,
-        actor: str,
-        operation: str,
-        detail: Mapping[str, Any] | None,
-    ) -> RevisionInfo:
-        number = info.head + 1
-        made = RevisionInfo(
-            info.id, number, info.head, now(), actor, operation, json.loads(to_json(detail))
-        )
-        self._insert_revision_row(conn, made)
-        self._insert_revision(conn, info.id, number, staged)
-        communities = self._communities(list(staged.communities))
-        self._rows(conn, _SET_HEAD, (number, communities, self._key(info.id)))
-        return made
-
-    def _insert_revision_row(self, conn: Any, made: RevisionInfo) -> None:
-        self._rows(
-            conn,
-            _INSERT_REVISION,
-            (
-                self._key(made.plan_id),
-                made.number,
-                made.base,
-                self._stamp(made.created_at),
-                made.created_by,
-                made.operation,
-                to_json(made.detail),
-            ),
+        """Add revision head+1 made from ``base``, if ``base`` is still the head (the
+        compare-and-set of :func:`gridmap.store.revisions.commit`); StaleRevisionError else."""
+        return revisions.commit(
+            self, plan_id, base, cells, grids, actor=actor, operation=operation, detail=detail
         )
 
     def _plan_info(self, conn: Any, plan_id: str, *, lock: bool = False) -> PlanInfo:
