@@ -321,6 +321,12 @@ INCIDENTS = Layer(
         Column("reporter_contact", "str", doc="private: never in a public answer"),
         Column("deadline", "str", doc=_TIME),
         Column("assignee", "str", doc="staff id"),
+        Column("channel", "str", doc="office (recorded by staff) | open311 (a resident's report)"),
+        Column(
+            "public_note",
+            "str",
+            doc="the text a staff member made public; the public sees no other free text",
+        ),
     ),
     "point",
     "Incidents at a point, and where they stand.",

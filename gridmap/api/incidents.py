@@ -70,6 +70,11 @@ class IncidentChange(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     description: Text | None = None
     address: Annotated[str, Field(max_length=300)] | None = None
+    public_note: Text | None = Field(
+        None,
+        description="the text residents may read on Open311 (a resident's report only; "
+        "an empty string withdraws it)",
+    )
 
 
 def _store(request: Request) -> Store:
@@ -98,6 +103,8 @@ def create_incident(
         "reporter_contact": body.reporter_contact,
         "deadline": deadline_for(body.category, now, settings.incident_deadlines),
         "assignee": None,
+        "channel": channel,
+        "public_note": None,  # nothing free-text is public until staff make it so
     }
     note = (
         f"{channel}; near the boundary of {', '.join(where['candidates'])}"
@@ -195,6 +202,15 @@ def _apply(request: Request, incident_id: str, body: IncidentChange, user: User)
         value = getattr(body, name)
         if value is not None and value != current.fields.get(name):
             changes[name] = value
+    if body.public_note is not None:
+        if current.fields.get("channel") != "open311":
+            raise InputError(
+                "public_note: an office case is never public; only a resident's report "
+                "(Open311) may have a public text"
+            )
+        note = body.public_note.strip() or None
+        if note != current.fields.get("public_note"):
+            changes["public_note"] = note
     if "assignee" in changes and changes["assignee"] not in set(store.read("staff")["id"]):
         raise InputError(f"assignee={changes['assignee']!r}: no staff member has that id")
     if body.grid_code is not None and body.grid_code != current.fields.get("grid_code"):

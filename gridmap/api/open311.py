@@ -152,26 +152,42 @@ def _service(category: Category) -> dict[str, Any]:
     }
 
 
+# Residents' reports are shown to ~100 m (3 decimals of a degree), never to the door.
+PUBLIC_DECIMALS = 3
+
+
+def is_public(incident: Incident) -> bool:
+    """Only a resident's report (Open311) is public; an office case never is."""
+    return incident.fields.get("channel") == "open311"
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None else round(float(value), PUBLIC_DECIMALS)
+
+
 def _request_row(incident: Incident, by_name: dict[str, Category]) -> dict[str, Any]:
+    """A resident's report as the public sees it: no contact, no free text but the one staff
+    made public (``public_note``), the place rounded to ~100 m."""
     public = incident_json(incident, private=False)
     found = by_name.get(str(public["category"]))
+    note = incident.fields.get("public_note")
     return {
         "service_request_id": incident.id,
         "status": "closed" if public["status"] == "closed" else "open",
         "status_notes": public["status"],
         "service_name": found.minor if found else public["category"],
         "service_code": found.code if found else public["category"],
-        "description": public["description"],
+        "description": note,
         "agency_responsible": public["grid_code"],
         "service_notice": "",
         "requested_datetime": public["created_at"],
         "updated_datetime": public["updated_at"],
         "expected_datetime": public["deadline"],
-        "address": public["address"],
+        "address": None,  # free text, as the description
         "address_id": None,
         "zipcode": None,
-        "lat": public["lat"],
-        "long": public["lon"],
+        "lat": _rounded(public["lat"]),
+        "long": _rounded(public["lon"]),
         "media_url": None,
     }
 
@@ -244,7 +260,7 @@ def get_requests(
             category = None if code is None else by_code.get(code, code)
             found.extend(store.incidents(category=category, since=start_date, until=end_date))
         found.sort(key=lambda i: (i.created_at, i.id))
-    rows = [_request_row(i, by_name) for i in found]
+    rows = [_request_row(i, by_name) for i in found if is_public(i)]
     if status:
         rows = [r for r in rows if r["status"] in status.split(",")]
     return _answer(fmt, "service_requests", "request", rows[::-1][:1000])
@@ -264,7 +280,10 @@ def get_request(
     """A list of one request (as the spec has it)."""
     _check_jurisdiction(request, jurisdiction_id)
     by_name = {c.name: c for c in _categories()}
-    row = _request_row(_store(request).incident(service_request_id), by_name)
+    incident = _store(request).incident(service_request_id)
+    if not is_public(incident):  # an office case is not there for the public
+        raise NotFoundError(f"no service request {service_request_id}")
+    row = _request_row(incident, by_name)
     return _answer(fmt, "service_requests", "request", [row])
 
 

@@ -88,6 +88,8 @@ INCIDENT_FIELDS = (
     "reporter_contact",  # private: never in a public answer
     "deadline",  # aware datetime or None
     "assignee",  # staff id or None
+    "channel",  # how it came: "office" (recorded by staff) or "open311" (a resident's report)
+    "public_note",  # the text a staff member made public (Open311 shows no other free text)
 )
 
 

@@ -92,6 +92,8 @@ def seed(store: Store, settings: Settings) -> dict[str, Any]:
             "street_code": handmade.STREET,
             "reporter_contact": REPORTER_CONTACT,
             "deadline": now + dt.timedelta(hours=24),
+            "channel": "open311",  # a resident's report, whose text staff made public
+            "public_note": "垃圾桶满溢",
         },
         actor="seed",
         event=IncidentEvent("", 1, now, "seed", "report", None, "reported"),

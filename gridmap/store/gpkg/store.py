@@ -27,12 +27,21 @@ import pandas as pd
 import shapely
 
 from gridmap.errors import StoreError
-from gridmap.schema import INCIDENTS, PLAN_GRIDS, PLAN_LAYERS, RECORD_LAYERS, conform, layer
+from gridmap.schema import (
+    INCIDENTS,
+    PLAN_GRIDS,
+    PLAN_LAYERS,
+    RECORD_LAYERS,
+    Layer,
+    conform,
+    layer,
+)
 from gridmap.store.base import StoreBase
 from gridmap.store.common import aware, check_bbox, now, to_json
 from gridmap.store.contract import BBox, PlanInfo
 from gridmap.store.gpkg.file import connect, encode, ensure_geopackage, table_exists
 from gridmap.store.gpkg.layers import (
+    SQL_TYPES,
     create_layer_table,
     filled_layers,
     insert_frame,
@@ -108,6 +117,13 @@ def time_of(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=dt.UTC)
 
 
+def _missing_columns(conn: sqlite3.Connection, lyr: Layer) -> list[tuple[str, str]]:
+    """(name, SQL type) of the schema columns the table of ``lyr`` lacks (names come from
+    gridmap.schema, never from input)."""
+    have = {r[1] for r in conn.execute(f'PRAGMA table_info("{lyr.name}")')}
+    return [(c.name, SQL_TYPES[c.dtype]) for c in lyr.columns if c.name not in have]
+
+
 class GpkgStore(StoreBase):
     """The storage contract on one GeoPackage file at ``path`` (created when absent).
 
@@ -142,15 +158,21 @@ class GpkgStore(StoreBase):
             for lyr in (*PLAN_LAYERS.values(), *RECORD_LAYERS.values()):
                 if not table_exists(conn, lyr.name):
                     create_layer_table(conn, lyr, _CONSTRAINTS.get(lyr.name, ()))
+                else:  # a file written before a column was added to the schema
+                    for name, kind in _missing_columns(conn, lyr):
+                        conn.execute(f'ALTER TABLE "{lyr.name}" ADD COLUMN "{name}" {kind}')
             for ddl in _INDEXES:
                 conn.execute(ddl)
             for old in old_plans:
                 self._restore(conn, old)
 
     def _ready(self) -> bool:
-        """Whether every table of the store is there already (then opening writes nothing)."""
+        """Whether every table of the store is there already, with every column of the schema
+        (then opening writes nothing)."""
         with self._read() as conn:
             if not all(table_exists(conn, name) for name in (*PLAN_LAYERS, *RECORD_LAYERS)):
+                return False
+            if any(_missing_columns(conn, lyr) for lyr in RECORD_LAYERS.values()):
                 return False
             columns = {r[1] for r in conn.execute('PRAGMA table_info("plans")')}
             return "head" in columns
