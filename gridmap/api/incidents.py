@@ -30,6 +30,7 @@ from gridmap.api.incident_data import (
 )
 from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
 from gridmap.api.write_limits import LimitedRoute
+from gridmap.codes import street_of
 from gridmap.errors import InputError
 from gridmap.settings import Settings
 from gridmap.store.contract import IncidentEvent, StaleVersionError, Store, User
@@ -232,4 +233,4 @@ def _confirmed_grid(store: Store, code: str) -> dict[str, Any]:
     if match.empty:
         raise InputError(f"grid_code={code!r}: no grid of that code is in force")
     community = str(match["community_code"].iloc[0])
-    return {"grid_code": code, "community_code": community, "street_code": community[:9] + "000"}
+    return {"grid_code": code, "community_code": community, "street_code": street_of(community)}
