@@ -79,7 +79,10 @@ def parent_code(code: str) -> str:
 
 
 def community_of_grid(grid_code: str) -> str:
-    """The 12-digit community code a grid code starts with (DB11 and CJ/T 349 alike).
+    """The 12-digit community code a DB11 grid code starts with (community + sequence).
+
+    CJ/T 349's 20-digit codes put a 6-digit service-object code first:
+    :mod:`gridmap.engine.gridcodes` reads those.
 
     Examples
     --------

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
+from gridmap.api.deps import store_in
 from gridmap.api.errors import error_body
 from gridmap.api.features import parse_bbox
 from gridmap.api.incident_data import (
@@ -72,16 +73,11 @@ class IncidentChange(BaseModel):
     address: Annotated[str, Field(max_length=300)] | None = None
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 def create_incident(
     request: Request, body: NewIncident, actor: str, channel: str = "office"
 ) -> dict[str, Any]:
     """Locate, set the deadline, store; the answer with location, candidates and staff."""
-    store = _store(request)
+    store = store_in(request)
     settings: Settings = request.app.state.settings
     where = locate_point(request.app.state, store, body.lon, body.lat)
     now = dt.datetime.now(dt.UTC)
@@ -142,7 +138,7 @@ def list_incidents(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InputError(f"{name}={value.isoformat()}: give a time zone (e.g. +08:00 or Z)")
-    found = _store(request).incidents(
+    found = store_in(request).incidents(
         grid_code=grid,
         status=status,
         category=category,
@@ -160,7 +156,7 @@ def list_incidents(
 @router.get("/{incident_id}", summary="One incident with its events")
 def get_incident(request: Request, incident_id: str, user: Staff) -> dict[str, Any]:
     """The incident, every step of its life, and the grid's staff."""
-    store = _store(request)
+    store = store_in(request)
     incident = store.incident(incident_id)
     return {
         "incident": incident_json(incident, private=True),
@@ -185,7 +181,7 @@ async def patch_incident(
 
 
 def _apply(request: Request, incident_id: str, body: IncidentChange, user: User) -> dict[str, Any]:
-    store = _store(request)
+    store = store_in(request)
     current = store.incident(incident_id)
     if current.version != body.version:
         raise StaleVersionError(incident_id, body.version, current)

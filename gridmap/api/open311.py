@@ -14,22 +14,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 
 from gridmap.api.auth import optional_user
+from gridmap.api.deps import store_in
 from gridmap.api.incident_data import incident_json
 from gridmap.api.incidents import NewIncident, create_incident
 from gridmap.api.limits import rate_limited
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
-from gridmap.store.contract import Incident, Store, User
+from gridmap.store.contract import Incident, User
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=LimitedRoute)
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def _services(settings: Settings) -> list[str]:
@@ -88,7 +84,7 @@ def get_requests(
     status: Annotated[str | None, Query(pattern="^(open|closed)(,(open|closed))?$")] = None,
 ) -> list[dict[str, Any]]:
     """Requests, newest first (at most 1,000), without reporters' contacts."""
-    store = _store(request)
+    store = store_in(request)
     for name, value in (("start_date", start_date), ("end_date", end_date)):
         if value is not None and value.tzinfo is None:
             raise InputError(f"{name}={value.isoformat()}: give a time zone (e.g. +08:00 or Z)")
@@ -113,7 +109,7 @@ def get_requests(
 @router.get("/requests/{service_request_id}.json", summary="GeoReport v2: one request")
 def get_request(request: Request, service_request_id: str) -> list[dict[str, Any]]:
     """A list of one request (as the spec has it)."""
-    return [_request_json(_store(request).incident(service_request_id))]
+    return [_request_json(store_in(request).incident(service_request_id))]
 
 
 @router.post(

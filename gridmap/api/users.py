@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from gridmap.api.auth import hash_password, require
+from gridmap.api.auth import require
+from gridmap.api.deps import StoreDep
 from gridmap.api.write_limits import LimitedRoute
-from gridmap.store.contract import Store, User
+from gridmap.service.users import add_user as add_user_to
+from gridmap.service.users import user_json, users_json
+from gridmap.store.contract import User
 
 __all__ = ["router", "user_json"]
 
@@ -27,21 +30,6 @@ class NewUser(BaseModel):
     password: Annotated[str, Field(min_length=8, max_length=256)]
 
 
-def user_json(user: User) -> dict[str, Any]:
-    """A user without the password hash."""
-    return {
-        "name": user.name,
-        "role": user.role,
-        "active": user.active,
-        "created_at": user.created_at.isoformat(),
-    }
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 @router.get("/me", summary="Who am I")
 def me(user: SignedIn) -> dict[str, Any]:
     """The signed-in user."""
@@ -49,15 +37,12 @@ def me(user: SignedIn) -> dict[str, Any]:
 
 
 @router.get("", summary="All users (admin)")
-def list_users(request: Request, user: Admin) -> dict[str, Any]:
+def list_users(store: StoreDep, user: Admin) -> dict[str, Any]:
     """Every user, by name, without password hashes."""
-    return {"users": [user_json(u) for u in _store(request).users()]}
+    return {"users": users_json(store)}
 
 
 @router.post("", status_code=201, summary="Add a user (admin)")
-def add_user(request: Request, body: NewUser, user: Admin) -> dict[str, Any]:
+def add_user(store: StoreDep, body: NewUser, user: Admin) -> dict[str, Any]:
     """A new user; 409 when the name is taken."""
-    made = _store(request).add_user(
-        body.name, body.role, hash_password(body.password), actor=user.name
-    )
-    return user_json(made)
+    return user_json(add_user_to(store, body.name, body.role, body.password, actor=user.name))

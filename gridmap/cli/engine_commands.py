@@ -1,4 +1,4 @@
-"""Commands on plans: partition, check, locate."""
+"""Commands on plans: partition, check, locate (on a workspace or a PostGIS database)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, err, fail, out, settings
+from gridmap.cli._app import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    emit_json,
+    err,
+    fail,
+    open_target,
+    out,
+    settings,
+)
 from gridmap.errors import GridmapError, InputError
 
 PlanOpt = Annotated[str | None, typer.Option("--plan", help="Plan id (default: the newest).")]
@@ -17,6 +28,7 @@ PlanOpt = Annotated[str | None, typer.Option("--plan", help="Plan id (default: t
 @app.command("partition")
 def partition_command(
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     community: Annotated[
         list[str] | None,
         typer.Option("--community", help="Community code (repeatable; default: every community)."),
@@ -34,24 +46,28 @@ def partition_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Partition communities into grids and store the result as a draft plan."""
-    from gridmap.plans import partition_workspace
-    from gridmap.store import Workspace
+    from gridmap.plans import login_name
+    from gridmap.service.plans import partition_store
 
     cfg = settings()
     try:
-        ws = Workspace(workspace or cfg.workspace)
-        with err.status("partitioning…") if not as_json else contextlib.nullcontext():
-            result = partition_workspace(
-                ws,
-                communities=community or None,
-                target=target or cfg.target,
-                tolerance=cfg.tolerance if tolerance is None else tolerance,
-                weight=weight or cfg.weight,
-                seed=seed,
-                scheme=scheme,
-                workers=workers,
-                settings=cfg,
-            )
+        store = open_target(workspace, database_url)
+        try:
+            with err.status("partitioning…") if not as_json else contextlib.nullcontext():
+                result = partition_store(
+                    store,
+                    communities=community or None,
+                    target=target or cfg.target,
+                    tolerance=cfg.tolerance if tolerance is None else tolerance,
+                    weight=weight or cfg.weight,
+                    seed=seed,
+                    scheme=scheme,
+                    workers=workers,
+                    metric_epsg=cfg.metric_epsg,
+                    actor=login_name(),
+                )
+        finally:
+            store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:
@@ -69,6 +85,7 @@ def partition_command(
 @app.command("check")
 def check_command(
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     plan: PlanOpt = None,
     grids: Annotated[
         Path | None, typer.Option(help="A grid layer to check instead of a plan.")
@@ -84,16 +101,18 @@ def check_command(
     ] = False,
 ) -> None:
     """Prove coverage: gaps, overlaps, slivers, multipart grids… Exit 0 when valid, 1 when not."""
-    from gridmap.engine.validate.check import coverage_report_exit_code
-    from gridmap.plans import check_file, check_plan
+    from gridmap.engine.validate.report import coverage_report_exit_code
+    from gridmap.service.plans import check_file, coverage_report
 
     try:
         if grids is not None:
             report = check_file(grids, boundary, code_field)
         else:
-            from gridmap.store import Workspace
-
-            report = check_plan(Workspace(workspace or settings().workspace), plan, settings())
+            store = open_target(workspace, database_url)
+            try:
+                report = coverage_report(store, plan, None, settings())
+            finally:
+                store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_geojson:
@@ -113,19 +132,21 @@ def locate_command(
     lon: Annotated[float, typer.Argument(help="Longitude (WGS-84).")],
     lat: Annotated[float, typer.Argument(help="Latitude (WGS-84).")],
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     plan: PlanOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Which grid, community and street a point is in, and how near the next grid is."""
-    from gridmap.plans import locate_point
-    from gridmap.store import Workspace
+    from gridmap.service.plans import locate_in_plan
 
     try:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"({lon}, {lat}) is not a lon/lat position")
-        answer = locate_point(
-            Workspace(workspace or settings().workspace), lon, lat, plan, settings()
-        )
+        store = open_target(workspace, database_url)
+        try:
+            answer = locate_in_plan(store, lon, lat, plan)
+        finally:
+            store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:

@@ -13,6 +13,7 @@ import typer
 
 from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, fail, out, settings
 from gridmap.errors import GridmapError, InputError
+from gridmap.store import open_store
 
 __all__ = ["user_app"]
 
@@ -23,7 +24,6 @@ DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database-url", help="PostgreSQL URL (default: GRIDMAP_DATABASE_URL)."),
 ]
-_MIN_LENGTH = 8
 
 
 def _target(workspace: object, database_url: str | None) -> str:
@@ -40,8 +40,6 @@ def _password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password (密码)", hide_input=True, confirmation_prompt=True)
-    if len(password) < _MIN_LENGTH:
-        raise InputError(f"password: use at least {_MIN_LENGTH} characters")
     return password
 
 
@@ -59,17 +57,16 @@ def add_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user with a role; the password is hashed with argon2."""
-    from gridmap.api.auth import ROLES, hash_password
     from gridmap.cli.db_commands import _actor
-    from gridmap.store import open_store
+    from gridmap.service.users import ROLES, add_user
 
     try:
         if role not in ROLES:
             raise InputError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
-        hashed = hash_password(_password(password_stdin))
+        password = _password(password_stdin)
         store = open_store(_target(workspace, database_url))
         try:
-            user = store.add_user(name, role, hashed, actor=_actor())
+            user = add_user(store, name, role, password, actor=_actor())
         finally:
             store.close()
     except GridmapError as exc:
@@ -85,8 +82,6 @@ def list_command(
     workspace: WorkspaceOpt = None, database_url: DatabaseOpt = None, as_json: JsonOpt = False
 ) -> None:
     """The users, their roles and whether they are active (never their password hashes)."""
-    from gridmap.store import open_store
-
     try:
         store = open_store(_target(workspace, database_url))
         try:

@@ -1,0 +1,94 @@
+"""Users who sign in: roles, password hashes, adding and listing them.
+
+Roles are hierarchical, each including the ones before it: ``public < staff < planner <
+admin``. Passwords are hashed with argon2 (argon2-cffi) and never stored or shown otherwise.
+``gridmap user add`` and ``POST /api/users`` both call :func:`add_user`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gridmap.errors import InputError
+from gridmap.store.contract import Store, User
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "ROLES",
+    "add_user",
+    "hash_password",
+    "role_at_least",
+    "user_json",
+    "users_json",
+    "verify_password",
+]
+
+ROLES = ("public", "staff", "planner", "admin")
+MIN_PASSWORD_LENGTH = 8
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_hasher = PasswordHasher()
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    """Whether ``role`` includes ``needed`` (admin ⊇ planner ⊇ staff ⊇ public).
+
+    Examples
+    --------
+    >>> role_at_least("planner", "staff"), role_at_least("staff", "planner")
+    (True, False)
+    """
+    if needed not in _RANK:
+        raise InputError(f"role: {needed!r} is not one of {', '.join(ROLES)}")
+    return _RANK.get(role, -1) >= _RANK[needed]
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (with its own salt and parameters).
+
+    Examples
+    --------
+    >>> verify_password(hash_password("s3cret"), "s3cret")
+    True
+    """
+    if not password:
+        raise InputError("password: an empty password is not allowed")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; False (never an error) otherwise."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(store: Store, name: str, role: str, password: str, *, actor: str) -> User:
+    """Add a user with ``role``; the password (at least 8 characters) is stored hashed.
+
+    Raises InputError for an unknown role or a short password, ConflictError when the name
+    is taken.
+    """
+    if role not in ROLES:
+        raise InputError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
+    return store.add_user(name, role, hash_password(password), actor=actor)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """A user without the password hash."""
+    return {
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "created_at": user.created_at.isoformat(),
+    }
+
+
+def users_json(store: Store) -> list[dict[str, Any]]:
+    """Every user of ``store``, by name, without password hashes."""
+    return [user_json(u) for u in store.users()]
