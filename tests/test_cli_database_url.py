@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import geopandas as gpd
 import psycopg
@@ -46,7 +47,7 @@ def url(sample_build: dict, postgis_url: str) -> Iterator[str]:  # type: ignore[
     name = f"gridmap_cliurl_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    fresh = psycopg.conninfo.make_conninfo(postgis_url, dbname=name)
+    fresh = urlunsplit(urlsplit(postgis_url)._replace(path=f"/{name}"))
     try:
         code, loaded = gridmap("db", "load", "--from", str(sample_build["workspace"]),
                                "--database-url", fresh)  # fmt: skip
@@ -122,3 +123,5 @@ def test_a_missing_plan_and_two_targets_are_clear_errors(url: str, tmp_path: Pat
     code, absent = gridmap("check", "--workspace", str(tmp_path / "none.gpkg"))
     assert code == 2 and absent["error"] == "not_found" and "none.gpkg" in absent["detail"]
     assert not (tmp_path / "none.gpkg").exists()  # a read never creates a workspace
+    code, not_url = gridmap("partition", "--database-url", "dbname=gridmap host=db")
+    assert code == 2 and "expected a URL postgresql://" in not_url["detail"]

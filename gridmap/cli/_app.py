@@ -73,6 +73,11 @@ def open_target(workspace: Path | None, database_url: str | None) -> Store:
     if database_url is None and workspace is None:
         database_url = cfg.database_url
     if database_url:
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            raise InputError(
+                f"--database-url {database_url.split('@')[-1]!r}: expected a URL "
+                "postgresql://user@host:5432/dbname"
+            )
         return open_store(database_url)
     path = Path(workspace or cfg.workspace)
     if not path.is_file():
