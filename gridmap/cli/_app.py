@@ -61,10 +61,12 @@ DatabaseOpt = Annotated[
 ]
 
 
-def open_target(workspace: Path | None, database_url: str | None) -> Store:
+def open_target(
+    workspace: Path | None, database_url: str | None, *, must_exist: bool = True
+) -> Store:
     """The store a command works on: ``--database-url``, ``--workspace``, else the settings'
     database URL or workspace. A workspace file that does not exist is a NotFoundError (a
-    command never creates an empty one by mistake)."""
+    command never creates an empty one by mistake) unless ``must_exist`` is false."""
     from gridmap.store import open_store
 
     if workspace is not None and database_url is not None:
@@ -80,7 +82,7 @@ def open_target(workspace: Path | None, database_url: str | None) -> Store:
             )
         return open_store(database_url)
     path = Path(workspace or cfg.workspace)
-    if not path.is_file():
+    if must_exist and not path.is_file():
         raise NotFoundError(
             f"{path}: no such workspace; build one with `gridmap sample` or `gridmap import`, "
             "or give --database-url"

@@ -11,28 +11,22 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, fail, out, settings
+from gridmap.cli._app import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    emit_json,
+    fail,
+    open_target,
+    out,
+)
 from gridmap.errors import GridmapError, InputError
-from gridmap.store import open_store
 
 __all__ = ["user_app"]
 
 user_app = typer.Typer(help="Users of the web app: add, list.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="PostgreSQL URL (default: GRIDMAP_DATABASE_URL)."),
-]
-
-
-def _target(workspace: object, database_url: str | None) -> str:
-    if database_url:
-        return database_url
-    if workspace is not None:
-        return str(workspace)
-    chosen = settings()
-    return chosen.database_url or str(chosen.workspace)
 
 
 def _password(from_stdin: bool) -> str:
@@ -58,14 +52,15 @@ def add_command(
 ) -> None:
     """Add a user with a role; the password is hashed with argon2."""
     from gridmap.cli.db_commands import _actor
-    from gridmap.service.users import ROLES, add_user
+    from gridmap.service.users import ROLES, add_user, check_new_user
 
     try:
         if role not in ROLES:
             raise InputError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
         password = _password(password_stdin)
-        store = open_store(_target(workspace, database_url))
-        try:
+        check_new_user(role, password)  # before the store is opened (or created)
+        store = open_target(workspace, database_url, must_exist=False)  # a first user may
+        try:  # come before any data
             user = add_user(store, name, role, password, actor=_actor())
         finally:
             store.close()
@@ -83,7 +78,7 @@ def list_command(
 ) -> None:
     """The users, their roles and whether they are active (never their password hashes)."""
     try:
-        store = open_store(_target(workspace, database_url))
+        store = open_target(workspace, database_url)
         try:
             users = store.users()
         finally:

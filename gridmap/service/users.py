@@ -19,6 +19,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "ROLES",
     "add_user",
+    "check_new_user",
     "hash_password",
     "role_at_least",
     "user_json",
@@ -72,11 +73,25 @@ def add_user(store: Store, name: str, role: str, password: str, *, actor: str) -
     Raises InputError for an unknown role or a short password, ConflictError when the name
     is taken.
     """
+    check_new_user(role, password)
+    return store.add_user(name, role, hash_password(password), actor=actor)
+
+
+def check_new_user(role: str, password: str) -> None:
+    """InputError for an unknown role or a password under 8 characters.
+
+    Examples
+    --------
+    >>> check_new_user("planner", "a good password")
+    >>> check_new_user("boss", "a good password")
+    Traceback (most recent call last):
+    ...
+    gridmap.errors.InputError: role 'boss': choose one of public, staff, planner, admin
+    """
     if role not in ROLES:
         raise InputError(f"role {role!r}: choose one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
-    return store.add_user(name, role, hash_password(password), actor=actor)
 
 
 def user_json(user: User) -> dict[str, Any]:
