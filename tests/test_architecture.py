@@ -8,6 +8,7 @@ line; one fresh interpreter then imports every module, as a user's first import 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,12 @@ def test_every_module_imports_in_a_fresh_interpreter(package: str) -> None:
         [sys.executable, "-c", code, *names], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_architecture_doc_names_every_service_module_and_no_other() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`service/(\w+)\.py`", doc))
+    present = {p.stem for p in (PACKAGE / "service").glob("*.py") if p.stem != "__init__"}
+    # publish and staff come with the store's part of issue 11; the doc gains them then
+    assert named <= present, f"docs/architecture.md names missing modules {named - present}"
+    assert present - {"publish", "staff"} <= named, f"undocumented: {present - named}"
