@@ -14,9 +14,28 @@ __all__ = [
 
 
 class GridmapError(Exception):
-    """Base of every error gridmap raises on purpose."""
+    """Base of every error gridmap raises on purpose.
+
+    ``where`` (the workspace file or database) and ``hint`` (e.g. the ids that do exist) help a
+    person at the command line; :attr:`public` leaves them out for answers over HTTP, which must
+    not name the store's path or host, nor list what a caller may not see.
+
+    >>> str(NotFoundError("no plan 9", where="/srv/w.gpkg", hint="the plans are: 1, 2"))
+    '/srv/w.gpkg: no plan 9; the plans are: 1, 2'
+    >>> NotFoundError("no plan 9", where="/srv/w.gpkg", hint="the plans are: 1, 2").public
+    'no plan 9'
+    """
 
     code = "gridmap_error"
+
+    def __init__(self, *args: object, where: object = None, hint: str | None = None) -> None:
+        self.where, self.hint = where, hint
+        self.public = str(args[0]) if args else ""
+        if where is not None or hint:
+            text = (f"{where}: " if where is not None else "") + self.public
+            super().__init__(text + (f"; {hint}" if hint else ""), *args[1:])
+        else:
+            super().__init__(*args)
 
 
 class InputError(GridmapError):

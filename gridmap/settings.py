@@ -94,6 +94,25 @@ class Settings(BaseSettings):
         description="Requests a client IP may make at once (a map view loads dozens "
         "of tiles) before the rate limit applies.",
     )
+    max_layer_features: int = Field(
+        10_000,
+        gt=0,
+        description="Most features one /api/layers answer may hold; a larger answer asks for a "
+        "smaller bbox (the map reads buildings as tiles).",
+    )
+    sign_in_per_minute: float = Field(
+        10.0,
+        ge=0,
+        description="Sign-in attempts per minute per client IP and per user name (token "
+        "buckets, after sign_in_burst at once); 0: off. Each attempt costs an argon2 hash.",
+    )
+    sign_in_burst: int = Field(10, gt=0, description="Sign-in attempts at once before the rate.")
+    sign_in_concurrency: int = Field(
+        2,
+        gt=0,
+        description="Password hashes computed at once (argon2 takes ~64 MiB and a core for "
+        "~50 ms each); more sign-ins wait up to a second, then get 503 with Retry-After.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (CORS); none by default.",

@@ -10,13 +10,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 PINS=(
   "leaflet@1.9.4 sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA== BSD-2-Clause"
   "@geoman-io/leaflet-geoman-free@2.20.2 sha512-KQpSe0VKyuVCudq/08rMjJW1vvIwFldTwBny2wZ7ABcyyUAP7/eoFo967hCu9yRqAAHb4QOxC6gY5dGqttY68g== MIT"
+  "swagger-ui-dist@5.35.0 sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ== Apache-2.0"
+  "redoc@2.5.2 sha512-sTJfItvRkcDTojB6wdLN4M+Ua6mlZwElV21Tf8Mn7IbQF/1Os6GvgQpZyLWPGZZHbhy7GC1Or1hTMHfz1vKh5A== MIT"
 )
 # package → dist files to copy (relative to the package root) and the folder under vendor/.
 declare -A FILES=(
   [leaflet]="dist/leaflet-src.esm.js dist/leaflet.css dist/images/layers.png dist/images/layers-2x.png dist/images/marker-icon.png dist/images/marker-icon-2x.png dist/images/marker-shadow.png LICENSE"
   [@geoman-io/leaflet-geoman-free]="dist/leaflet-geoman.js dist/leaflet-geoman.css LICENSE"
+  [swagger-ui-dist]="swagger-ui-bundle.js swagger-ui.css favicon-32x32.png oauth2-redirect.html LICENSE NOTICE"
+  [redoc]="bundles/redoc.standalone.js LICENSE"
 )
-declare -A DIRS=([leaflet]=leaflet [@geoman-io/leaflet-geoman-free]=geoman)
+# /docs and /redoc (the OpenAPI pages) load their scripts from here too, not from a CDN.
+declare -A DIRS=([leaflet]=leaflet [@geoman-io/leaflet-geoman-free]=geoman
+  [swagger-ui-dist]=swagger-ui [redoc]=redoc)
 
 command -v npm >/dev/null || { echo "web/vendor.sh needs npm (Debian: apt-get install npm)" >&2; exit 1; }
 tmp=$(mktemp -d)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from gridmap import __version__
 from gridmap.api import (
     auth,
+    docs_pages,
     health,
     incidents,
     layers,
@@ -30,6 +31,7 @@ from gridmap.api import (
     users,
 )
 from gridmap.api.errors import install_error_handlers
+from gridmap.api.input_guard import RejectNul
 from gridmap.api.limits import install_limits
 from gridmap.settings import Settings
 from gridmap.store import open_store
@@ -55,6 +57,7 @@ ROUTERS = (
     incidents,
     open311,
     staff,
+    docs_pages,
 )
 
 
@@ -96,10 +99,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         description="Urban grid management (网格化服务管理): lookup, layers, tiles, plans, "
         'incidents. Errors are JSON {"error": code, "detail": …}.',
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs_pages.py from web/vendor, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     install_limits(app, settings)
+    app.add_middleware(RejectNul)
     for module in modules:
         app.include_router(module.router)
     return app

@@ -17,11 +17,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import math
 import os
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +30,8 @@ from pydantic import BaseModel
 
 from gridmap.api.deps import StoreDep
 from gridmap.api.errors import ApiError
+from gridmap.api.sign_in_guard import SignInGuard
+from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError, NotFoundError
 from gridmap.service.users import ROLES, hash_password, role_at_least, verify_password
 from gridmap.settings import Settings
@@ -58,7 +57,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _log = logging.getLogger(__name__)
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
-router = APIRouter(tags=["security"])
+router = APIRouter(tags=["security"], route_class=LimitedRoute)  # a capped body for /api/token too
 
 
 class Token(BaseModel):
@@ -187,76 +186,38 @@ def token(
 ) -> Token:
     """Exchange a user name and password for a bearer token (form fields username, password).
 
-    After :data:`MAX_FAILURES` wrong passwords for one name within :data:`FAILURE_WINDOW_S`
-    seconds, that name is refused (429 with Retry-After) until the window has passed.
+    Attempts are limited per client address and per name before any password is hashed (429
+    with Retry-After), hashes run a few at a time (503 with Retry-After when busy), and after
+    :data:`~gridmap.api.sign_in_guard.MAX_FAILURES` wrong passwords for one name within
+    :data:`~gridmap.api.sign_in_guard.FAILURE_WINDOW_S` seconds that name is refused (429)
+    until the window has passed. See :mod:`gridmap.api.sign_in_guard`.
     """
     settings: Settings = request.app.state.settings
-    failures = _failures(request)
-    wait = failures.blocked(form.username)
-    if wait:
-        raise ApiError(
-            "too_many_requests",
-            f"登录失败次数过多 (too many failed sign-ins for {form.username!r}): retry in {wait} s",
-            {"Retry-After": str(wait)},
-        )
+    guard = _guard(request)
+    guard.admit(request.client.host if request.client else "unknown", form.username)
     try:
         user = store.user(form.username)
     except (NotFoundError, InputError):
         user = None
-    if user is None:
-        verify_password(_DUMMY_HASH, form.password)  # same time whether or not the name exists
-    if user is None or not user.active or not verify_password(user.password_hash, form.password):
-        failures.failed(form.username)
+    with guard.hashing():
+        if user is None:
+            verify_password(_DUMMY_HASH, form.password)  # the same time whether the name exists
+            right = False
+        else:
+            right = user.active and verify_password(user.password_hash, form.password)
+    if user is None or not right:
+        guard.failures.failed(form.username)
         raise ApiError("unauthorized", "用户名或密码错误 (wrong user name or password)", _CHALLENGE)
-    failures.forget(form.username)
+    guard.failures.forget(form.username)
     access = issue_token(user, _secret(request), settings.token_minutes)
     return Token(access_token=access, expires_in=settings.token_minutes * 60, role=user.role)
 
 
-MAX_FAILURES = 10
-FAILURE_WINDOW_S = 300
-
-
-class _FailedSignIns:
-    """Wrong passwords per user name in a sliding window (in process; one per app)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, list[float]] = {}
-
-    def _recent(self, name: str, now: float) -> list[float]:
-        kept = [t for t in self._seen.get(name, []) if now - t < FAILURE_WINDOW_S]
-        if kept:
-            self._seen[name] = kept
-        else:
-            self._seen.pop(name, None)
-        return kept
-
-    def blocked(self, name: str) -> int:
-        """Seconds until ``name`` may try again (0: now)."""
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent(name, now)
-            if len(recent) < MAX_FAILURES:
-                return 0
-            return max(1, math.ceil(FAILURE_WINDOW_S - (now - recent[-MAX_FAILURES])))
-
-    def failed(self, name: str) -> None:
-        with self._lock:
-            self._seen.setdefault(name, []).append(time.monotonic())
-            if len(self._seen) > 100_000:  # bounded memory under a name-spraying attack
-                self._seen.clear()
-
-    def forget(self, name: str) -> None:
-        with self._lock:
-            self._seen.pop(name, None)
-
-
-def _failures(request: Request) -> _FailedSignIns:
-    failures: _FailedSignIns | None = getattr(request.app.state, "failed_sign_ins", None)
-    if failures is None:
-        failures = request.app.state.failed_sign_ins = _FailedSignIns()
-    return failures
+def _guard(request: Request) -> SignInGuard:
+    guard: SignInGuard | None = getattr(request.app.state, "sign_in_guard", None)
+    if guard is None:
+        guard = request.app.state.sign_in_guard = SignInGuard(request.app.state.settings)
+    return guard
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
@@ -265,4 +226,4 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))
 async def startup(app: FastAPI) -> None:
     """Resolve the signing key once, so a missing or unwritable key fails at start."""
     app.state.token_secret = token_secret(app.state.settings)
-    app.state.failed_sign_ins = _FailedSignIns()
+    app.state.sign_in_guard = SignInGuard(app.state.settings)

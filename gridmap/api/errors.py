@@ -6,16 +6,20 @@ app maps them here. FastAPI's own errors (unknown route, bad query) get the same
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.conninfo import conninfo_to_dict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import GridmapError
+from gridmap.settings import Settings
 
-__all__ = ["STATUS", "ApiError", "error_body", "install_error_handlers"]
+__all__ = ["STATUS", "ApiError", "error_body", "install_error_handlers", "public_detail"]
 
 # GridmapError.code → HTTP status. A code missing here is a 500 (a bug to add here).
 STATUS: dict[str, int] = {
@@ -31,6 +35,7 @@ STATUS: dict[str, int] = {
     "forbidden": 403,
     "too_many_requests": 429,
     "payload_too_large": 413,
+    "service_busy": 503,
     "edit_refused": 422,
     "publish_refused": 409,
 }
@@ -50,6 +55,37 @@ def error_body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
 
 
+# What a store's message may add for a person at the command line but not for the public: the
+# ids that exist (a caller may not be allowed to see them).
+_LISTS = re.compile(r"; the (?:plans|ids|users|incidents) are: .*$")
+
+
+def public_detail(exc: GridmapError, settings: Settings) -> str:
+    """The error's message without the store's path or host or a list of existing ids.
+
+    Errors that say ``where`` and ``hint`` apart (:class:`GridmapError`) give their
+    ``public`` text; for the rest, the workspace path and database name and host are cut out.
+    """
+    if exc.where is not None or exc.hint:
+        return exc.public
+    text = _LISTS.sub("", str(exc))
+    for place in _store_places(settings):
+        text = text.replace(f"{place}: ", "").replace(place, "the store")
+    return text
+
+
+def _store_places(settings: Settings) -> list[str]:
+    places = [str(settings.workspace), str(Path(settings.workspace).resolve())]
+    if settings.database_url:
+        try:
+            info = conninfo_to_dict(settings.database_url)
+        except Exception:  # a URL the store itself refused: nothing more to hide
+            info = {}
+        host, port, name = info.get("host"), info.get("port") or "5432", info.get("dbname")
+        places += [f"{host}:{port}/{name}", f"{host}/{name}", str(name or ""), str(host or "")]
+    return sorted({p for p in places if len(p) > 3}, key=len, reverse=True)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map GridmapError, HTTP errors and validation errors to {"error", "detail"}."""
 
@@ -57,7 +93,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: GridmapError) -> JSONResponse:
         status = STATUS.get(exc.code, 500)
         headers = getattr(exc, "headers", None) or None
-        return JSONResponse(error_body(exc.code, str(exc)), status_code=status, headers=headers)
+        detail = public_detail(exc, request.app.state.settings)
+        return JSONResponse(error_body(exc.code, detail), status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

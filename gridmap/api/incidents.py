@@ -29,6 +29,7 @@ from gridmap.api.incident_data import (
     regrid_incidents,
     responsible_staff,
 )
+from gridmap.api.params import MAX_NUMBER, AwareTime
 from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.codes import street_of
@@ -63,7 +64,7 @@ class NewIncident(BaseModel):
 class IncidentChange(BaseModel):
     """A workflow step (``action``) and/or corrections, against the ``version`` read."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_NUMBER)
     action: Action | None = None  # type: ignore[valid-type]
     note: Annotated[str, Field(max_length=1000)] | None = None
     assignee: Annotated[str, Field(max_length=64)] | None = None
@@ -124,8 +125,8 @@ def list_incidents(
     grid: Annotated[str | None, Query(max_length=20)] = None,
     status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
     category: Annotated[str | None, Query(max_length=100)] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: AwareTime | None = None,
+    until: AwareTime | None = None,
     bbox: Annotated[
         str | None, Query(max_length=100, description="minlon,minlat,maxlon,maxlat")
     ] = None,

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from gridmap.api.auth import optional_user, role_at_least
 from gridmap.api.errors import ApiError
 from gridmap.api.features import LAYERS, FeatureCache, feature_collection, parse_bbox
-from gridmap.api.limits import rate_limited
+from gridmap.api.limits import FEATURES_PER_TOKEN, charge, rate_limited
+from gridmap.api.plan_access import PlanAccess
+from gridmap.errors import InputError
 from gridmap.store.contract import User
 
 __all__ = ["LayerName", "router", "startup"]
@@ -90,12 +92,14 @@ def layer(
     request: Request,
     layer: LayerName,
     user: Annotated[User | None, Depends(optional_user)],
+    access: PlanAccess,
     bbox: Annotated[
         str | None,
         Query(description="minlon,minlat,maxlon,maxlat", examples=["106.56,29.51,106.58,29.53"]),
     ] = None,
     plan: Annotated[
-        str | None, Query(description="grids only: the head revision of this plan")
+        str | None,
+        Query(description="grids only: the head revision of this plan (a draft: planners only)"),
     ] = None,
 ) -> Response:
     """The features of ``layer`` intersecting ``bbox`` (all without one)."""
@@ -105,17 +109,31 @@ def layer(
         body = _incidents(request, user, box)
     else:
         features: FeatureCache = request.app.state.features
-        body = feature_collection(features.query(name, box, plan), name)
+        found = features.query(name, box, plan)
+        _check_size(request, name, len(found), box)
+        body = feature_collection(found, name)
     max_age = request.app.state.settings.tile_max_age
     return Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         media_type="application/geo+json",
         headers={
             "Cache-Control": "private, no-store"
-            if name == "incidents"
+            if name == "incidents" or not access.public
             else f"public, max-age={max_age}"
         },
     )
+
+
+def _check_size(request: Request, layer: str, count: int, box: Any) -> None:
+    """Refuse an answer too large to send at once; charge the caller for the rest by size."""
+    most = request.app.state.settings.max_layer_features
+    if count > most:
+        ask = "a smaller bbox" if box is not None else "a bbox (minlon,minlat,maxlon,maxlat)"
+        raise InputError(
+            f"bbox: {count:,} {layer} would be in one answer, more than {most:,}; ask for "
+            f"{ask}, or read the layer as tiles (/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt)"
+        )
+    charge(request, count / FEATURES_PER_TOKEN, "features")
 
 
 def _incidents(request: Request, user: User | None, box: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from gridmap.api.deps import store_in
 from gridmap.api.incident_data import incident_json
 from gridmap.api.incidents import NewIncident, create_incident
 from gridmap.api.limits import rate_limited
+from gridmap.api.params import AwareTime
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError, NotFoundError
 from gridmap.settings import Settings
@@ -79,8 +80,8 @@ def get_requests(
     request: Request,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
     service_code: Annotated[str | None, Query(max_length=100)] = None,
-    start_date: dt.datetime | None = None,
-    end_date: dt.datetime | None = None,
+    start_date: AwareTime | None = None,
+    end_date: AwareTime | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)(,(open|closed))?$")] = None,
 ) -> list[dict[str, Any]]:
     """Requests, newest first (at most 1,000), without reporters' contacts."""

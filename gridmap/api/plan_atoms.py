@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from gridmap.api.auth import require
 from gridmap.api.deps import StoreDep
+from gridmap.api.params import MAX_NUMBER
 from gridmap.service.edit import atoms_of
 from gridmap.store.contract import User
 
@@ -33,7 +34,7 @@ async def get_atoms(
     plan_id: str,
     user: Planner,
     community: Annotated[list[str] | None, Query(max_length=500)] = None,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:
     """GeoJSON of the atoms of ``community`` (repeatable; default all the plan's)."""
     body = await run_in_threadpool(atoms_of, store, plan_id, revision, list(community or []))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from gridmap.api.auth import require
 from gridmap.api.deps import SettingsDep, StoreDep
 from gridmap.api.errors import error_body
+from gridmap.api.params import MAX_NUMBER
 from gridmap.api.plans import revision_json
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.service.edit import EditRefused, edit_plan
@@ -55,7 +56,7 @@ class Polygon(BaseModel):
 
 
 class _Edit(BaseModel):
-    base_revision: int = Field(ge=1, description="the revision the edit starts from")
+    base_revision: int = Field(ge=1, le=MAX_NUMBER, description="the revision the edit starts from")
 
 
 class MoveEdit(_Edit):
@@ -106,7 +107,7 @@ class RevertEdit(_Edit):
     changed): the undo and redo of any edit."""
 
     operation: Literal["revert"]
-    to_revision: int = Field(ge=1)
+    to_revision: int = Field(ge=1, le=MAX_NUMBER)
 
 
 Edit = Annotated[

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from gridmap.api.auth import require
 from gridmap.api.deps import SettingsDep, StoreDep
 from gridmap.api.errors import error_body
+from gridmap.api.params import MAX_NUMBER
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.service.plans import coverage_report as plan_report
 from gridmap.service.plans import (
@@ -139,7 +140,7 @@ def get_plan(
     store: StoreDep,
     plan_id: str,
     user: Planner,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """The plan, its revisions, and the grids of ``revision`` (default the head) as GeoJSON."""
     info = store.plan(plan_id)
@@ -158,7 +159,7 @@ def get_report(
     settings: SettingsDep,
     plan_id: str,
     user: Planner,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     format: Literal["json", "geojson"] = "json",
 ) -> dict[str, Any]:
     """Gaps, overlaps, slivers, split units, grids off the target band… with their places."""
@@ -174,7 +175,7 @@ def get_diff(
     against: Annotated[
         str, Query(max_length=80, description="'published', PLAN or PLAN@REVISION")
     ] = "published",
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """Grids added, removed, recoded; residents, cells, atoms and buildings that move."""
     return diff_against(store, plan_id, revision, against)
@@ -186,7 +187,7 @@ def export_plan(
     plan_id: str,
     user: Planner,
     format: Literal["gpkg", "geojson", "shp", "csv"] = "geojson",
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:
     """A revision's grids, downloaded as a file."""
     rev = store.revision(plan_id, revision)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
-from gridmap.api.limits import rate_limited
+from gridmap.api.limits import HISTORY_INDEX_TOKENS, charge, rate_limited
 from gridmap.service.lookup import Locator, parse_at
 from gridmap.service.search import Search
 
@@ -219,7 +219,10 @@ def lookup(
     community, street and district, the distance to the grid's edge, the nearest other grid
     within 50 m, and the grid's staff with their public phone numbers."""
     locator: Locator = request.app.state.locator
-    return locator.locate(lon, lat, parse_at(at))
+    when = parse_at(at)
+    if when is not None and not locator.has_index_for(when):
+        charge(request, HISTORY_INDEX_TOKENS, "lookups at past dates")
+    return locator.locate(lon, lat, when)
 
 
 @router.get(

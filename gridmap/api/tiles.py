@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 
 from gridmap.api.features import LAYERS, FeatureCache
 from gridmap.api.limits import rate_limited
+from gridmap.api.plan_access import PlanAccess
 from gridmap.api.tiles_common import MAX_ZOOM, MIN_ZOOM, TILE_FIELDS
 from gridmap.errors import InputError
 
@@ -117,7 +118,10 @@ def tile(
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM, examples=[14])],
     x: Annotated[int, Path(ge=0, examples=[13042])],
     y: Annotated[int, Path(ge=0, examples=[6784])],
-    plan: Annotated[str | None, Query(description="grids only: this plan's head")] = None,
+    access: PlanAccess,
+    plan: Annotated[
+        str | None, Query(description="grids only: this plan's head (a draft: planners only)")
+    ] = None,
 ) -> Response:
     """One XYZ tile (Web Mercator, extent 4096) with one MVT layer named as ``layer``.
     grids carry code, name, community_code, residents and deviation."""
@@ -129,7 +133,8 @@ def tile(
     data, etag = cache.get(layer.value, z, x, y, plan)
     headers = {
         "ETag": etag,
-        "Cache-Control": f"public, max-age={request.app.state.settings.tile_max_age}",
+        "Cache-Control": access.cache_control
+        or f"public, max-age={request.app.state.settings.tile_max_age}",
     }
     if etag in _etags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
@@ -140,7 +145,10 @@ def tile(
 def tilejson(
     request: Request,
     layer: TileLayer,
-    plan: Annotated[str | None, Query(description="grids only: this plan's head")] = None,
+    access: PlanAccess,
+    plan: Annotated[
+        str | None, Query(description="grids only: this plan's head (a draft: planners only)")
+    ] = None,
 ) -> dict[str, Any]:
     """TileJSON 3.0.0: the tile URL, zooms, bounds and the layer's fields."""
     name = layer.value

@@ -15,6 +15,8 @@ from fastapi.routing import APIRoute
 from starlette.types import Message, Receive
 
 from gridmap.api.errors import ApiError
+from gridmap.api.input_guard import nul_in_body
+from gridmap.errors import InputError
 
 __all__ = ["WRITE_METHODS", "LimitedRoute"]
 
@@ -55,7 +57,10 @@ class LimitedRoute(APIRoute):
                 request = Request(request.scope, _capped(request.receive, limit))
                 # Read here, so the refusal is ours (413), not a body-parsing error (400);
                 # the handler then reads the cached body.
-                await request.body()
+                body = await request.body()
+                where = nul_in_body(body, request.headers.get("content-type", ""))
+                if where:
+                    raise InputError(where)
             return await handler(request)
 
         return limited

@@ -80,9 +80,22 @@ def import_command(
         Path | None,
         typer.Option(help="Where to write rejected features (default: beside the workspace)."),
     ] = None,
+    allow_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rejects",
+            help="Import the good features even when others are rejected (exit 0). Without it, "
+            "one rejected feature means nothing is imported and the exit code is 3.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a file into a workspace layer; report every feature read."""
+    """Import a file into a workspace layer; report every feature read.
+
+    Exit 0: imported; 2: the file cannot be imported at all; 3: some features were rejected,
+    so nothing was imported (they are listed, and written beside the workspace); fix them or
+    pass --allow-rejects.
+    """
     from gridmap.io.importer import ImportOptions, import_file
     from gridmap.store import Workspace
 
@@ -97,6 +110,7 @@ def import_command(
             swap_xy=swap_xy,
             replace=replace,
             rejected_path=rejected,
+            allow_rejects=allow_rejects,
         )
         with (
             err.status(f"importing {path.name} into {layer}…")
@@ -110,6 +124,7 @@ def import_command(
         fail(exc, as_json)
     if as_json:
         emit_json(report.to_dict())
+        _exit_when_rejected(report, allow_rejects)
         return
     out.print(
         f"{report.source} → {report.workspace} [{report.layer}]: read {report.read}, "
@@ -128,8 +143,21 @@ def import_command(
             out.print(f"  {title}: {who}: {issue.kind}: {issue.detail}", highlight=False)
         if len(issues) > 20:
             out.print(f"  … and {len(issues) - 20} more {title} (see --json)")
+    for note in report.notes:
+        out.print(f"  note: {note}", highlight=False)
     if report.rejected_file:
         out.print(f"  rejected features written to {report.rejected_file}")
+    if report.held_back:
+        err.print(
+            f"nothing imported: {len(report.rejected)} of {report.read} feature(s) rejected; "
+            f"fix them, or pass --allow-rejects to import the other {report.held_back}"
+        )
+    _exit_when_rejected(report, allow_rejects)
+
+
+def _exit_when_rejected(report, allow_rejects: bool) -> None:  # type: ignore[no-untyped-def]
+    if report.rejected and not allow_rejects:
+        raise typer.Exit(3)
 
 
 @app.command("export")

@@ -100,13 +100,28 @@ def to_lonlat(
     return frame
 
 
-def fix_geometry(frame, kind: str, v: Verdicts, metric_crs):  # type: ignore[no-untyped-def]
-    """Reject missing or wrong-typed geometry; repair invalid polygons with make_valid."""
+# make_valid would turn these into area the file never had (a hole outside its shell becomes a
+# polygon of its own; a shell inside another's hole a second part): refuse them instead.
+_INVENTS_AREA = {"Hole lies outside shell": "hole_outside_shell", "Nested shells": "nested_shells"}
+
+
+def fix_geometry(frame, kind: str, v: Verdicts, metric_crs, notes: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """Reject missing or wrong-typed geometry; repair invalid polygons with make_valid.
+
+    Z (and M) values are dropped, and ``notes`` says how many features had them. A polygon that
+    make_valid could only "repair" by inventing area (a hole outside its shell) is rejected.
+    """
     geoms = frame.geometry.values
     missing = pd.isna(geoms) | shapely.is_empty(geoms)
     if "_geom_error" in frame:
         v.reject(missing & frame["_geom_error"].notna(), "bad_geometry", frame["_geom_error"])
     v.reject(missing, "no_geometry", "no geometry")
+    with_z = int(shapely.has_z(geoms[~missing]).sum())
+    if with_z and notes is not None:
+        notes.append(
+            f"Z values (heights) dropped from {with_z} feature(s): the workspace is 2D; "
+            "give heights as a floors column"
+        )
     geoms = shapely.force_2d(geoms)
     types = pd.Series(shapely.get_type_id(geoms), index=frame.index)
     wrong = ~types.isin([int(t) for t in _ACCEPTED[kind]]) & ~missing
@@ -130,6 +145,15 @@ def fix_geometry(frame, kind: str, v: Verdicts, metric_crs):  # type: ignore[no-
         for i, row in enumerate(rows):
             problem = reasons[i].split("[")[0]
             where = reasons[i][len(problem) :]
+            if problem.strip() in _INVENTS_AREA and kind != "line":
+                v.reject(
+                    frame.index == row,
+                    _INVENTS_AREA[problem.strip()],
+                    f"{problem.strip()} at {where.strip('[]')}: make_valid would add "
+                    f"{max(area[n + i] - abs(area[i]), 0.0):,.0f} m² the file does not have; "
+                    "fix the rings in the source",
+                )
+                continue
             if fixed[i] is None or shapely.is_empty(fixed[i]):
                 v.reject(
                     frame.index == row,

@@ -61,6 +61,8 @@ class ImportOptions:
     swap_xy: bool = False
     replace: bool = False
     rejected_path: Path | None = None
+    # False: when any feature is rejected, write nothing (the CLI's default; --allow-rejects).
+    allow_rejects: bool = True
 
 
 def import_file(
@@ -120,7 +122,7 @@ def import_file(
         metric = _metric_transform(frame, settings)
         if options.datum != "wgs84":
             frame = _convert_datum(frame, options.datum, v)
-        frame = fix_geometry(frame, lyr.geometry, v, metric)
+        frame = fix_geometry(frame, lyr.geometry, v, metric, report.notes)
         if lyr.name == "buildings":
             _estimate_residents(frame, v, settings, metric)
         _cross_checks(frame, lyr, workspace, v, settings, metric, options.replace)
@@ -132,6 +134,9 @@ def import_file(
             _write_rejected(rejected, v, read.skipped, workspace, path, lyr, options.rejected_path)
         )
     kept = frame[v.alive]
+    if report.rejected and not options.allow_rejects:
+        report.held_back = len(kept)
+        return report
     report.imported = len(kept)
     if len(kept) or options.replace:
         workspace.write({lyr.name: kept}, replace=options.replace)

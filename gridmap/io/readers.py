@@ -7,13 +7,17 @@ errors can point at the row in the user's own file.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.raw
 import shapely
+import shapely.errors
 
 from gridmap.errors import InputError
 
@@ -76,12 +80,55 @@ def _read_ogr(
             "Extract the one to import, or rename it."
         )
     try:
-        frame = pyogrio.read_dataframe(path, layer=chosen, encoding=encoding, fid_as_index=False)
+        with warnings.catch_warnings():
+            # GDAL warns of an unclosed ring and reads on; GEOS then refuses it (handled below).
+            warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
+            frame = pyogrio.read_dataframe(
+                path, layer=chosen, encoding=encoding, fid_as_index=False
+            )
+    except shapely.errors.GEOSException:
+        # One malformed geometry (an unclosed ring, a ring of two points) makes GEOS refuse the
+        # whole layer: read it again feature by feature so the report can name that feature.
+        frame = _read_ogr_per_feature(path, chosen, encoding)
     except Exception as exc:
         raise InputError(f"{path}: GDAL cannot read layer {chosen!r} ({exc})") from exc
     frame["_where"] = [f"feature {i}" for i in range(1, len(frame) + 1)]
     has_geometry = isinstance(frame, gpd.GeoDataFrame)
     return SourceRead(frame, list(notes or []), has_geometry=has_geometry)
+
+
+def _read_ogr_per_feature(path: Path, layer: str, encoding: str | None) -> gpd.GeoDataFrame:
+    """Read attributes and raw WKB apart; geometries GEOS cannot build become ``None`` with the
+    reason in ``_geom_error`` (the import then rejects exactly those features)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
+            frame = pyogrio.read_dataframe(
+                path, layer=layer, encoding=encoding, fid_as_index=False, read_geometry=False
+            )
+            _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, encoding=encoding, columns=[])
+    except Exception as exc:
+        raise InputError(f"{path}: GDAL cannot read layer {layer!r} ({exc})") from exc
+    geoms = np.empty(len(wkb), dtype=object)
+    errors: list[str | None] = [None] * len(wkb)
+    for i, raw in enumerate(wkb):
+        if raw is None:
+            continue
+        try:
+            geoms[i] = shapely.from_wkb(raw)
+        except shapely.errors.GEOSException as exc:
+            errors[i] = _geos_words(str(exc))
+    frame["_geom_error"] = errors
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=pyogrio.read_info(path, layer=layer)["crs"])
+
+
+def _geos_words(message: str) -> str:
+    """GEOS's refusal in words a user knows."""
+    if "closed linestring" in message:
+        return "a ring is not closed (its first and last points differ)"
+    if "must contain" in message and "points" in message:
+        return "a ring has too few points (a ring needs at least 4, first = last)"
+    return f"unreadable geometry ({message})"
 
 
 def _read_shapefile(path: Path, encoding: str | None) -> SourceRead:

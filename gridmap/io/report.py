@@ -24,7 +24,11 @@ class Issue:
 
 @dataclass
 class ImportReport:
-    """Accounts for every feature read: ``read == imported + len(rejected)``."""
+    """Accounts for every feature read: ``read == imported + held_back + len(rejected)``.
+
+    ``held_back`` counts good features left out because the import was all-or-nothing
+    (``ImportOptions(allow_rejects=False)``, the CLI's default) and some features were rejected.
+    """
 
     source: str
     layer: str
@@ -36,10 +40,11 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     rejected_file: str | None = None
     workspace: str | None = None
+    held_back: int = 0  # good features not written because others were rejected
 
     @property
     def accounted(self) -> bool:
-        return self.read == self.imported + len(self.rejected)
+        return self.read == self.imported + self.held_back + len(self.rejected)
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)

@@ -54,7 +54,12 @@ def parse_at(text: str | None) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"at: expected a date (2026-03-01) or an ISO time, got {text!r}") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=CHINA_TZ)
+    when = when if when.tzinfo is not None else when.replace(tzinfo=CHINA_TZ)
+    try:
+        when.astimezone(dt.UTC)  # 9999-12-31T23:59:59-23:59 overflows: a 422, not a 500
+    except OverflowError:
+        raise InputError(f"at: {when.isoformat()} is out of range once converted to UTC") from None
+    return when
 
 
 def grid_display_name(name: Any, code: str, community_short: str | None) -> str:
@@ -195,6 +200,13 @@ class Locator:
                 "distance_m": round(float(where.neighbour_distance_m), 1),
             }
         return answer
+
+    def has_index_for(self, at: dt.datetime) -> bool:
+        """Whether a lookup at ``at`` is answered from an index already built (the grids in
+        force now, or one of the :attr:`keep` past sets used last)."""
+        key = self._key(at)
+        with self._lock:
+            return key == self._current.key or key in self._past
 
     # -- private ---------------------------------------------------------------------------
 

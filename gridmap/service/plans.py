@@ -44,6 +44,7 @@ __all__ = [
     "published_plan_for",
 ]
 
+_MAX_NUMBER = 2**31 - 1  # revisions are integer columns in both stores
 _MEDIA = {
     "gpkg": ("application/geopackage+sqlite3", ".gpkg"),
     "geojson": ("application/geo+json", ".geojson"),
@@ -311,8 +312,10 @@ def diff_against(
         label = "published"
     else:
         other, _, number = against.partition("@")
-        if number and not number.isdigit():
-            raise InputError(f"against={against!r}: write PLAN or PLAN@REVISION (a number)")
+        if number and (not number.isdigit() or int(number) > _MAX_NUMBER):
+            raise InputError(
+                f"against={against!r}: write PLAN or PLAN@REVISION (a number up to {_MAX_NUMBER})"
+            )
         old = store.revision(other, int(number) if number else None)
         old_cells, label = old.cells, f"{other}@{old.info.number}"
     if set(old_cells.index) != set(new.cells.index):

@@ -83,7 +83,11 @@ ACTOR = "tester"
 
 def api_settings(**overrides: Any) -> Settings:
     """Settings of a test app: no rate limit unless asked, a fixed signing key."""
-    base: dict[str, Any] = {"token_secret": SECRET, "rate_limit_per_second": 0}
+    base: dict[str, Any] = {
+        "token_secret": SECRET,
+        "rate_limit_per_second": 0,
+        "sign_in_per_minute": 0,
+    }
     return Settings(**{**base, **overrides})
 
 

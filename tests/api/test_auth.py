@@ -54,7 +54,7 @@ def test_wrong_credentials_are_one_401(world: World, name: str, password: str) -
 
 
 def test_repeated_wrong_passwords_lock_the_name(world: World) -> None:
-    from gridmap.api.auth import MAX_FAILURES
+    from gridmap.api.sign_in_guard import MAX_FAILURES
 
     name = ROLE_USERS["staff"]
     for _ in range(MAX_FAILURES):

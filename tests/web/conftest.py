@@ -78,6 +78,7 @@ def web_server(web_workspace: Path) -> Iterator[str]:
         workspace=web_workspace,
         token_secret=SECRET,
         rate_limit_per_second=0,
+        sign_in_per_minute=0,
         incident_deadlines=deadlines,
     )
     port = _free_port()

@@ -1,0 +1,149 @@
+"""What keeps ``POST /api/token`` from being a free argon2 oracle.
+
+Each sign-in attempt costs an argon2 hash (about 64 MiB and 50 ms of a core). Without limits
+20 clients spraying random names held a server at 6 attempts/s, grew it from 722 MB to 2 GB,
+and slowed every lookup 13-fold. So, before any hashing:
+
+- names longer than :data:`MAX_NAME` are refused (422) and never remembered;
+- token buckets per client address and per user name (``settings.sign_in_per_minute``,
+  ``sign_in_burst``) answer 429 with Retry-After;
+- at most ``settings.sign_in_concurrency`` hashes run at once; an attempt that cannot start one
+  within :data:`WAIT_S` gets 503 with Retry-After instead of queueing without end.
+
+Wrong passwords per name are counted by :class:`FailedSignIns`, a bounded table: when full it
+forgets the names with the oldest failures first but never a name that is locked out.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from gridmap.api.errors import ApiError
+from gridmap.api.limits import TokenBuckets
+from gridmap.errors import InputError
+from gridmap.settings import Settings
+
+__all__ = [
+    "FAILURE_WINDOW_S",
+    "MAX_FAILURES",
+    "MAX_NAME",
+    "FailedSignIns",
+    "SignInGuard",
+]
+
+MAX_NAME = 100  # characters of a user name
+MAX_FAILURES = 10  # wrong passwords for one name within FAILURE_WINDOW_S lock it
+FAILURE_WINDOW_S = 300
+WAIT_S = 1.0  # how long an attempt may wait for a hashing slot
+_MAX_NAMES = 10_000  # names whose failures are remembered
+
+
+class FailedSignIns:
+    """Wrong passwords per user name in a sliding window (in process; one per app).
+
+    Examples
+    --------
+    >>> failures = FailedSignIns(max_names=2)
+    >>> for _ in range(MAX_FAILURES):
+    ...     failures.failed("ada", now=0.0)
+    >>> failures.failed("x", now=1.0); failures.failed("y", now=2.0)  # the table is full
+    >>> failures.blocked("ada", now=3.0) > 0, failures.blocked("x", now=3.0)
+    (True, 0)
+    """
+
+    def __init__(self, max_names: int = _MAX_NAMES) -> None:
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, list[float]] = OrderedDict()  # oldest failure first
+        self._max = max_names
+
+    def _recent(self, name: str, now: float) -> list[float]:
+        kept = [t for t in self._seen.get(name, []) if now - t < FAILURE_WINDOW_S]
+        if kept:
+            self._seen[name] = kept
+        else:
+            self._seen.pop(name, None)
+        return kept
+
+    def blocked(self, name: str, now: float | None = None) -> int:
+        """Seconds until ``name`` may try again (0: now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = self._recent(name, now)
+            if len(recent) < MAX_FAILURES:
+                return 0
+            return max(1, math.ceil(FAILURE_WINDOW_S - (now - recent[-MAX_FAILURES])))
+
+    def failed(self, name: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._seen.setdefault(name, []).append(now)
+            self._seen.move_to_end(name)
+            if len(self._seen) > self._max:
+                self._evict(now)
+
+    def _evict(self, now: float) -> None:
+        """Forget the names least recently failed, keeping every locked one."""
+        for name in list(self._seen):
+            if len(self._seen) <= self._max:
+                return
+            if len(self._recent(name, now)) < MAX_FAILURES:
+                self._seen.pop(name, None)
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._seen.pop(name, None)
+
+
+class SignInGuard:
+    """The limits of :mod:`this module <gridmap.api.sign_in_guard>`, one per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        rate = settings.sign_in_per_minute / 60.0
+        self.by_address = TokenBuckets(rate, settings.sign_in_burst)
+        self.by_name = TokenBuckets(rate, settings.sign_in_burst)
+        self.failures = FailedSignIns()
+        self._slots = threading.BoundedSemaphore(settings.sign_in_concurrency)
+
+    def admit(self, address: str, name: str) -> None:
+        """Refuse an attempt before it costs a hash: too long a name, too many attempts from
+        this address or for this name, or a locked name."""
+        if len(name) > MAX_NAME:
+            raise InputError(f"username: longer than {MAX_NAME} characters")
+        for kind, buckets, key in (
+            ("from this address", self.by_address, address),
+            (f"for {name!r}", self.by_name, name),
+        ):
+            wait = buckets.take(key)
+            if wait > 0:
+                raise _too_many(f"too many sign-in attempts {kind}", wait)
+        locked = self.failures.blocked(name)
+        if locked:
+            raise _too_many(f"too many failed sign-ins for {name!r}", locked)
+
+    @contextmanager
+    def hashing(self) -> Iterator[None]:
+        """A slot to compute a password hash in; 503 when none frees up within WAIT_S."""
+        if not self._slots.acquire(timeout=WAIT_S):
+            raise ApiError(
+                "service_busy",
+                "登录繁忙 (sign-in is busy): retry in 1 s",
+                {"Retry-After": "1"},
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def _too_many(why: str, wait: float) -> ApiError:
+    seconds = max(1, math.ceil(wait))
+    return ApiError(
+        "too_many_requests",
+        f"登录尝试过于频繁 ({why}): retry in {seconds} s",
+        {"Retry-After": str(seconds)},
+    )

@@ -1,0 +1,85 @@
+"""Issue 12 item 3: /api/token is no free argon2 oracle. Attempts are limited per address and
+per name before any hash, hashes run a few at a time, names are capped, and the failure table is
+bounded without unlocking locked names (both engines)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))  # the seeded world
+from seeded import PASSWORD, ROLE_USERS, World, seeded_gpkg, seeded_postgis, world
+
+from gridmap.api import create_app
+from gridmap.api.sign_in_guard import MAX_FAILURES, FailedSignIns
+
+__all__ = ["seeded_gpkg", "seeded_postgis", "world"]
+
+
+def guarded(world: World, **limits: object) -> TestClient:
+    """The world's store served with the sign-in limits given (the world's app has none)."""
+    settings = world.settings.model_copy(update={"sign_in_per_minute": 10, **limits})
+    return TestClient(create_app(settings, store=world.store))
+
+
+def test_a_name_spray_from_one_address_is_stopped_before_hashing(world: World) -> None:
+    with guarded(world, sign_in_burst=5) as client:
+        answers = [
+            client.post("/api/token", data={"username": secrets.token_hex(6), "password": "x"})
+            for _ in range(12)
+        ]
+    codes = [a.status_code for a in answers]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert "address" in answers[-1].json()["detail"]
+
+
+def test_one_name_is_limited_whatever_the_address(world: World) -> None:
+    name = ROLE_USERS["staff"]
+    with guarded(world, sign_in_burst=3) as client:
+        guard = client.app.state.sign_in_guard  # type: ignore[attr-defined]
+        guard.by_address.rate = 0  # as if each attempt came from another address
+        codes = [
+            client.post("/api/token", data={"username": name, "password": "guess"}).status_code
+            for _ in range(5)
+        ]
+    assert codes == [401, 401, 401, 429, 429], codes
+
+
+def test_long_names_are_refused_and_not_remembered(world: World) -> None:
+    with guarded(world) as client:
+        answer = client.post("/api/token", data={"username": "a" * 101, "password": "x"})
+        assert answer.status_code == 422 and "username" in answer.json()["detail"]
+        huge = client.post("/api/token", data={"username": "a" * 2_000_000, "password": "x"})
+        assert huge.status_code == 413
+        assert not client.app.state.sign_in_guard.failures._seen  # type: ignore[attr-defined]
+
+
+def test_no_hash_starts_while_every_slot_is_taken(world: World) -> None:
+    """With every hashing slot held, a sign-in is a 503 with Retry-After after a short wait,
+    not one more argon2 hash (64 MiB, a core) queued behind the others."""
+    with guarded(world, sign_in_concurrency=1) as client:
+        guard = client.app.state.sign_in_guard  # type: ignore[attr-defined]
+        with guard.hashing():  # the one slot, held as a slow hash would hold it
+            busy = client.post(
+                "/api/token", data={"username": ROLE_USERS["admin"], "password": PASSWORD}
+            )
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert busy.json()["error"] == "service_busy"
+        freed = client.post(
+            "/api/token", data={"username": ROLE_USERS["admin"], "password": PASSWORD}
+        )
+        assert freed.status_code == 200
+
+
+def test_a_full_failure_table_never_unlocks_a_locked_name() -> None:
+    failures = FailedSignIns(max_names=100)
+    for _ in range(MAX_FAILURES):
+        failures.failed("ada")
+    for k in range(5_000):
+        failures.failed(f"spray-{k}")
+    assert failures.blocked("ada") > 0
+    assert len(failures._seen) <= 100
