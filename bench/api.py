@@ -151,7 +151,7 @@ def publish_sample(out: Path) -> Path:
 def copy_to_postgis(workspace: Path, url: str) -> None:
     """The workspace's layers, plans in force, publications and staff into PostGIS."""
     from gridmap.store import load_workspace
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.postgis.store import PostgisStore
 
     load_workspace(workspace, url, actor="bench")
     with GpkgStore(workspace) as source, PostgisStore(url) as target:

@@ -17,6 +17,14 @@ Data: (a) a jittered Voronoi tessellation of 2,000 units with lognormal weights 
 parts; (b) a 10,000-cell community (60% empty land) into round(total/3000) parts; (c) the
 Nan'an sample: the atom graph of each community, built as `gridmap partition` builds it
 (heavy units split, canvas, atoms; gridmap's count of grids), target 3,000 residents.
+Building cases (bench/buildings.py): (d) Prague Bubeneč, 144 real footprints shipped in
+momepy's wheel, 5 floors each (target 3,000, and (e) 1,000: another city's number);
+(f) three generated Chongqing tower communities (compounds of 18–33-floor towers). There
+gridmap runs the whole `gridmap partition` pipeline on the buildings (canvas included, in its
+time), the peers the building-level graph (the buildings' Voronoi cells), and every method is
+measured on that same graph: balance, contiguity, Polsby-Popper of the buildings' cells of
+each part; compounds under the maximum cut; buildings cut (gridmap's grid polygons against the
+footprints; 0 for the peers by construction).
 
 Each (method, data set) runs in its own process with a time limit, after one untimed call on
 a tiny graph (imports, first-call costs); what does not finish is reported as such. Times
@@ -41,6 +49,9 @@ from typing import Any
 
 import numpy as np
 import shapely
+
+sys.path.insert(0, str(Path(__file__).parent))
+import buildings  # bench/buildings.py, beside this file
 
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
 from gridmap.engine.partition.solve import n_parts_for, partition_graph
@@ -154,17 +165,39 @@ def data_c() -> list[dict[str, Any]]:
     return out
 
 
+def _with_count(case: dict[str, Any], target: float) -> dict[str, Any]:
+    k = min(n_parts_for(float(case["weights"].sum()), target, 0.2), case["n"])
+    return {**case, "k": k, "target": target, "cap_s": 60.0}
+
+
+def data_d_building(target: float) -> list[dict[str, Any]]:
+    return [_with_count(buildings.prague(), target)]
+
+
+def data_f() -> list[dict[str, Any]]:
+    return [_with_count(buildings.towers(seed), 3000.0) for seed in (0, 1, 2)]
+
+
 DATA = {
     "a": ("(a) Voronoi 2,000 → 200", data_a),
     "b": ("(b) 10,000 cells", data_b),
     "c": ("(c) Nan'an sample", data_c),
+    "d": ("(d) Prague, real buildings, target 3,000", lambda: data_d_building(3000.0)),
+    "e": ("(e) Prague, real buildings, target 1,000", lambda: data_d_building(1000.0)),
+    "f": ("(f) Chongqing towers, 3 communities", data_f),
 }
+BUILDING_DATA = {"d", "e", "f"}
+BUILDING_METHODS = ["gridmap", "pymetis", "gerrychain"]
 
 
 # --- methods (run in a worker process) ---------------------------------------------------------
 
 
 def run_gridmap(p: dict[str, Any], inner_band: float = 0.5) -> np.ndarray:
+    if "buildings" in p:  # a building case: the whole pipeline, canvas included
+        labels, extra = buildings.run_gridmap_pipeline(p)
+        _EXTRA.update(extra)
+        return labels
     adj = Adjacency(p["n"], p["left"], p["right"], p["shared"])
     return partition_graph(
         p["weights"],
@@ -267,6 +300,7 @@ def run_spopt(method: str, p: dict[str, Any]) -> np.ndarray:
 
 
 _SOLVE_TIME: list[float] = []
+_EXTRA: dict[str, Any] = {}  # what a method reports besides labels (buildings cut)
 
 
 def _clock(start: float) -> None:
@@ -302,10 +336,12 @@ def worker(method: str, path: str, out: str) -> None:
 
     _warm_up(run)  # imports and first calls outside the clock and the alarm
     signal.signal(signal.SIGALRM, alarm)
-    cap = PER_PROBLEM_S if len(problems) > 1 else 0.0  # one graph: the process's limit only
     results = []
     for p in problems:
+        # one graph: the process's limit only
+        cap = p.get("cap_s", PER_PROBLEM_S) if len(problems) > 1 else 0.0
         _SOLVE_TIME.clear()
+        _EXTRA.clear()
         start = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, cap)
         try:
@@ -320,7 +356,7 @@ def worker(method: str, path: str, out: str) -> None:
         spent = (
             _SOLVE_TIME[0] if _SOLVE_TIME and labels is not None else time.perf_counter() - start
         )
-        results.append({"labels": labels, "seconds": spent, "error": error})
+        results.append({"labels": labels, "seconds": spent, "error": error, **_EXTRA})
         Path(out).write_text(json.dumps(results))  # after each graph: a timeout keeps the rest
 
 
@@ -329,6 +365,7 @@ def worker(method: str, path: str, out: str) -> None:
 
 def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
     devs, pps, connected, n_parts, solved = [], [], [], 0, 0
+    units_cut = units_whole = bcut = 0
     for p, r in zip(problems, results, strict=True):
         if r["labels"] is None:
             continue
@@ -344,7 +381,14 @@ def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> di
             lab[adj.left[inside]], weights=adj.shared[inside], minlength=k
         )
         pps.append(4 * np.pi * np.bincount(lab, weights=p["areas"], minlength=k) / per**2)
-        connected.append([connected_parts(adj, lab == q).max() == 0 for q in range(k)])
+        if "single_part" in r:  # gridmap's own grid polygons (building cases)
+            connected.append(r["single_part"])
+        else:
+            connected.append([connected_parts(adj, lab == q).max() == 0 for q in range(k)])
+        if "unit_of" in p:
+            cut, whole = buildings.compounds_cut(p, lab, p["target"] * 1.2)
+            units_cut, units_whole = units_cut + cut, units_whole + whole
+            bcut += int(r.get("buildings_cut", 0))
     if not solved:
         return {"solved": 0}
     dev = np.abs(np.concatenate(devs))
@@ -357,6 +401,8 @@ def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> di
         "contiguous": float(np.mean(np.concatenate(connected))),
         "pp": float(np.mean(np.concatenate(pps))),
         "seconds": float(sum(r["seconds"] for r in results if r["labels"] is not None)),
+        "units_cut": f"{units_cut}/{units_whole}" if "unit_of" in problems[0] else "–",
+        "buildings_cut": str(bcut) if "unit_of" in problems[0] else "–",
     }
 
 
@@ -366,7 +412,12 @@ def main() -> None:
         "--timeout", type=float, default=120.0, help="seconds per method and data set"
     )
     parser.add_argument("--only", default="a,b,c", help="data sets, e.g. a,b")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help=f"default: all; on building cases ({','.join(sorted(BUILDING_DATA))}) "
+        f"{','.join(BUILDING_METHODS)}",
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -391,7 +442,8 @@ def main() -> None:
         path = tmp / f"{key}.pickle"
         path.write_bytes(pickle.dumps(problems))
         largest = max(p["n"] for p in problems)
-        for method in args.methods.split(","):
+        methods = args.methods or ",".join(BUILDING_METHODS if key in BUILDING_DATA else METHODS)
+        for method in methods.split(","):
             if gave_up.get(method, largest + 1) <= largest:
                 rows.append((title, method, "skipped: did not finish on smaller graphs"))
                 continue
@@ -423,10 +475,10 @@ def main() -> None:
 def print_table(rows: list[tuple[str, str, Any]]) -> None:
     head = (
         "| data | method | solved | parts | time (s) | in ±20% | in ±5% | worst dev "
-        "| contiguous | mean PP | speed vs spopt | PP vs spopt |"
+        "| contiguous | mean PP | speed vs spopt | PP vs spopt | compounds cut | buildings cut |"
     )
     print(head)
-    print("|---" * 12 + "|")
+    print("|---" * 14 + "|")
     by_data: dict[str, list[tuple[str, Any]]] = {}
     for title, method, stats in rows:
         by_data.setdefault(title, []).append((method, stats))
@@ -439,17 +491,18 @@ def print_table(rows: list[tuple[str, str, Any]]) -> None:
         ref = min(finished, key=lambda s: s["seconds"]) if finished else None
         for method, s in entries:
             if not isinstance(s, dict):
-                print(f"| {title} | {method} | {s} |" + " |" * 9)
+                print(f"| {title} | {method} | {s} |" + " |" * 11)
                 continue
             if not s.get("solved"):
-                print(f"| {title} | {method} | 0/{s['of']} |" + " |" * 9)
+                print(f"| {title} | {method} | 0/{s['of']} |" + " |" * 11)
                 continue
             speed = f"{ref['seconds'] / s['seconds']:.1f}×" if ref and s["seconds"] > 0 else "–"
             ppr = f"{s['pp'] / ref['pp']:.2f}" if ref else "–"
             print(
                 f"| {title} | {method} | {s['solved']}/{s['of']} | {s['parts']} "
                 f"| {s['seconds']:.2f} | {s['in20']:.1%} | {s['in5']:.1%} | {s['worst']:.1%} "
-                f"| {s['contiguous']:.1%} | {s['pp']:.3f} | {speed} | {ppr} |"
+                f"| {s['contiguous']:.1%} | {s['pp']:.3f} | {speed} | {ppr} "
+                f"| {s['units_cut']} | {s['buildings_cut']} |"
             )
 
 

@@ -7,6 +7,7 @@ keeps the short form that takes a GeoPackage workspace (or a path or PostgreSQL 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from gridmap.service.plans import partition_store
@@ -28,12 +29,15 @@ def partition_workspace(
     workers: int = 1,
     settings: Settings | None = None,
     actor: str | None = None,
+    max_area_km2: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Partition the workspace's communities; store a draft plan (revision 1); return its report.
 
     ``workspace``: a :class:`~gridmap.store.Workspace`, a GeoPackage path or a PostgreSQL URL.
-    ``actor`` (default: the login name) is recorded as the plan's author in the audit log.
-    See :func:`gridmap.service.plans.partition_store` for the report.
+    ``actor`` (default: the login name) is recorded as the plan's author in the audit log;
+    ``max_area_km2`` and ``progress`` go to :func:`gridmap.service.plans.partition_store`,
+    which says what the report holds.
     """
     target_path = workspace.path if isinstance(workspace, Workspace) else workspace
     store = open_store(target_path)
@@ -49,6 +53,8 @@ def partition_workspace(
             workers=workers,
             metric_epsg=(settings or Settings()).metric_epsg,
             actor=actor or login_name(),
+            max_area_km2=max_area_km2,
+            progress=progress,
         )
     finally:
         store.close()

@@ -42,7 +42,7 @@ class Layer:
     name: str
     id_column: str
     columns: tuple[Column, ...]
-    geometry: str | None  # "polygon" | "polygon_or_point" | "line" | None (a plain table)
+    geometry: str | None  # "polygon" | "polygon_or_point" | "line" | "point" | None (a table)
     doc: str = ""
 
     @property
@@ -98,6 +98,11 @@ UNITS = Layer(
         Column("name", "str", True, False),
         Column("category", "str", doc="finer kind, e.g. school, hospital, enterprise, office"),
         Column("community_code", "str", doc="the community holding most of the unit"),
+        Column(
+            "own_grid",
+            "bool",
+            doc="专属网格: the unit is one grid whatever its residents (default false)",
+        ),
     ),
     "polygon",
     "Closed compounds and social units: each is kept whole by the partition.",
@@ -165,8 +170,23 @@ GRIDS = Layer(
     "Grid polygons imported from elsewhere (a legacy, hand-drawn layer) for checking/repair.",
 )
 
+OFFICES = Layer(
+    "offices",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("community_code", "str", doc="the community it serves"),
+        Column("name", "str", True, False, "e.g. 南湖社区居民委员会"),
+        Column("address", "str"),
+        Column("phone", "str", doc="the office's public phone"),
+        Column("hours", "str", doc="opening hours, e.g. 周一至周五 09:00-12:00 14:00-17:30"),
+    ),
+    "point",
+    "Community offices (社区居委会/村委会) where residents go: a point each.",
+)
+
 LAYERS: dict[str, Layer] = {
-    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS)
+    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS, OFFICES)
 }
 
 # The store's own tables (gridmap.store.contract): plans and their immutable revisions, then

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         "buckets, after sign_in_burst at once); 0: off. Each attempt costs an argon2 hash.",
     )
     sign_in_burst: int = Field(10, gt=0, description="Sign-in attempts at once before the rate.")
+    sign_in_tarpit_s: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="How long a sign-in refused for its address's rate waits before its 429.",
+    )
     sign_in_concurrency: int = Field(
         2,
         gt=0,

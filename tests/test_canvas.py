@@ -509,8 +509,16 @@ def _sample_communities(layers):
     )
     nanping = count[count.index.str.startswith("500108003")]
     villages = count[communities["name"].str.endswith("村民委员会")]
-    yuxingwan = units.loc[units["name"] == "渝兴湾", "community_code"].iloc[0]
-    return [str(nanping.idxmax()), str(villages.idxmax()), str(yuxingwan)]
+    compound = units.set_index("id").loc[_a_compound(layers), "community_code"]
+    return [str(nanping.idxmax()), str(villages.idxmax()), str(compound)]
+
+
+def _a_compound(layers) -> str:
+    """Id of the sample's first compound (by id) light enough to stay one atom."""
+    units, buildings = layers["units"], layers["buildings"]
+    residents = buildings.groupby("unit_id")["residents"].sum()
+    light = units[(units["kind"] == "compound") & (units["id"].map(residents) < 3000)]
+    return str(light.sort_values("id")["id"].iloc[0])
 
 
 def test_sample_communities(sample):
@@ -519,8 +527,9 @@ def test_sample_communities(sample):
     b_tree = shapely.STRtree(np.asarray(buildings.geometry.array))
     u_tree = shapely.STRtree(np.asarray(units.geometry.array))
     picked = _sample_communities(sample)
-    yuxingwan = picked[2]
-    yuxingwan_id = units.loc[units["name"] == "渝兴湾", "id"].iloc[0]
+    with_compound = picked[2]
+    compound_id = _a_compound(sample)
+    compound_name = units.set_index("id").loc[compound_id, "name"]
     for code in picked:
         community = communities.geometry[code]
         mine = buildings.iloc[np.sort(b_tree.query(community, predicate="intersects"))]
@@ -537,9 +546,9 @@ def test_sample_communities(sample):
         assert took < 10.0  # about 0.1–0.7 s on 2 cores; only a pathological slowdown fails
         kept_units = set(canvas.atoms["unit_id"].dropna())
         assert kept_units == set(their_units["id"]) - set(canvas.report["units_outside"])
-        if code == yuxingwan:
-            [compound] = canvas.atoms.index[canvas.atoms["name"] == "渝兴湾"]
+        if code == with_compound:
+            [compound] = canvas.atoms.index[canvas.atoms["name"] == compound_name]
             assert canvas.atoms.loc[compound, "kind"] == "compound"
             assert (
-                canvas.building_atom[mine["id"][mine["unit_id"] == yuxingwan_id]] == compound
+                canvas.building_atom[mine["id"][mine["unit_id"] == compound_id]] == compound
             ).all()

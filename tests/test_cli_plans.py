@@ -100,3 +100,14 @@ def test_export_plan(planned: Path, tmp_path: Path) -> None:
         "export", "--workspace", str(planned), "--plan", "9", "--out", str(tmp_path / "x.gpkg")
     )
     assert code == 2 and missing["error"] == "not_found"
+
+
+def test_partition_max_area_splits_large_grids_and_reports_areas(planned: Path) -> None:
+    args = ["partition", "--workspace", str(planned), "--workers", "1"]
+    _, before = run(*args, "--community", COMMUNITIES[0])
+    largest = max(before["by_community"][0]["grid_areas_km2"].values())
+    code, report = run(*args, "--community", COMMUNITIES[0], "--max-area-km2", str(largest * 0.6))
+    assert code == 0, report
+    areas = report["by_community"][0]["grid_areas_km2"]
+    assert len(areas) > before["grids"]
+    assert any("split by area" in note for note in report["explained"])

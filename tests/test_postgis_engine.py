@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from gridmap.errors import StoreError
 from gridmap.store.postgis import available_migrations
-from gridmap.store.postgis_store import PostgisStore
+from gridmap.store.postgis.store import PostgisStore
 
 pytestmark = pytest.mark.postgis
 

@@ -60,6 +60,7 @@ def sample_frames() -> dict[str, pd.DataFrame]:
             "name": ["金科·天籁城", "重庆市第十一中学校"],
             "category": [None, "school"],
             "community_code": [C1, C2],
+            "own_grid": pd.array([None, True], dtype="boolean"),
         },
         geometry=[
             _box(0.1, 0.1, 0.004),
@@ -121,6 +122,18 @@ def sample_frames() -> dict[str, pd.DataFrame]:
         geometry=[_box(0, 0, 0.005), box(X + 0.005, Y, X + 0.01, Y + 0.01)],
         crs=4326,
     )
+    offices = gpd.GeoDataFrame(
+        {
+            "id": ["O1", "O2"],
+            "community_code": [C1, None],
+            "name": ["南湖社区居民委员会", "江南社区居民委员会"],
+            "address": ["重庆市南岸区南坪东路3号", None],
+            "phone": ["023-0001-0001", None],
+            "hours": ["周一至周五 09:00-12:00 14:00-17:30", None],
+        },
+        geometry=[Point(X + 0.002, Y + 0.002), Point(X + 0.012, Y + 0.002)],
+        crs=4326,
+    )
     return {
         "divisions": divisions,
         "units": units,
@@ -128,6 +141,7 @@ def sample_frames() -> dict[str, pd.DataFrame]:
         "roads": roads,
         "staff": staff,
         "grids": grids,
+        "offices": offices,
     }
 
 
@@ -165,14 +179,14 @@ def store(url: str) -> PostgisLayers:
 
 def test_migrations_are_idempotent(url):
     with psycopg.connect(url) as conn:
-        assert apply_migrations(conn) == [1, 2, 3, 4]
+        assert apply_migrations(conn) == [1, 2, 3, 4, 5]
         assert apply_migrations(conn) == []
         rows = conn.execute(
             "SELECT version, applied_at FROM gridmap_migrations ORDER BY version"
         ).fetchall()
     with psycopg.connect(url) as conn:
         assert apply_migrations(conn) == []
-    assert [v for v, _ in rows] == [1, 2, 3, 4]
+    assert [v for v, _ in rows] == [1, 2, 3, 4, 5]
     assert all(at is not None for _, at in rows)
 
 
@@ -181,6 +195,7 @@ _GEOMETRY_TYPE = {
     "polygon": "MULTIPOLYGON",
     "line": "MULTILINESTRING",
     "polygon_or_point": "GEOMETRY",
+    "point": "POINT",
 }
 
 
@@ -209,8 +224,10 @@ def test_tables_follow_the_schema(url, name):
         (c.name, _PG_TYPE[c.dtype], "NO" if c.name == lyr.id_column or not c.nullable else "YES")
         for c in lyr.columns
     ]
-    assert columns[: len(expected)] == expected
-    extra = {c for c, _, _ in columns[len(expected) :]}
+    # The store's own columns come after the schema's, or after a column a migration added.
+    own = {"fid", "geom", "district_code"}
+    assert [c for c in columns if c[0] not in own] == expected
+    extra = {c for c, _, _ in columns if c not in {e[0] for e in expected}}
     assert extra == {"fid"} | ({"geom"} if lyr.geometry else set()) | (
         {"district_code"} if name in ("buildings", "grids") else set()
     )

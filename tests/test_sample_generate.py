@@ -56,7 +56,7 @@ def _assert_tiles(parts: np.ndarray, whole, what: str):
 def test_columns_are_the_schema(layers):
     for name, frame in layers.items():
         expected = LAYERS[name].column_names
-        if LAYERS[name].geometry is None:
+        if LAYERS[name].geometry is None:  # staff
             assert list(frame.columns) == expected
         else:
             assert list(frame.columns) == [*expected, "geometry"]
@@ -66,7 +66,13 @@ def test_columns_are_the_schema(layers):
 
 
 def test_id_formats(layers):
-    patterns = {"units": r"U\d{5}", "buildings": r"B\d{6}", "roads": r"R\d{4}", "staff": r"S\d{5}"}
+    patterns = {
+        "units": r"U\d{5}",
+        "buildings": r"B\d{6}",
+        "roads": r"R\d{4}",
+        "staff": r"S\d{5}",
+        "offices": r"O\d{4}",
+    }
     for name, pattern in patterns.items():
         assert layers[name]["id"].str.fullmatch(pattern).all(), name
 
@@ -183,8 +189,12 @@ def test_building_attributes(layers, metric):
     assert first.address.endswith(u.loc[first.unit_id, "name"] + first["name"])
     floors = compound.floors
     assert floors.max() == 33 and ((floors >= 6) & (floors <= 9)).any()
-    scattered = b[b.unit_id.isna()]
-    assert scattered.floors.between(2, 6).all()
+    # Outside units: old low-rise houses, and towers standing in the street (dense blocks).
+    scattered = b[b.unit_id.isna() & (b.floors <= 6)]
+    street_towers = b[b.unit_id.isna() & (b.floors > 6)]
+    assert len(scattered) + len(street_towers) == b.unit_id.isna().sum()
+    assert scattered.floors.between(2, 6).all() and street_towers.floors.between(25, 33).all()
+    assert street_towers.residents.between(800, 1100).all() and len(street_towers) >= 30
     unknown = scattered.residents.isna()
     assert 0.4 < unknown.mean() < 0.6
     assert (scattered.households.isna() == unknown).all()
@@ -228,17 +238,26 @@ def test_roads(layers):
     assert "南滨路" in set(r.name)
 
 
-def test_staff(layers, metric):
+def test_staff_as_a_community_is_staffed(layers, metric):
     s = layers["staff"]
+    comms = set(layers["divisions"].query("level == 'community'").code)
+    assert set(s.community_code) == comms
+    roles = s.groupby(["community_code", "role"]).size().unstack(fill_value=0)
+    assert list(roles.columns.sort_values()) == sorted(DEFAULT_ROLES)
+    heads = roles["grid_head"]
+    # A grid head for each grid a community makes, about 3,000 residents each …
     total = _effective_residents(metric["buildings"]).sum()
-    assert len(s) == round(total / 3000) * len(DEFAULT_ROLES)
-    assert s.role.value_counts().to_dict() == {k: len(s) // 6 for k in DEFAULT_ROLES}
+    assert abs(heads.sum() - total / 3000) < 0.1 * total / 3000
+    # … and the police and assistants shared among its grids: one for up to 3-5 grids.
+    for role in DEFAULT_ROLES:
+        if role != "grid_head":
+            assert (roles[role] >= 1).all() and (roles[role] < heads).any(), role
+            assert (roles[role] <= heads).all(), role
+    assert (roles["police"] == np.ceil(heads / 4)).all()
     assert s.name.str.fullmatch(r".某[一二三四五六七八九十百零]+").all() and s.name.is_unique
     assert s.phone_public.str.fullmatch(r"023-0000-\d{4,}").all()
     assert s.phone_private.str.fullmatch(r"100-0000-\d{4,}").all()
     assert s.duties.notna().all()
-    comms = set(layers["divisions"].query("level == 'community'").code)
-    assert set(s.community_code) == comms
 
 
 def test_deterministic(layers):

@@ -33,6 +33,7 @@ from gridmap.api import (
 from gridmap.api.errors import install_error_handlers
 from gridmap.api.input_guard import RejectNul
 from gridmap.api.limits import install_limits
+from gridmap.api.sign_in_guard import SignInGate
 from gridmap.settings import Settings
 from gridmap.store import open_store
 from gridmap.store.contract import Store
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_error_handlers(app)
     install_limits(app, settings)
     app.add_middleware(RejectNul)
+    app.add_middleware(SignInGate)  # outermost: a sprayer's refusals cost next to nothing
     for module in modules:
         app.include_router(module.router)
     return app

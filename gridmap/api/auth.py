@@ -194,7 +194,7 @@ def token(
     """
     settings: Settings = request.app.state.settings
     guard = _guard(request)
-    guard.admit(request.client.host if request.client else "unknown", form.username)
+    guard.admit(form.username)
     try:
         user = store.user(form.username)
     except (NotFoundError, InputError):

@@ -1,9 +1,9 @@
 """Plans for planners: list, create (copy or partition), report, diff, export, publish.
 
 Reading and making plans needs ``planner``; publishing needs ``admin``. Edits are in
-:mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids
-(:func:`gridmap.api.incidents.regrid_incidents`) and refreshes the locator and tile caches
-when those exist.
+:mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids in the
+same transaction (:func:`gridmap.service.publish.publish_plans`) and refreshes the locator and
+tile caches when those exist.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
-from gridmap.api.deps import SettingsDep, StoreDep
+from gridmap.api.deps import SettingsDep, StoreDep, settings_in, store_in
 from gridmap.api.errors import error_body
 from gridmap.api.params import MAX_NUMBER
 from gridmap.api.write_limits import LimitedRoute
@@ -201,23 +201,21 @@ def export_plan(
 async def publish_plan(
     request: Request, plan_id: str, user: Admin, body: PublishRequest | None = None
 ) -> Any:
-    """Publish the plan's head for its communities, move open incidents to their new grids,
+    """Publish the plan's head for its communities, move open incidents to their new grids
+    (one transaction: :func:`gridmap.service.publish.publish_plans`, as ``gridmap publish``),
     refresh the locator and the tiles. 409 with the report while the report has errors."""
-    from gridmap.api.incidents import regrid_incidents
+    from gridmap.service.publish import PublishRefusedError, publish_plans
 
-    store, settings = request.app.state.store, request.app.state.settings
-    info = await run_in_threadpool(store.plan, plan_id)
-    report = await run_in_threadpool(plan_report, store, plan_id, info.head, settings)
-    if not report.ok:
-        kinds = ", ".join(f"{k} ×{n}" for k, n in report.stats.get("kinds", {}).items())
-        detail = f"方案有错误，不能发布: plan {plan_id} revision {info.head} has errors ({kinds})"
-        body_json = error_body("publish_refused", detail) | {"report": report.to_dict()}
+    store, settings = store_in(request), settings_in(request)
+    try:
+        done = await run_in_threadpool(
+            lambda: publish_plans(store, [plan_id], actor=user.name, settings=settings)
+        )
+    except PublishRefusedError as exc:
+        body_json = error_body(exc.code, str(exc)) | {"report": exc.report.to_dict()}
         return JSONResponse(body_json, status_code=409)
-    # The revision checked is the one published: a commit since then is a 409, not published.
-    publications = await run_in_threadpool(
-        lambda: store.publish([plan_id], actor=user.name, expected_heads={plan_id: info.head})
-    )
-    moved = await run_in_threadpool(regrid_incidents, store, publications, user.name)
+    publications = done.publications
+    moved = len(done.incidents_regridded)
     for name, method in (("locator", "refresh"), ("tiles", "invalidate")):
         target = getattr(getattr(request.app.state, name, None), method, None)
         if target is not None:  # rebuilding the lookup index takes seconds: off the event loop

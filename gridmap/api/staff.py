@@ -3,17 +3,14 @@
 Reading needs ``staff`` (office staff call the people responsible, so private phones are
 shown to them; public boards are served elsewhere, without them); writing needs ``admin``.
 A change names the ``etag`` of the row it read: when another change came first it is refused
-with 409 and the current row, never overwritten.
+with 409 and the current row, never overwritten. The check and the write are one database
+transaction on that row (:mod:`gridmap.service.staff`), so this holds across servers too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -21,9 +18,11 @@ from pydantic import BaseModel, Field
 from gridmap.api.auth import require
 from gridmap.api.errors import error_body
 from gridmap.api.write_limits import LimitedRoute
-from gridmap.errors import InputError, NotFoundError
+from gridmap.errors import InputError
+from gridmap.service import staff as service
 from gridmap.settings import Settings
-from gridmap.store.contract import Store, User
+from gridmap.store.common import staff_etag
+from gridmap.store.contract import StaleStaffError, Store, User
 
 __all__ = ["router", "staff_etag"]
 
@@ -32,9 +31,6 @@ router = APIRouter(prefix="/api/staff", tags=["staff"], route_class=LimitedRoute
 Staff = Annotated[User, Depends(require("staff"))]
 Admin = Annotated[User, Depends(require("admin"))]
 Short = Annotated[str, Field(max_length=100)]
-_FIELDS = ("name", "role", "phone_public", "phone_private", "duties", "community_code")
-# The staff layer is rewritten whole to change one row; one writer at a time in this process.
-_write_lock = threading.Lock()
 
 
 class Person(BaseModel):
@@ -78,38 +74,18 @@ def _roles(request: Request) -> dict[str, str]:
     return settings.roles
 
 
-def _check_role(request: Request, role: str) -> None:
-    roles = _roles(request)
-    if role not in roles:
-        raise InputError(f"role={role!r}: not one of {', '.join(roles)}")
-
-
-def _value(value: Any) -> str | None:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-
-
-def staff_etag(row: dict[str, Any]) -> str:
-    """A short hash of a person's fields: changes whenever any field does."""
-    text = json.dumps([row.get(k) for k in ("id", *_FIELDS)], ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _rows(store: Store) -> list[dict[str, Any]]:
-    frame = store.read("staff")
-    return [
-        {"id": str(r["id"]), **{k: _value(r.get(k)) for k in _FIELDS}}
-        for r in frame.to_dict("records")
-    ]
-
-
-def _person_json(store: Store, row: dict[str, Any], with_assignments: bool) -> dict[str, Any]:
-    out = {**row, "etag": staff_etag(row)}
-    if with_assignments:
-        out["assignments"] = [
+def _with_assignments(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    return row | {
+        "assignments": [
             {"grid_code": a.grid_code, "role": a.role, "assigned_at": a.assigned_at.isoformat()}
             for a in store.staff_assignments(staff_id=row["id"])
         ]
-    return out
+    }
+
+
+def _conflict(exc: StaleStaffError) -> JSONResponse:
+    detail = f"staff {exc.staff_id} was changed by someone else since you read it; reload it"
+    return JSONResponse(error_body("conflict", detail) | {"current": exc.current}, 409)
 
 
 def _refresh_board(request: Request) -> None:
@@ -119,13 +95,6 @@ def _refresh_board(request: Request) -> None:
         refresh()
 
 
-def _find(store: Store, staff_id: str) -> dict[str, Any]:
-    for row in _rows(store):
-        if row["id"] == staff_id:
-            return row
-    raise NotFoundError(f"no staff member {staff_id!r}")
-
-
 @router.get("", summary="All grid staff")
 def list_staff(
     request: Request,
@@ -133,9 +102,7 @@ def list_staff(
     community: Annotated[str | None, Query(max_length=12)] = None,
 ) -> dict[str, Any]:
     """Everyone (optionally of one community), with their etags."""
-    store = _store(request)
-    rows = [r for r in _rows(store) if community is None or r["community_code"] == community]
-    return {"staff": [_person_json(store, r, False) for r in rows], "roles": _roles(request)}
+    return {"staff": service.people(_store(request), community), "roles": _roles(request)}
 
 
 @router.get("/missing-roles", summary="Grids in force missing any staff role")
@@ -162,41 +129,32 @@ def missing_roles(request: Request, user: Staff) -> dict[str, Any]:
 def get_person(request: Request, staff_id: str, user: Staff) -> dict[str, Any]:
     """The person, their etag and assignments."""
     store = _store(request)
-    return _person_json(store, _find(store, staff_id), True)
+    return _with_assignments(store, service.person(store, staff_id))
 
 
 @router.post("", status_code=201, summary="Add a person")
 def add_person(request: Request, body: Person, user: Admin) -> dict[str, Any]:
     """A new member of staff; 409 when the id is taken."""
-    _check_role(request, body.role)
     store = _store(request)
-    frame = pd.DataFrame([body.model_dump()])
-    with _write_lock:
-        store.write({"staff": frame}, actor=user.name)  # an existing id is refused (409)
+    row = service.add_person(store, body.model_dump(), actor=user.name, roles=_roles(request))
     _refresh_board(request)
-    return _person_json(store, _find(store, body.id), True)
+    return _with_assignments(store, row)
 
 
 @router.patch("/{staff_id}", summary="Change a person (optimistic: names the etag read)")
 def change_person(request: Request, staff_id: str, body: PersonChange, user: Admin) -> Any:
-    """Apply the fields given if the person is still as read (``etag``); else 409."""
-    if body.role is not None:
-        _check_role(request, body.role)
+    """Apply the fields given if the person is still as read (``etag``); else 409 with the
+    current row. The database checks the etag and writes the row in one transaction."""
     store = _store(request)
     changes = body.model_dump(exclude_none=True, exclude={"etag"})
-    with _write_lock:
-        rows = _rows(store)
-        row = next((r for r in rows if r["id"] == staff_id), None)
-        if row is None:
-            raise NotFoundError(f"no staff member {staff_id!r}")
-        if staff_etag(row) != body.etag:
-            detail = f"staff {staff_id} was changed by someone else since you read it; reload it"
-            current = _person_json(store, row, False)
-            return JSONResponse(error_body("conflict", detail) | {"current": current}, 409)
-        row.update(changes)
-        store.write({"staff": pd.DataFrame(rows)}, replace=True, actor=user.name)
+    try:
+        row = service.change_person(
+            store, staff_id, body.etag, changes, actor=user.name, roles=_roles(request)
+        )
+    except StaleStaffError as exc:
+        return _conflict(exc)
     _refresh_board(request)
-    return _person_json(store, _find(store, staff_id), True)
+    return _with_assignments(store, row)
 
 
 @router.delete("/{staff_id}", status_code=204, summary="Remove a person and their roles")
@@ -207,20 +165,10 @@ def delete_person(
     etag: Annotated[str, Query(min_length=1, max_length=64)],
 ) -> Response:
     """Remove the person (if still as read: ``etag``) and every role they held."""
-    store = _store(request)
-    with _write_lock:
-        rows = _rows(store)
-        row = next((r for r in rows if r["id"] == staff_id), None)
-        if row is None:
-            raise NotFoundError(f"no staff member {staff_id!r}")
-        if staff_etag(row) != etag:
-            detail = f"staff {staff_id} was changed by someone else since you read it; reload it"
-            current = _person_json(store, row, False)
-            return JSONResponse(error_body("conflict", detail) | {"current": current}, 409)
-        for a in store.staff_assignments(staff_id=staff_id):
-            store.unassign_staff(staff_id, a.grid_code, a.role, actor=user.name)
-        rest = pd.DataFrame([r for r in rows if r["id"] != staff_id], columns=["id", *_FIELDS])
-        store.write({"staff": rest}, replace=True, actor=user.name)
+    try:
+        service.remove_person(_store(request), staff_id, etag, actor=user.name)
+    except StaleStaffError as exc:
+        return _conflict(exc)
     _refresh_board(request)
     return Response(status_code=204)
 
@@ -228,14 +176,14 @@ def delete_person(
 @router.post("/{staff_id}/assignments", status_code=201, summary="Give a person a role in a grid")
 def assign(request: Request, staff_id: str, body: Assignment, user: Admin) -> dict[str, Any]:
     """Idempotent; the grid must be in force and the role one of the settings' roles."""
-    _check_role(request, body.role)
+    service.check_role(body.role, _roles(request))
     store = _store(request)
     grids = store.grids_at()
     if not (grids["code"] == body.grid_code).any():
         raise InputError(f"grid_code={body.grid_code!r}: no grid of that code is in force")
     store.assign_staff(staff_id, body.grid_code, body.role, actor=user.name)
     _refresh_board(request)
-    return _person_json(store, _find(store, staff_id), True)
+    return _with_assignments(store, service.person(store, staff_id))
 
 
 @router.delete("/{staff_id}/assignments", status_code=204, summary="Take a role in a grid away")

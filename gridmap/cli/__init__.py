@@ -4,6 +4,7 @@ from gridmap.cli import (
     data_commands,
     db_commands,
     engine_commands,
+    repair_commands,
     serve_commands,
     user_commands,
 )
@@ -14,6 +15,7 @@ _COMMAND_MODULES = (
     data_commands,
     db_commands,
     engine_commands,
+    repair_commands,
     serve_commands,
     user_commands,
 )  # importing a module registers its commands on app

@@ -147,6 +147,15 @@ def import_command(
         out.print(f"  note: {note}", highlight=False)
     if report.rejected_file:
         out.print(f"  rejected features written to {report.rejected_file}")
+    if report.plan is not None:  # grids: a draft plan, snapped to the canvas
+        for moved in report.snapped[:20]:
+            out.print(
+                f"  snapped: building {moved['building']} ({moved['residents']} residents) "
+                f"{moved['from'] or 'no grid'} → {moved['to'] or 'no grid'}",
+                highlight=False,
+            )
+        if len(report.snapped) > 20:
+            out.print(f"  … and {len(report.snapped) - 20} more snapped (see --json)")
     if report.held_back:
         err.print(
             f"nothing imported: {len(report.rejected)} of {report.read} feature(s) rejected; "

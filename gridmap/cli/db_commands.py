@@ -1,4 +1,5 @@
-"""Commands on a PostGIS database: ``gridmap db upgrade|load|dump|status``."""
+"""Commands on a store: ``gridmap db upgrade|load|dump|status``; dump and load are a full
+backup and restore (:mod:`gridmap.store.backup`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import typer
 
 from gridmap.cli._app import JsonOpt, app, emit_json, fail, out, settings
 from gridmap.errors import GridmapError, InputError
+from gridmap.store.contract import Store
 
 db_app = typer.Typer(
-    help="PostGIS database: upgrade its schema, load a workspace into it, dump it, status.",
+    help="PostGIS database: upgrade its schema, back it up (dump) and restore it (load), status.",
     no_args_is_help=True,
 )
 app.add_typer(db_app, name="db")
@@ -45,7 +47,7 @@ def _actor() -> str:
 @db_app.command("upgrade")
 def upgrade_command(database_url: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Apply the schema migrations the database does not have yet (safe to repeat)."""
-    from gridmap.store.postgis_admin import upgrade_database
+    from gridmap.store.postgis.admin import upgrade_database
 
     try:
         result = upgrade_database(_url(database_url))
@@ -58,68 +60,137 @@ def upgrade_command(database_url: DatabaseOpt = None, as_json: JsonOpt = False) 
     out.print(f"{result['database']}: applied {done}; schema versions {result['versions']}")
 
 
+WorkspaceTarget = Annotated[
+    Path | None,
+    typer.Option("--workspace", help="A GeoPackage workspace instead of a database."),
+]
+
+
+def _target(database_url: str | None, workspace: Path | None) -> tuple[bool, str]:
+    """The store a command works on: (True, conninfo) for the database (--database-url, else
+    GRIDMAP_DATABASE_URL), (False, path) for --workspace W."""
+    if workspace is not None and database_url is not None:
+        raise InputError("give --workspace or --database-url, not both")
+    return (False, str(workspace)) if workspace is not None else (True, _url(database_url))
+
+
+def _open(remote: bool, target: str) -> Store:
+    from gridmap.store.gpkg.store import GpkgStore
+    from gridmap.store.postgis.store import PostgisStore
+
+    return PostgisStore(target) if remote else GpkgStore(target)
+
+
+def _where(remote: bool, target: str) -> str:
+    from gridmap.store.postgis.admin import describe
+
+    return describe(target) if remote else target
+
+
 @db_app.command("load")
 def load_command(
     source: Annotated[
-        Path, typer.Option("--from", help="The GeoPackage workspace to load (.gpkg).")
+        Path, typer.Option("--from", help="A backup (gridmap db dump) or a workspace (.gpkg).")
     ],
     database_url: DatabaseOpt = None,
+    workspace: WorkspaceTarget = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Replace the database's layers with a workspace's, in one transaction."""
+    """Restore a backup into an empty database or a new workspace (everything: layers, plans
+    with every revision, publications, staff, incidents, users, audit log), in one
+    transaction. A workspace of layers only replaces the database's layers (audited)."""
+    from gridmap.store.backup import is_backup, load_store
     from gridmap.store.postgis import load_workspace
-    from gridmap.store.postgis_admin import connect_checked, describe
+    from gridmap.store.postgis.admin import connect_checked
 
     try:
-        url = _url(database_url)
+        remote, target = _target(database_url, workspace)
         if not source.is_file():
             raise InputError(f"--from {source}: no such workspace file")
-        connect_checked(url).close()
+        if remote:
+            connect_checked(target).close()
+        elif Path(target).exists():
+            raise InputError(f"--workspace {target}: a file is there already; name a new one")
         start = time.perf_counter()
-        counts = load_workspace(source, url, actor=_actor())
+        if is_backup(source) or not remote:
+            into = _open(remote, target)
+            try:
+                counts = load_store(source, into)
+            finally:
+                into.close()
+        else:
+            counts = {"layers": load_workspace(source, target, actor=_actor()), "records": {}}
         seconds = time.perf_counter() - start
     except GridmapError as exc:
         fail(exc, as_json)
-    result = {"database": describe(url), "from": str(source), "rows": counts, "seconds": seconds}
+    where = _where(remote, target)
+    result = {
+        "database": where,
+        "from": str(source),
+        "rows": counts["layers"],
+        "records": counts["records"],
+        "seconds": seconds,
+    }
     if as_json:
         emit_json(result)
         return
-    rows = ", ".join(f"{name} {n:,}" for name, n in counts.items()) or "nothing"
-    out.print(f"loaded {source} into {result['database']} in {seconds:.2f} s: {rows}")
+    rows = ", ".join(
+        f"{name} {n:,}" for name, n in {**counts["layers"], **counts["records"]}.items()
+    )
+    out.print(f"loaded {source} into {where} in {seconds:.2f} s: {rows or 'nothing'}")
 
 
 @db_app.command("dump")
 def dump_command(
     out_path: Annotated[Path, typer.Option("--out", help="The GeoPackage to write (.gpkg).")],
     database_url: DatabaseOpt = None,
+    workspace: WorkspaceTarget = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the database's layers into a GeoPackage workspace (replacing its layers)."""
-    from gridmap.store.postgis import dump_to_workspace
-    from gridmap.store.postgis_admin import connect_checked, describe
+    """Back up a database (or a workspace) into one GeoPackage: the layers, plans with every
+    revision, publications, staff assignments, incidents with their events, users (with their
+    password hashes) and the audit log. Restore it with `gridmap db load --from`."""
+    from gridmap.store.backup import dump_store
+    from gridmap.store.postgis.admin import connect_checked
 
     try:
-        url = _url(database_url)
+        remote, target = _target(database_url, workspace)
         if out_path.suffix.lower() != ".gpkg":
             raise InputError(f"--out {out_path}: a workspace is a GeoPackage; name it *.gpkg")
-        connect_checked(url).close()
+        if remote:
+            connect_checked(target).close()
+        elif not Path(target).is_file():
+            raise InputError(f"--workspace {target}: no such workspace")
         start = time.perf_counter()
-        counts = dump_to_workspace(url, out_path)
+        store = _open(remote, target)
+        try:
+            counts = dump_store(store, out_path)
+        finally:
+            store.close()
         seconds = time.perf_counter() - start
     except GridmapError as exc:
         fail(exc, as_json)
-    result = {"database": describe(url), "out": str(out_path), "rows": counts, "seconds": seconds}
+    where = _where(remote, target)
+    result = {
+        "database": where,
+        "out": str(out_path),
+        "rows": counts["layers"],
+        "records": counts["records"],
+        "seconds": seconds,
+    }
     if as_json:
         emit_json(result)
         return
-    rows = ", ".join(f"{name} {n:,}" for name, n in counts.items()) or "nothing"
-    out.print(f"dumped {result['database']} to {out_path} in {seconds:.2f} s: {rows}")
+    rows = ", ".join(
+        f"{name} {n:,}" for name, n in {**counts["layers"], **counts["records"]}.items()
+    )
+    out.print(f"dumped {where} to {out_path} in {seconds:.2f} s: {rows or 'nothing'}")
 
 
 @db_app.command("status")
 def status_command(database_url: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Schema versions (applied, pending), rows per layer, partitions by district, plans."""
-    from gridmap.store.postgis_admin import database_status
+    from gridmap.store.postgis.admin import database_status
 
     try:
         status = database_status(_url(database_url))

@@ -43,6 +43,14 @@ def partition_command(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same plan.")] = 0,
     scheme: Annotated[str, typer.Option(help="Grid code layout: db11 or cjt349.")] = "db11",
     workers: Annotated[int, typer.Option(help="Processes to use.")] = 2,
+    max_area_km2: Annotated[
+        float | None,
+        typer.Option(
+            "--max-area-km2",
+            help="Split grids larger than this (km²) by area: a large, thinly populated "
+            "village into grids a grid worker can walk.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Partition communities into grids and store the result as a draft plan."""
@@ -53,7 +61,7 @@ def partition_command(
     try:
         store = open_target(workspace, database_url)
         try:
-            with err.status("partitioning…") if not as_json else contextlib.nullcontext():
+            with _community_progress(store, community, as_json) as progress:
                 result = partition_store(
                     store,
                     communities=community or None,
@@ -65,6 +73,8 @@ def partition_command(
                     workers=workers,
                     metric_epsg=cfg.metric_epsg,
                     actor=login_name(),
+                    max_area_km2=max_area_km2,
+                    progress=progress,
                 )
         finally:
             store.close()
@@ -82,6 +92,35 @@ def partition_command(
         out.print(f"  {note}", highlight=False)
 
 
+@contextlib.contextmanager
+def _community_progress(store, codes, as_json):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr, one step per community (None with --json: stdout and
+    stderr stay clean)."""
+    if as_json:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gridmap.service.plans import community_divisions
+
+    total = len(community_divisions(store, codes or None))
+    columns = (
+        TextColumn("partitioning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("communities"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("", total=total)
+
+        def done(code: str) -> None:
+            bar.update(task, advance=1, description=code)
+
+        yield done
+
+
 @app.command("check")
 def check_command(
     workspace: WorkspaceOpt = None,
@@ -95,6 +134,13 @@ def check_command(
         typer.Option(help="The area the grids must cover (default: the grids' outer shell)."),
     ] = None,
     code_field: Annotated[str, typer.Option(help="Column of --grids holding the code.")] = "code",
+    target: Annotated[
+        int | None,
+        typer.Option(
+            help="Target weight per grid for --grids (default with --workspace: the settings' "
+            "3000); the grids are weighed by the workspace's buildings."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     as_geojson: Annotated[
         bool, typer.Option("--geojson", help="Print the issues as a GeoJSON FeatureCollection.")
@@ -106,7 +152,12 @@ def check_command(
 
     try:
         if grids is not None:
-            report = check_file(grids, boundary, code_field)
+            weighing = _weighing(workspace, database_url, target)
+            try:
+                report = check_file(grids, boundary, code_field, **weighing)
+            finally:
+                if "store" in weighing:
+                    weighing["store"].close()  # type: ignore[attr-defined]
         else:
             store = open_target(workspace, database_url)
             try:
@@ -125,6 +176,26 @@ def check_command(
         for issue in report.issues[:50]:
             out.print(f"  {issue.kind}: {', '.join(issue.grids)}: {issue.detail}", highlight=False)
     raise typer.Exit(coverage_report_exit_code(report))
+
+
+def _weighing(
+    workspace: Path | None, database_url: str | None, target: int | None
+) -> dict[str, object]:
+    """How ``check --grids`` weighs a layer: by the buildings of the workspace (or database)
+    at the target when --workspace or --database-url is given (or --target, and the default
+    workspace exists); else by the file's own column when --target is given; else not at all
+    (the layer is checked as drawn)."""
+    cfg = settings()
+    named = workspace is not None or database_url is not None
+    if not named and (target is None or not Path(cfg.workspace).exists()):
+        return {"target": target, "tolerance": cfg.tolerance, "weight": cfg.weight}
+    return {
+        "store": open_target(workspace, database_url),
+        "target": target or cfg.target,
+        "tolerance": cfg.tolerance,
+        "weight": cfg.weight,
+        "metric_epsg": cfg.metric_epsg,
+    }
 
 
 @app.command("locate")

@@ -27,11 +27,13 @@ DatabaseOpt = Annotated[
 def assign_community_staff(
     store: Store, *, actor: str, communities: Iterable[str] | None = None
 ) -> int:
-    """Give each community's staff to its grids in force, team by team; return the count.
+    """Give each community's staff to its grids in force; return the roles assigned.
 
-    A community's staff (the staff layer's ``community_code``), in id order, form teams: the
-    k-th person of each role. The k-th grid of the community (by code) gets the k-th team, for
-    each role nobody holds in it yet. Grids beyond the last team stay as they are.
+    As a real community is staffed: every grid gets a person of each role the community's
+    staff (the staff layer's ``community_code``) has. The grids of a community (by code) are
+    shared out among the people of a role in id order, in runs of neighbouring codes: with as
+    many grid heads as grids, each grid has its own head; one police officer may cover all
+    the grids. A role a grid already has is left as it is.
     """
     grids = store.grids_at()
     if grids.empty:
@@ -43,23 +45,31 @@ def assign_community_staff(
     for community, group in grids.sort_values("code").groupby("community_code"):
         if wanted is not None and community not in wanted:
             continue
+        codes = list(group["code"])
         people = staff[staff["community_code"] == community]
-        teams = {role: list(rows["id"]) for role, rows in people.groupby("role")}
-        for k, code in enumerate(group["code"]):
-            for role, ids in teams.items():
-                if k < len(ids) and (code, role) not in held:
-                    store.assign_staff(ids[k], code, role, actor=actor)
-                    made += 1
+        for role, rows in people.groupby("role", sort=False):
+            ids = list(rows["id"])
+            for k, code in enumerate(codes):
+                if (code, role) in held:
+                    continue
+                # Fewer people than grids: person j covers a run of grids; otherwise one each.
+                j = k * len(ids) // len(codes) if len(ids) < len(codes) else k
+                store.assign_staff(ids[j], code, role, actor=actor)
+                made += 1
     return made
 
 
 def _open(workspace: Path | None, database_url: str | None) -> Store:
-    from gridmap.store import open_store
+    """The store named on the command line (a database URL may be a key=value conninfo)."""
+    from gridmap.store import GpkgStore, PostgisStore
 
     cfg = settings()
     if workspace is not None and database_url is not None:
         raise InputError("give --workspace or --database-url, not both")
-    return open_store(database_url or (workspace or cfg.database_url or cfg.workspace))
+    if workspace is not None:
+        return GpkgStore(workspace)
+    url = database_url or cfg.database_url
+    return PostgisStore(url) if url else GpkgStore(cfg.workspace)
 
 
 def _at(text: str | None) -> dt.datetime | None:
@@ -86,26 +96,34 @@ def publish_command(
         bool,
         typer.Option(
             "--assign-staff",
-            help="Then give each community's staff to its grids, team by team (the sample).",
+            help="Then give each community's staff to its grids: a head each, the others shared.",
         ),
     ] = False,
     actor: Annotated[str, typer.Option(help="Who publishes (the audit log).")] = "gridmap",
     as_json: JsonOpt = False,
 ) -> None:
-    """Put plans in force for all their communities (ends the publications they replace)."""
+    """Put plans in force for all their communities (ends the publications they replace).
+
+    Checked as the API checks: a plan whose coverage report has errors is refused.
+    Open incidents move to their new grids in the same transaction.
+    """
+    from gridmap.service.publish import publish_plans
+
     try:
         store = _open(workspace, database_url)
         try:
-            publications = store.publish(plan_id, actor=actor, at=_at(at))
+            done = publish_plans(store, plan_id, actor=actor, settings=settings(), at=_at(at))
             assigned = assign_community_staff(store, actor=actor) if assign_staff else 0
         finally:
             store.close()
     except GridmapError as exc:
         fail(exc, as_json)
+    publications = done.publications
     result = {
         "plans": plan_id,
         "communities": len(publications),
         "valid_from": publications[0].valid_from.isoformat() if publications else None,
+        "incidents_regridded": len(done.incidents_regridded),
         "staff_assigned": assigned,
     }
     if as_json:
@@ -113,7 +131,8 @@ def publish_command(
         return
     out.print(
         f"published plan {', '.join(plan_id)} in {len(publications)} communities from "
-        f"{result['valid_from']}" + (f"; {assigned} staff roles assigned" if assign_staff else "")
+        f"{result['valid_from']}; {result['incidents_regridded']} open incidents moved to new grids"
+        + (f"; {assigned} staff roles assigned" if assign_staff else "")
     )
 
 

@@ -21,8 +21,14 @@ _ACCEPTED = {
     "polygon": _POLYGONAL,
     "polygon_or_point": (*_POLYGONAL, GT.POINT),
     "line": _LINEAR,
+    "point": (GT.POINT,),
 }
-_WANTED = {"polygon": "polygons", "polygon_or_point": "polygons or points", "line": "lines"}
+_WANTED = {
+    "polygon": "polygons",
+    "polygon_or_point": "polygons or points",
+    "line": "lines",
+    "point": "points",
+}
 
 
 class Verdicts:

@@ -140,7 +140,50 @@ def import_file(
     report.imported = len(kept)
     if len(kept) or options.replace:
         workspace.write({lyr.name: kept}, replace=options.replace)
+    if lyr.name == "grids" and len(kept):
+        _adopt_as_plan(workspace, kept, source, settings, report)
     return report
+
+
+def _adopt_as_plan(
+    workspace: Workspace,
+    grids: gpd.GeoDataFrame,
+    source: str,
+    settings: Settings,
+    report: ImportReport,
+) -> None:
+    """Imported grids become a draft plan, snapped to the canvas (gridmap.io.grid_repair);
+    the report lists every building whose grid changed in the snapping."""
+    import getpass
+
+    from gridmap.io.grid_repair import adopt_grids
+    from gridmap.store import GpkgStore
+
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without an /etc/passwd entry)
+        actor = "gridmap"
+    try:
+        with GpkgStore(workspace.path) as store:
+            adopted = adopt_grids(
+                grids[["code", "geometry"]],
+                store,
+                name=f"hand-drawn grids from {Path(source).name}",
+                actor=actor,
+                target=settings.target,
+                tolerance=settings.tolerance,
+                metric_epsg=settings.metric_epsg,
+            )
+    except InputError as exc:
+        report.notes.append(f"the grids were not made a draft plan: {exc}")
+        return
+    report.snapped = adopted.pop("snapped")
+    report.plan = adopted
+    report.notes.append(
+        f"draft plan {adopted['plan']}: {adopted['grids']} grids snapped to the canvas; "
+        f"{adopted['changed_cells']} cell(s) and {len(report.snapped)} building(s) "
+        "changed grid in the snapping"
+    )
 
 
 def _map_fields(frame, lyr: Layer, field_map, source: str, report: ImportReport):  # type: ignore[no-untyped-def]
@@ -279,7 +322,7 @@ def _cross_checks(
                 f"{a} and {b} overlap by {m2:,.0f} m² near {where.x:.5f}, {where.y:.5f}",
             )
         return
-    if lyr.name not in ("buildings", "units", "grids"):
+    if lyr.name not in ("buildings", "units", "grids", "offices"):
         return
     divisions = workspace.read("divisions")
     communities = divisions[divisions["level"] == "community"]
@@ -293,7 +336,7 @@ def _cross_checks(
         return
     for pos in checks.outside_communities(alive.geometry, communities.geometry):
         v.warn(alive.index[pos], "outside_communities", "lies outside every community")
-    if lyr.name in ("units", "grids"):
+    if lyr.name in ("units", "grids", "offices"):
         guess = checks.community_of(alive.geometry, communities)
         fill = alive["community_code"].isna() & guess.notna()
         frame.loc[fill[fill].index, "community_code"] = guess[fill]

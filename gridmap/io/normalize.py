@@ -183,4 +183,5 @@ NORMALIZERS = {
     "roads": _plain("roads"),
     "staff": _staff,
     "grids": _plain("grids"),
+    "offices": _plain("offices"),
 }

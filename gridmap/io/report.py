@@ -41,6 +41,10 @@ class ImportReport:
     rejected_file: str | None = None
     workspace: str | None = None
     held_back: int = 0  # good features not written because others were rejected
+    # Grids only: the draft plan they became (id, grids, changes, notes) and every building
+    # whose grid changed when they were snapped to the canvas.
+    plan: dict[str, object] | None = None
+    snapped: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def accounted(self) -> bool:

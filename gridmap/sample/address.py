@@ -15,6 +15,9 @@ _LABELS = {
     "office": ("主楼", "副楼"),
     "government": ("办公楼", "综合楼"),
     "committee": ("办公楼",),
+    "university": ("第一教学楼", "第二教学楼", "图书馆", "实验楼", "行政楼"),
+    "big_hospital": ("门诊楼", "住院楼", "医技楼", "急诊楼", "行政楼", "科研楼"),
+    "industrial": ("1号厂房", "2号厂房", "3号厂房", "4号厂房", "5号厂房", "6号厂房"),
 }
 _PREFIX = "重庆市南岸区"
 
@@ -53,8 +56,9 @@ def address_buildings(
     named = np.array([nm is not None for nm in road_names])
     roads = road_geoms[named]
     rnames = np.asarray(road_names, dtype=object)[named]
-    # Door numbers: one per unit (its gate, the unit's centroid) and per old house in a block.
-    low = np.flatnonzero(template == "low")
+    # Door numbers: one per unit (its gate, the unit's centroid) and per old house or tower
+    # standing in the street.
+    low = np.flatnonzero(np.isin(template, ("low", "tower")))
     pts = np.concatenate([shapely.centroid(unit_geoms), shapely.centroid(b["geom"][low])])
     road, number = _door_numbers(pts, roads)
     n_units = len(unit_geoms)
@@ -79,7 +83,7 @@ def address_buildings(
                 label = labels[k - 1] if k <= len(labels) else f"{k}号楼"
             names.append(label)
             addresses.append(f"{_PREFIX}{rnames[road[u]]}{number[u]}号{units.name[u]}{label}")
-        elif t == "low":
+        elif t in ("low", "tower"):
             j = n_units + int(low_pos[i])
             names.append(f"{number[j]}号")
             addresses.append(f"{_PREFIX}{rnames[road[j]]}{number[j]}号")

@@ -2,8 +2,8 @@
 
 The frame is real (the district boundary, its 15 streets/towns and 153 communities with their
 codes and names); everything below it is generated: street and community boundaries that tile
-exactly, closed compounds with their towers, social units, scattered houses, roads, residents
-and grid staff.
+exactly, closed compounds with their towers (homes.py chooses where people live), social units,
+scattered houses, roads, residents, grid staff and the community offices.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from gridmap.sample.geography import (
     make_landscape,
     to_lonlat,
 )
+from gridmap.sample.homes import OWN_GRID, choose_homes
 from gridmap.sample.layout import make_pieces
 from gridmap.sample.names import NameMaker, place_stem
 from gridmap.sample.offices import office_requests, reserve_pieces
@@ -32,6 +33,7 @@ from gridmap.sample.population import (
     PERSONS_PER_HOUSEHOLD,
     PERSONS_PER_M2,
     TOTAL_RESIDENTS,
+    _plannable,
     community_targets,
     fit_households,
     make_staff,
@@ -64,8 +66,8 @@ def generate_nanan(
     Returns
     -------
     dict
-        "divisions", "units", "buildings", "roads" (GeoDataFrames in EPSG:4326) and "staff"
-        (a DataFrame), each with exactly the columns of gridmap.schema's layer.
+        "divisions", "units", "buildings", "roads", "offices" (GeoDataFrames in EPSG:4326)
+        and "staff" (a DataFrame), each with exactly the columns of gridmap.schema's layer.
 
     Examples
     --------
@@ -91,21 +93,47 @@ def generate_nanan(
     pieces = make_pieces(rng, frame, div.communities, land.no_build, roads, names)
     big_piece = _hard_cases(frame, pieces, small)
     reserved = reserve_pieces(frame, pieces, big_piece)
+    own_piece = choose_homes(
+        rng, frame, pieces, target, {big_piece, *reserved.values()}, plain={small}
+    )
 
     units, buildings = Units(), Buildings()
     unit_of_piece = units_from_pieces(rng, pieces, units, buildings, names, kind_of_comm, stems)
     big_unit = int(unit_of_piece[big_piece])
+    own_residents: dict[int, int] = {}
+    for key, p in own_piece.items():
+        _, name, _, residents = OWN_GRID[key]
+        u = int(unit_of_piece[p])
+        units.name[u], units.own_grid[u] = name, True
+        own_residents[u] = residents
 
     villages = np.array([k for k, c in enumerate(comms) if c.is_village])
     houses_needed = np.round(target[villages] / HOUSE_RESIDENTS).astype(np.int64)
+    # The largest village is the thinly populated one: one grid over many square kilometres.
+    largest = int(villages[np.argmax(shapely.area(div.communities[villages]))])
     hamlets = make_hamlets(
-        rng, div.cells, div.community_of_cell, villages, houses_needed, land.forest, land.no_build
+        rng,
+        div.cells,
+        div.community_of_cell,
+        villages,
+        houses_needed,
+        land.forest,
+        land.no_build,
+        scattered=largest,
     )
-    blocked = np.concatenate([[land.no_build], roads.buffer_array(_ROAD_WIDTH)])
+    # Small units keep off the roads and off the blocks of towers standing in the street.
+    blocked = np.concatenate(
+        [[land.no_build], roads.buffer_array(_ROAD_WIDTH), pieces.geoms[pieces.role == "tower"]]
+    )
     requests = office_requests(rng, frame, div, pieces, reserved, hamlets, comms, stems, names)
     placed = place_small_units(
         rng, requests, div.communities, blocked, units, buildings, kind_of_comm
     )
+    committee = {
+        r.community: u
+        for r, u in zip(requests, placed, strict=True)
+        if u >= 0 and r.template == "committee"
+    }
     hubs = {
         r.community: tuple(units.geoms[u].centroid.coords[0])
         for r, u in zip(requests, placed, strict=True)
@@ -129,8 +157,8 @@ def generate_nanan(
     houses = make_houses(rng, hamlets, villages, houses_needed, div.communities, avoid, unit_tree)
 
     b = buildings.arrays()
-    # Old houses of the block pieces must not sit under a small unit placed afterwards.
-    low = np.flatnonzero(b["template"] == "low")
+    # Old houses and street towers must not sit under a small unit placed afterwards.
+    low = np.flatnonzero(np.isin(b["template"], ("low", "tower")))
     hit = unit_tree.query(b["geom"][low], predicate="intersects")[0]
     b = {k: np.delete(v, low[np.unique(hit)]) for k, v in b.items()}
     n_h = len(houses["geom"])
@@ -141,7 +169,7 @@ def generate_nanan(
     b["template"] = np.concatenate([b["template"], np.full(n_h, "house", dtype=object)])
     group = np.concatenate([np.zeros(len(b["unit"]) - n_h, dtype=np.int64), houses["group"]])
 
-    hh, res, keep = _residents(rng, b, target, bounds, big_unit)
+    hh, res, keep = _residents(rng, b, target, bounds, big_unit, own_residents)
     b = {k: v[keep] for k, v in b.items()}
     hh, res, group = hh[keep], res[keep], group[keep]
 
@@ -164,6 +192,7 @@ def generate_nanan(
                 "name": units.name,
                 "category": units.category,
                 "community_code": [comms[c].code for c in units.community],
+                "own_grid": units.own_grid,
             },
             unit_geoms,
         ),
@@ -191,6 +220,7 @@ def generate_nanan(
             road_geoms,
         ),
         "staff": _typed(staff, "staff"),
+        "offices": _offices_frame(rng, committee, units, b, names_b, addresses, comms),
     }
 
 
@@ -214,13 +244,15 @@ def _hard_cases(frame, pieces, small: int) -> int:
     return int(big_piece)
 
 
-def _residents(rng, b, target, bounds, big_unit):
+def _residents(rng, b, target, bounds, big_unit, own_residents):
     """Households and residents of every building (-1 = unknown), and which buildings to keep.
 
     Scattered houses come first (half of them with known residents, half left for the
-    importer's estimate); then each 社区's target is moved within its range and what its
-    houses and compounds can hold, so that the district sums to TOTAL_RESIDENTS; compounds'
-    households are fitted to the targets.
+    importer's estimate), with the towers standing in the street (800-1,100 residents each) and
+    the units that are a grid of their own (``own_residents``: unit → residents, shared by
+    floors); then each 社区's target is moved within its range and what its houses and
+    compounds can hold, so that the district sums to TOTAL_RESIDENTS; compounds' households
+    are fitted to the targets.
     """
     n = len(b["geom"])
     template, comm = b["template"], b["community"]
@@ -232,8 +264,22 @@ def _residents(rng, b, target, bounds, big_unit):
     res[known] = np.maximum(1, np.round(estimate[known] * rng.uniform(0.7, 1.3, known.sum())))
     hh = np.where(scattered, -1, 0).astype(np.int64)
     hh[known] = np.maximum(1, np.round(res[known] / rng.uniform(2.4, 3.4, known.sum())))
-    fixed = np.where(known, res, np.where(scattered, estimate, 0.0))
+    tower = template == "tower"
+    res[tower] = rng.integers(800, 1101, tower.sum())
+    hh[tower] = np.round(res[tower] / rng.uniform(2.5, 2.9, tower.sum()))
     k = len(target)
+    lo, hi = bounds[:, 0].copy(), bounds[:, 1].copy()
+    for u, total in own_residents.items():
+        mine = np.flatnonzero(b["unit"] == u)
+        share = b["floors"][mine] / b["floors"][mine].sum() * total
+        res[mine] = np.floor(share)
+        res[mine[np.argsort(share - np.floor(share))[::-1][: total - res[mine].sum()]]] += 1
+        hh[mine] = np.maximum(1, np.round(res[mine] / 3.5))  # dormitory rooms
+        c = int(comm[mine[0]])
+        # The rest of the 社区 still makes whole grids.
+        rest = _plannable(target[c] - total, 2700.0, 15000.0 - total)[0]
+        lo[c] = hi[c] = total + rest
+    fixed = np.where(known | tower | (res > 0), res, np.where(scattered, estimate, 0.0))
 
     # Old houses of a 社区 hold at most a third of its people: thin them out where they would
     # hold more (a town centre with many old blocks).
@@ -252,11 +298,10 @@ def _residents(rng, b, target, bounds, big_unit):
         * HPF[1]
         * 0.85
     )
-    lo, hi = bounds[:, 0].copy(), bounds[:, 1].copy()
     has_units = np.bincount(comm[residential], minlength=k) > 0
     lo[~has_units] = hi[~has_units] = fixed_by[~has_units]  # villages: their houses
     big_comm = int(comm[big][0])
-    lo[big_comm] = hi[big_comm] = np.clip(target[big_comm], 12500, 15000)
+    lo[big_comm] = hi[big_comm] = np.clip(target[big_comm], 14000, 15500)
     # At least: the houses, the big compound and one building of every other compound.
     units_res = np.flatnonzero(residential & ~big)
     per_unit = np.bincount(b["unit"][units_res], weights=b["floors"][units_res])
@@ -282,6 +327,32 @@ def _residents(rng, b, target, bounds, big_unit):
         fhh[residential] * PERSONS_PER_HOUSEHOLD * rng.uniform(0.92, 1.08, residential.sum())
     )
     return hh, res, keep
+
+
+def _offices_frame(rng, committee, units, b, names_b, addresses, comms) -> gpd.GeoDataFrame:
+    """The committee offices as points (the office building's centre), with their address,
+    a fictitious public phone and opening hours."""
+    first = {}
+    for i, u in enumerate(b["unit"]):
+        first.setdefault(int(u), i)
+    rows, points = [], []
+    for k, (c, u) in enumerate(sorted(committee.items())):
+        i = first[u]
+        hours = "周一至周五 09:00-12:00 14:00-17:30"
+        if rng.random() < 0.3:
+            hours += "；周六 09:00-12:00"
+        rows.append(
+            {
+                "id": f"O{k + 1:04d}",
+                "community_code": comms[c].code,
+                "name": units.name[u],
+                "address": addresses[i][: len(addresses[i]) - len(names_b[i])],
+                "phone": f"023-0001-{k + 1:04d}",
+                "hours": hours,
+            }
+        )
+        points.append(shapely.centroid(b["geom"][i]))
+    return _frame("offices", pd.DataFrame(rows).to_dict("list"), np.array(points, dtype=object))
 
 
 def _nullable(values: np.ndarray) -> pd.arrays.IntegerArray:

@@ -36,6 +36,12 @@ TEMPLATES = {
     "office": ((28, 32), (20, 26), (50, 44), (8, 25), (1, 2)),
     "government": ((36, 44), (16, 20), (60, 36), (5, 8), (1, 2)),
     "committee": ((20, 26), (12, 15), (40, 30), (3, 5), (1, 1)),
+    # Set by homes.choose_homes, never drawn at random: towers standing in the street (no
+    # compound), and the social units that are a grid of their own.
+    "tower": ((18, 24), (24, 32), (48, 58), (25, 33), None),
+    "university": ((48, 62), (15, 18), (76, 44), (5, 12), None),
+    "big_hospital": ((34, 44), (24, 30), (56, 48), (8, 24), None),
+    "industrial": ((50, 70), (30, 40), (84, 56), (1, 4), None),
 }
 SETBACK = 6.0  # buildings keep this far inside their unit or block piece
 COMMUNITY_MARGIN = 4.0  # units and buildings keep this far inside their community
@@ -145,7 +151,7 @@ def make_pieces(
         out["geoms"].append(geoms)
         out["community"].append(comm)
         out["street"].append(np.full(len(geoms), s))
-        out["role"].append(role)
+        out["role"].append(role.astype(object))  # roles longer than ROLES' come later
         out["bearing"].append(np.full(len(geoms), bearing))
         out["origin"].append(np.tile(origin, (len(geoms), 1)))
     return Pieces(**{k: np.concatenate(v) for k, v in out.items()})

@@ -8,7 +8,11 @@ import shapely
 
 from gridmap.sample.units import SmallUnit
 
-__all__ = ["office_requests", "reserve_pieces"]
+__all__ = ["BADLY_PLACED_SHARE", "office_requests", "reserve_pieces"]
+
+# Share of committee offices placed badly, as about a third of real ones are: at the edge of
+# their community, a long walk from most of its residents.
+BADLY_PLACED_SHARE = 0.3
 
 
 def reserve_pieces(frame, pieces, big_piece) -> dict[int, int]:
@@ -56,6 +60,22 @@ def _points_in(polys: np.ndarray, spacing: float, limit: int = 400) -> np.ndarra
     return pts[:limit]
 
 
+# Residents a m² of each kind of block piece holds, roughly (see homes.py).
+_HOLDS = {"new": 0.16, "old": 0.05, "low": 0.02, "tower": 0.3}
+
+
+def _homes_centre(pieces, community: int) -> np.ndarray | None:
+    """Where a 社区's residents are, on average (its home pieces weighted by what they hold)."""
+    mine = np.flatnonzero((pieces.community == community) & np.isin(pieces.role, list(_HOLDS)))
+    if not len(mine):
+        return None
+    c = shapely.centroid(pieces.geoms[mine])
+    w = shapely.area(pieces.geoms[mine]) * np.array([_HOLDS[r] for r in pieces.role[mine]])
+    return np.array(
+        [np.average(shapely.get_x(c), weights=w), np.average(shapely.get_y(c), weights=w)]
+    )
+
+
 def office_requests(rng, frame, div, pieces, reserved, hamlets, comms, stems, names):
     """Street offices, community committees, village schools and workshops to place."""
     cells = div.cells
@@ -95,12 +115,13 @@ def office_requests(rng, frame, div, pieces, reserved, hamlets, comms, stems, na
                 float(pieces.bearing[p]),
             )
         )
+    badly = rng.random(len(comms)) < BADLY_PLACED_SHARE
     for c, comm in enumerate(comms):
         pts = []
         if comm.is_village:
             mine = np.flatnonzero(hamlets.community == c)
-            mine = mine[np.argsort(-hamlets.share[mine])]
             pts.append(hamlets.xy[mine] + rng.normal(0, 30, (len(mine), 2)))
+            centre = np.average(hamlets.xy[mine], axis=0, weights=hamlets.share[mine])
         else:
             free = np.flatnonzero((pieces.community == c) & np.isin(pieces.role, ("park", "low")))
             if len(free):
@@ -108,7 +129,21 @@ def office_requests(rng, frame, div, pieces, reserved, hamlets, comms, stems, na
                 core = core[~shapely.is_empty(core)]
                 pts.append(shapely.get_coordinates(shapely.point_on_surface(core)))
                 pts.append(_points_in(pieces.geoms[free], 12.0))
-        pts.append(cell_points(c))
+            centre = _homes_centre(pieces, c)
+        if centre is None:
+            pts.append(cell_points(c))
+        else:  # well placed: the free ground nearest the residents' centre
+            pts.append(cell_points(c, near=centre))
+            good = np.vstack(pts)
+            pts = [good[np.argsort(np.hypot(*(good - centre).T), kind="stable")]]
+        if badly[c]:  # at the edge: the cells nearest the community's boundary come first
+            idx = np.flatnonzero(div.community_of_cell == c)
+            edge = shapely.distance(
+                shapely.boundary(div.communities[c]), shapely.points(cells.x[idx], cells.y[idx])
+            )
+            idx = idx[np.argsort(edge)[: max(12, len(idx) // 5)]]
+            at_edge = np.column_stack([cells.x[idx], cells.y[idx]])[rng.permutation(len(idx))]
+            pts.insert(0, at_edge)
         cand = np.vstack(pts)
         if comm.is_village:
             bearing = float(bearing_of[c]) + rng.normal(0, 20)

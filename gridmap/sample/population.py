@@ -15,9 +15,11 @@ __all__ = [
     "HPF",
     "PERSONS_PER_HOUSEHOLD",
     "PERSONS_PER_M2",
+    "STAFF_COVERS",
     "TOTAL_RESIDENTS",
     "community_targets",
     "fit_households",
+    "grids_for",
     "make_staff",
     "rebalance",
 ]
@@ -26,16 +28,18 @@ TOTAL_RESIDENTS = 1_200_000
 PERSONS_PER_M2 = 0.025  # the importer's default estimate (Settings.persons_per_m2)
 PERSONS_PER_HOUSEHOLD = 2.6
 SMALL_COMMUNITY_RESIDENTS = 4500
-BIG_COMPOUND_RESIDENTS = 9000
-HPF = (3.0, 10.0)  # households per floor of a residential building
+BIG_COMPOUND_RESIDENTS = 11500
+# Households per floor of a residential building: Chongqing's towers put 4 to 16 flats on a
+# floor (200-1,500 residents in a tower of 18-33 floors).
+HPF = (4.0, 16.0)
 
 _DUTIES = {
     "grid_head": "统筹网格内各项工作，组织网格员开展巡查走访，协调解决群众诉求",
-    "police": "负责网格内治安巡逻、矛盾纠纷排查和安全防范宣传，协助处置警情",
-    "city_management": "巡查网格内市容环境、违法建设和占道经营，及时劝导并上报问题",
-    "floating_population": "登记核查网格内流动人口和出租房屋信息，做好服务管理",
-    "mediation": "排查化解网格内矛盾纠纷，受理群众信访诉求并跟踪办理",
-    "safety_fire": "检查网格内消防通道、消防设施和安全隐患，开展消防安全宣传",
+    "police": "社区民警，负责所包网格的治安巡逻、矛盾纠纷排查和安全防范宣传，协助处置警情",
+    "city_management": "巡查所包网格的市容环境、违法建设和占道经营，及时劝导并上报问题",
+    "floating_population": "登记核查所包网格的流动人口和出租房屋信息，做好服务管理",
+    "mediation": "排查化解所包网格的矛盾纠纷，受理群众信访诉求并跟踪办理",
+    "safety_fire": "检查所包网格的消防通道、消防设施和安全隐患，开展消防安全宣传",
 }
 
 
@@ -136,7 +140,7 @@ def fit_households(
     ``unit`` is each building's unit (a compound keeps at least one building). ``fixed`` holds
     the residents a community already has outside compounds (houses). In each community,
     households per floor are chosen so that the compounds make up the rest of its target;
-    where that would mean fewer than about 4 households a floor, some towers are left out
+    where that would mean fewer than about 7 households a floor, some towers are left out
     (returned with keep False). ``big_unit_mask`` marks the buildings of the compound that
     must hold BIG_COMPOUND_RESIDENTS.
 
@@ -168,9 +172,9 @@ def fit_households(
         need = max(target[c] - fixed_by[c] - big_by[c], 0.0) / PERSONS_PER_HOUSEHOLD
         weight = floors[mine] * jitter[mine]
         base = need / weight.sum()
-        if base < 4.5:  # too many towers for the people: leave some out, never a whole unit
+        if base < 7.0:  # too many towers for the people: leave some out, never a whole unit
             units_here = np.unique(unit[mine])
-            k = max(len(units_here), int(np.ceil(len(mine) * base / 5.5)))
+            k = max(len(units_here), int(np.ceil(len(mine) * base / 9.0)))
             # Rank of each building within its unit, so the first of every unit stays.
             o = np.lexsort((rng.random(len(mine)), unit[mine]))
             su = unit[mine][o]
@@ -192,6 +196,39 @@ def fit_households(
     return hh, keep
 
 
+# How many grids one person of a role covers. Every grid has its own head (网格长); the police
+# officer and the assistants work for the whole 社区, one of each for up to this many grids.
+STAFF_COVERS = {
+    "grid_head": 1,
+    "police": 4,
+    "city_management": 4,
+    "floating_population": 3,
+    "mediation": 5,
+    "safety_fire": 5,
+}
+
+
+def grids_for(residents: float, target: float = 3000.0, tolerance: float = 0.2) -> int:
+    """The number of grids a 社区 of ``residents`` makes: round(residents / target), moved by one
+    when that count's mean lies outside the band and the next count's does not.
+
+    Examples
+    --------
+    >>> grids_for(7299), grids_for(13221), grids_for(1500)
+    (3, 4, 1)
+    """
+    k = max(1, round(residents / target))
+    if residents / k > target * (1 + tolerance):
+        k += 1
+    elif (
+        k > 1
+        and residents / k < target * (1 - tolerance)
+        and residents / (k - 1) <= target * (1 + tolerance)
+    ):
+        k -= 1
+    return k
+
+
 def make_staff(
     residents_by_community: np.ndarray,
     community_codes: list[str],
@@ -199,23 +236,18 @@ def make_staff(
     names: NameMaker,
     target_per_grid: int = 3000,
 ) -> pd.DataFrame:
-    """Staff for the expected grids (total residents / target) × the roles.
+    """Staff of every 社区, as a real one is staffed.
 
-    Grids are shared out among communities by residents (largest remainder, at least one each).
-    Names and phone numbers are obviously fictitious (张某一, 023-0000-0001).
+    A 社区 expecting g grids (:func:`grids_for`) has g grid heads and, for every other role,
+    ceil(g / STAFF_COVERS[role]) people who share its grids (a role not in STAFF_COVERS: one
+    for up to 4 grids). Names and phone numbers are obviously fictitious (张某一,
+    023-0000-0001).
     """
-    total = residents_by_community.sum()
-    n_grids = max(len(community_codes), round(total / target_per_grid))
-    share = residents_by_community / total * n_grids
-    grids = np.maximum(1, np.floor(share)).astype(np.int64)
-    left = n_grids - grids.sum()
-    if left > 0:
-        order = np.argsort(-(share - np.floor(share)), kind="stable")
-        grids[order[:left]] += 1
     rows: list[dict[str, str]] = []
-    for code, g in zip(community_codes, grids, strict=True):
-        for _ in range(g):
-            for role in roles:
+    for code, residents in zip(community_codes, residents_by_community, strict=True):
+        g = grids_for(float(residents), float(target_per_grid))
+        for role in roles:
+            for _ in range(math.ceil(g / STAFF_COVERS.get(role, 4))):
                 k = len(rows) + 1
                 rows.append(
                     {

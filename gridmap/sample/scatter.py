@@ -41,8 +41,13 @@ def make_hamlets(
     houses_needed: np.ndarray,
     forest: shapely.Geometry,
     no_build: shapely.Geometry,
+    scattered: int = -1,
 ) -> Hamlets:
-    """Hamlet centres of each village: on open ground, rarely in the forest."""
+    """Hamlet centres of each village: on open ground, rarely in the forest.
+
+    The village ``scattered`` (a community index) spreads its houses over the most hamlets, of
+    even size: a large, thinly populated village.
+    """
     in_forest = shapely.contains_xy(forest, cells.x, cells.y)
     in_nobuild = shapely.contains_xy(no_build, cells.x, cells.y)
     weight = cells.area * np.where(in_forest, 0.2, 1.0) * ~in_nobuild
@@ -52,12 +57,13 @@ def make_hamlets(
         p = weight[idx]
         if p.sum() <= 0:
             p = cells.area[idx]
-        n = int(np.clip(round(need / 45), 3, 12))
+        thin = v == scattered
+        n = 12 if thin else int(np.clip(round(need / 45), 3, 12))
         pick = rng.choice(idx, size=min(n, len(idx)), replace=False, p=p / p.sum())
         xy.append(np.column_stack([cells.x[pick], cells.y[pick]]))
         comm.append(np.full(len(pick), v))
         sigma.append(rng.uniform(50, 130, len(pick)))
-        share.append(rng.dirichlet(np.full(len(pick), 2.0)))
+        share.append(rng.dirichlet(np.full(len(pick), 8.0 if thin else 2.0)))
         group.append(np.arange(1, len(pick) + 1))
     return Hamlets(*(np.concatenate(a) for a in (xy, comm, sigma, share, group)))
 

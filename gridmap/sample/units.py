@@ -24,6 +24,9 @@ _CATEGORY = {
     "factory": "enterprise",
     "office": "office",
     "government": "government",
+    "university": "school",
+    "big_hospital": "hospital",
+    "industrial": "enterprise",
 }
 
 
@@ -35,8 +38,10 @@ class Units:
     category: list = field(default_factory=list)
     community: list = field(default_factory=list)
     template: list = field(default_factory=list)  # building template of its buildings
+    own_grid: list = field(default_factory=list)  # 专属网格: one grid whatever its residents
 
     def add(self, geom, kind, name, category, community, template) -> int:
+        self.own_grid.append(False)
         self.geoms.append(geom)
         self.kind.append(kind)
         self.name.append(name)
@@ -102,6 +107,10 @@ def units_from_pieces(
             keep = rng.random(len(boxes)) < 0.55
             floors = rng.integers(2, 7, keep.sum())
             buildings.add(boxes[keep], -1, pieces.community[piece[keep]], floors, "low")
+            continue
+        if template == "tower":  # towers standing in the street, not a unit
+            floors = _floors(rng, template, len(boxes), "core")
+            buildings.add(boxes, -1, pieces.community[piece], floors, "tower")
             continue
         limit = TEMPLATES[template][4]
         order = np.lexsort((rng.random(len(piece)), piece))

@@ -8,6 +8,8 @@ planner's edit or a resident's lookup does the same thing whichever face it come
 - :mod:`~gridmap.service.search`: search by name, address or pinyin initials.
 - :mod:`~gridmap.service.plans`: partition, coverage report, diff, export over any store.
 - :mod:`~gridmap.service.edit`: a planner's edit of a draft from a named base revision.
+- :mod:`~gridmap.service.publish`: putting plans in force, moving open incidents with them.
+- :mod:`~gridmap.service.staff`: grid staff, changed row by row.
 - :mod:`~gridmap.service.users`: users who sign in.
 
 Modules are imported by name (``from gridmap.service.lookup import Locator``); this package

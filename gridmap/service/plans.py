@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import shapely
 
 from gridmap.codes import district_of, street_of
@@ -66,9 +66,14 @@ def partition_store(
     metric_epsg: int | None = None,
     actor: str,
     name: str | None = None,
+    max_area_km2: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Partition communities of any store into a new draft plan (revision 1): its report, with
-    "plan" (the id), counts, every grid out of band explained, and each community's report."""
+    "plan" (the id), counts, every grid out of band explained, and each community's report.
+
+    ``max_area_km2``: grids larger than this are split by area; ``progress`` is called with
+    each community's code when it is done."""
     from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition.community import partition_communities
     from gridmap.engine.plan import dissolve_grids, grid_table, node_coverage
@@ -88,6 +93,8 @@ def partition_store(
         seed=seed,
         scheme=scheme,
         metric_epsg=metric_epsg,
+        max_area_km2=max_area_km2,
+        progress=progress,
     )
     cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
@@ -102,6 +109,8 @@ def partition_store(
         "scheme": scheme,
         "communities": sorted(chosen["code"]),
     }
+    if max_area_km2 is not None:
+        params["max_area_km2"] = max_area_km2
     made = store.create_plan(
         cells[[*CELL_COLUMNS, "geometry"]],
         grids[[*GRID_COLUMNS, "geometry"]],
@@ -164,17 +173,17 @@ def coverage_report(
 
     ``plan_id`` None: the newest plan. ``communities``: only these (an edit changes one
     community: checking it alone takes a tenth of a second, the whole district two);
-    ``grids``: the revision's grids when the caller has them already. A unit heavier than one
-    grid may hold is exempt from ``split_unit``: splitting it along its own buildings is the
-    rule.
+    ``grids``: the revision's grids when the caller has them already. The band is the one the
+    plan was made for (its params' target, tolerance and weight), else the settings'. A unit
+    heavier than one grid may hold is exempt from ``split_unit``: splitting it along its own
+    buildings is the rule.
     """
     from gridmap.engine.validate.check import validate_coverage
 
-    if grids is None:
-        if plan_id is None or revision is None:
-            plan_id, grids = plan_grids(store, plan_id)
-        else:
-            grids = store.revision(plan_id, revision).grids
+    if plan_id is None:
+        plan_id, grids = plan_grids(store, None)
+    elif grids is None:
+        grids = store.revision(plan_id, revision).grids
     if communities is not None:
         grids = grids[grids["community_code"].isin(communities)]
     chosen = community_divisions(store)
@@ -187,8 +196,14 @@ def coverage_report(
         shapely.prepare(boundary)
         buildings = buildings[shapely.contains(boundary, buildings.representative_point().values)]
         units = units[shapely.contains(boundary, units.representative_point().values)]
-    unit_weight = buildings.groupby("unit_id")[settings.weight].sum()
-    maximum = settings.target * (1 + settings.tolerance)
+    # The band the plan was made for (a partition at --target 1500 is no "community cut into
+    # too many grids" at the settings' 3000); plans without one take the settings'.
+    params = store.plan(plan_id).params or {}
+    target = float(params.get("target") or settings.target)
+    tolerance = float(params.get("tolerance", settings.tolerance))
+    weight = str(params.get("weight") or settings.weight)
+    unit_weight = buildings.groupby("unit_id")[weight].sum()
+    maximum = target * (1 + tolerance)
     units = units[units["id"].map(unit_weight).fillna(0).astype(float) <= maximum]
     return validate_coverage(
         grids,
@@ -196,28 +211,23 @@ def coverage_report(
         buildings,
         units,
         communities=chosen if len(chosen) else None,
-        target=settings.target,
-        tolerance=settings.tolerance,
-        weight=settings.weight,
+        target=target,
+        tolerance=tolerance,
+        weight=weight,
     )
 
 
-def check_file(path: Path, boundary: Path | None, code_field: str) -> CoverageReport:
-    """Coverage report of a grid layer in any file GDAL reads (a legacy, hand-drawn layer)."""
-    from gridmap.engine.validate.check import validate_coverage
+def check_file(
+    path: Path, boundary: Path | None, code_field: str, **weighing: Any
+) -> CoverageReport:
+    """Coverage report of a grid layer in any file GDAL reads (a legacy, hand-drawn layer).
 
-    grids = _read_polygons(path)
-    if code_field not in grids:
-        raise InputError(
-            f"{path}: no column {code_field!r}; pass --code-field (the file has "
-            f"{', '.join(c for c in grids.columns if c != 'geometry')})"
-        )
-    grids = grids.rename(columns={code_field: "code"})
-    grids["code"] = grids["code"].astype(str)
-    area = None
-    if boundary is not None:
-        area = shapely.union_all(_read_polygons(boundary).geometry.values)
-    return validate_coverage(grids, area)
+    ``weighing``: store, target, tolerance, weight, metric_epsg (see
+    :func:`gridmap.io.grid_layers.check_grid_file`).
+    """
+    from gridmap.io.grid_layers import check_grid_file
+
+    return check_grid_file(path, boundary, code_field, **weighing)
 
 
 def locate_in_plan(store: Store, lon: float, lat: float, plan_id: str | None) -> dict[str, Any]:
@@ -356,15 +366,6 @@ def export_store_layer(
     if name not in store.layers():
         raise InputError(f"layer {name} is empty; nothing to export")
     return export_frame(frame, name, Path(out), fmt)
-
-
-def _read_polygons(path: Path) -> gpd.GeoDataFrame:
-    if not Path(path).exists():
-        raise InputError(f"{path}: no such file")
-    frame = pyogrio.read_dataframe(path)
-    if frame.crs is None:
-        frame = frame.set_crs(4326)
-    return frame.to_crs(4326)
 
 
 def _metres(value: float | None) -> float | None:

@@ -7,15 +7,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from gridmap.store.contract import Store
-from gridmap.store.gpkg import Workspace
-from gridmap.store.gpkg_store import GpkgStore
-from gridmap.store.postgis import PostgisLayers, dump_to_workspace, load_workspace
-
-if TYPE_CHECKING:
-    from gridmap.store.postgis_store import PostgisStore
+from gridmap.store.gpkg import GpkgStore, Workspace
+from gridmap.store.postgis import PostgisLayers, PostgisStore, dump_to_workspace, load_workspace
 
 __all__ = [
     "GpkgStore",
@@ -43,15 +38,5 @@ def open_store(target: str | os.PathLike[str]) -> Store:
     """
     text = os.fspath(target)
     if text.startswith(("postgresql://", "postgres://")):
-        from gridmap.store.postgis_store import PostgisStore
-
         return PostgisStore(text)
     return GpkgStore(text)
-
-
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    if name == "PostgisStore":  # imported on first use: psycopg pools are not needed otherwise
-        from gridmap.store.postgis_store import PostgisStore
-
-        return PostgisStore
-    raise AttributeError(name)

@@ -1,13 +1,14 @@
 """What both engines of the storage contract check the same way, engine-neutral.
 
 Times, actors, bboxes, reference-layer frames, revision frames, incident fields and users are
-checked here once, so that :class:`~gridmap.store.gpkg_store.GpkgStore` and
-:class:`~gridmap.store.postgis_store.PostgisStore` refuse the same inputs with the same words.
+checked here once, so that :class:`~gridmap.store.gpkg.store.GpkgStore` and
+:class:`~gridmap.store.postgis.store.PostgisStore` refuse the same inputs with the same words.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from gridmap.store.contract import INCIDENT_FIELDS, PlanInfo, RevisionInfo, Stal
 __all__ = [
     "CELL_COLUMNS",
     "GRID_COLUMNS",
+    "STAFF_FIELDS",
     "USER_ROLES",
     "CheckedRevision",
     "aware",
@@ -38,6 +40,7 @@ __all__ = [
     "now",
     "publish_ids",
     "refuse_commit",
+    "staff_etag",
     "to_json",
 ]
 
@@ -45,6 +48,8 @@ CELL_COLUMNS = ("community_code", "atom_id", "grid", "residents", "households")
 CELL_ATTRS = ("community_code", "atom_id", "residents", "households")
 GRID_COLUMNS = ("code", "community_code")
 USER_ROLES = ("public", "staff", "planner", "admin")
+# The fields of a person of the staff layer besides the id (what a change may set).
+STAFF_FIELDS = ("name", "role", "phone_public", "phone_private", "duties", "community_code")
 _G = shapely.GeometryType
 ALLOWED_GEOMETRIES = {
     "polygon": (_G.POLYGON, _G.MULTIPOLYGON),
@@ -263,6 +268,18 @@ def incident_values(fields: Mapping[str, Any]) -> dict[str, Any]:
         else:
             values[key] = str(value)
     return values
+
+
+def staff_etag(row: Mapping[str, Any]) -> str:
+    """A short hash of a person's id and :data:`STAFF_FIELDS`: changes whenever any field does.
+
+    Examples
+    --------
+    >>> staff_etag({"id": "S1", "name": "张三"}) == staff_etag({"id": "S1", "name": "李四"})
+    False
+    """
+    text = json.dumps([row.get(k) for k in ("id", *STAFF_FIELDS)], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def check_user(name: object, role: object) -> None:

@@ -1,7 +1,7 @@
 """The storage contract: what every store offers, whichever engine holds the data.
 
-Two engines implement :class:`Store`: :class:`gridmap.store.gpkg_store.GpkgStore` (one
-GeoPackage file, the embedded default) and :class:`gridmap.store.postgis_store.PostgisStore`
+Two engines implement :class:`Store`: :class:`gridmap.store.gpkg.store.GpkgStore` (one
+GeoPackage file, the embedded default) and :class:`gridmap.store.postgis.store.PostgisStore`
 (PostgreSQL + PostGIS, multi-user, city scale). One contract test suite (tests/store/) runs
 against both.
 
@@ -63,6 +63,7 @@ __all__ = [
     "RevisionInfo",
     "StaffAssignment",
     "StaleRevisionError",
+    "StaleStaffError",
     "StaleVersionError",
     "Store",
     "User",
@@ -238,6 +239,19 @@ class StaleVersionError(ConflictError):
         )
 
 
+class StaleStaffError(ConflictError):
+    """A change of a person of the staff layer made from an older read (``etag``)."""
+
+    code = "conflict"
+
+    def __init__(self, staff_id: str, current: Mapping[str, Any]):
+        self.staff_id, self.current = staff_id, dict(current)
+        super().__init__(
+            f"staff {staff_id} was changed by someone else since you read it "
+            f"(it is now at etag {self.current.get('etag')}); reload it"
+        )
+
+
 @runtime_checkable
 class Store(Protocol):
     """What a store offers. Errors: NotFoundError (unknown plan, revision, incident, user),
@@ -322,11 +336,15 @@ class Store(Protocol):
         actor: str,
         at: dt.datetime | None = None,
         expected_heads: Mapping[str, int] | None = None,
+        incident_grids: Mapping[str, str | None] | None = None,
     ) -> list[Publication]:
         """Put the heads of ``plan_ids`` in force for all their communities from ``at``
         (default now), ending the publications they replace; one atomic step.
         ``expected_heads`` (plan id → revision): the revisions the caller checked; a plan whose
-        head has moved since is a ConflictError, and nothing is published."""
+        head has moved since is a ConflictError, and nothing is published.
+        ``incident_grids`` (incident id → its grid in the plans published, or None): each
+        incident whose grid changes moves there (an event ``regrid``) in the same transaction,
+        so that no open incident is left on a grid no longer in force."""
         ...
 
     def archive(self, plan_id: str, *, actor: str) -> PlanInfo:
@@ -368,6 +386,21 @@ class Store(Protocol):
         self, *, grid_code: str | None = None, staff_id: str | None = None
     ) -> list[StaffAssignment]:
         """Assignments, optionally of one grid or one person."""
+        ...
+
+    def staff_member(self, staff_id: str) -> dict[str, Any]:
+        """One person of the staff layer (id and fields) with its ``etag``."""
+        ...
+
+    def update_staff(
+        self, staff_id: str, etag: str, changes: Mapping[str, Any], *, actor: str
+    ) -> dict[str, Any]:
+        """Change a person's fields if still as read (``etag``), else StaleStaffError naming
+        the current row; checked and written by the database in one transaction."""
+        ...
+
+    def remove_staff(self, staff_id: str, etag: str, *, actor: str) -> None:
+        """Remove a person and their roles if still as read (``etag``), else StaleStaffError."""
         ...
 
     # --- incidents -----------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def _database(url: str, name: str) -> str:
 def sample_postgis(sample_gpkg: Path, postgis_url: str) -> Iterator[str]:
     """A database with what ``sample_gpkg`` holds: layers, plans, publications, staff."""
     from gridmap.store import load_workspace
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.postgis.store import PostgisStore
 
     if "postgis" in _BUILT:
         yield _BUILT["postgis"]

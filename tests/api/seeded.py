@@ -143,7 +143,7 @@ def _database_made(admin_url: str, name: str, template: str | None = None) -> It
 @pytest.fixture(scope="session")
 def seeded_postgis(postgis_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """Name of a seeded PostGIS database to clone per test, and what the seed made."""
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.postgis.store import PostgisStore
 
     name = f"gridmap_api_seed_{secrets.token_hex(4)}"
     with _database_made(postgis_url, name) as url:
@@ -167,7 +167,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         with _served(GpkgStore(path), _settings(workspace=path), made) as w:
             yield w
         return
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.postgis.store import PostgisStore
 
     url: str = request.getfixturevalue("postgis_url")
     template, made = request.getfixturevalue("seeded_postgis")

@@ -26,7 +26,7 @@ def open_target(engine: str, target: str) -> Store:
     """The store of ``engine`` at ``target`` (a .gpkg path or a PostgreSQL conninfo)."""
     if engine == "gpkg":
         return GpkgStore(target)
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.postgis.store import PostgisStore
 
     return PostgisStore(target)
 
@@ -40,7 +40,7 @@ def _database(url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def postgis_template(postgis_url: str) -> Iterator[str]:
     """Name of a database with PostGIS and gridmap's migrations, to clone per test."""
-    from gridmap.store.postgis_store import PostgisStore
+    from gridmap.store.postgis.store import PostgisStore
 
     name = f"gridmap_store_tmpl_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as admin:

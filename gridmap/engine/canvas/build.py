@@ -98,6 +98,7 @@ def build_canvas(
     main_road_classes: Sequence[str] = ("motorway", "trunk", "primary", "secondary"),
     weight_columns: Sequence[str] = ("residents", "households"),
     max_atom_weight: float = 3600.0,
+    max_cluster_weight: float | None = None,
     min_part_area_m2: float = 1000.0,
     point_radius_m: float = 3.0,
     seed: int = 0,
@@ -136,8 +137,14 @@ def build_canvas(
         Building columns summed per atom and cell; the first is the weight that
         ``max_atom_weight`` caps.
     max_atom_weight : float
-        A cluster heavier than this is split by k-means on building centroids until every part
-        is under it (or a single building); units are never split, only reported.
+        The most one grid may hold: atoms heavier than this are reported (``heavy_atoms``);
+        units are never split here, only reported (:mod:`~gridmap.engine.canvas.split_units`
+        splits them before).
+    max_cluster_weight : float, optional
+        A cluster of scattered buildings heavier than this is split by k-means on building
+        centroids until every part is under it (or a single building). Default
+        ``max_atom_weight``; the partition passes about half the band's width, so that grids
+        can be balanced from such atoms.
     min_part_area_m2 : float
         An atom's detached territory part smaller than this, holding no footprint, goes to the
         neighbouring cell it shares the most boundary with.
@@ -207,7 +214,7 @@ def build_canvas(
         data.unit_names,
         data.main_roads,
         cluster_distance=cluster_distance_m,
-        max_weight=max_atom_weight,
+        max_weight=max_atom_weight if max_cluster_weight is None else max_cluster_weight,
         seed=seed,
     )
     if not atoms.kind:  # no building and no unit: the whole community is one empty atom
@@ -247,7 +254,16 @@ def build_canvas(
         ),
         adjacency=adj,
         metric=data.metric,
-        report=_report(data, atoms, atom_ids, atom_frame, len(cells), merged, max_atom_weight),
+        report=_report(
+            data,
+            atoms,
+            atom_ids,
+            atom_frame,
+            len(cells),
+            merged,
+            max_atom_weight,
+            max_atom_weight if max_cluster_weight is None else max_cluster_weight,
+        ),
     )
 
 
@@ -324,6 +340,7 @@ def _report(
     n_cells: int,
     merged_parts: int,
     max_atom_weight: float,
+    max_cluster_weight: float,
 ) -> dict[str, Any]:
     """Counts, and every decision the canvas made about the input, by id."""
     on_ids = data.building_ids[data.on_canvas]
@@ -361,7 +378,7 @@ def _report(
     for split in report["split_clusters"]:
         warnings.append(
             f"a cluster of {split['buildings']} scattered buildings weighed more than "
-            f"{max_atom_weight:g} and was split by k-means into {split['parts']} atoms"
+            f"{max_cluster_weight:g} and was split by k-means into {split['parts']} atoms"
         )
     for merged in report["merged_atoms"]:
         warnings.append(

@@ -1,14 +1,18 @@
 """Split a unit too heavy for one grid along its own buildings, before the canvas is laid.
 
-A compound of 9,000 residents cannot be one grid of about 3,000. It is divided into
-k = round(weight / target) parts by slicing its buildings along the unit's long axis into
-runs of equal weight, and each part gets the share of the unit's polygon nearest its
-buildings, with every footprint wholly inside its own part. A unit that cannot be split (one
-building, or fewer buildings than parts) stays whole and becomes one grid; both are reported.
+A compound of 9,000 residents cannot be one grid of about 3,000. It is divided into parts
+of at most ``part_max`` (the partition passes about half the band's width, so that the
+grids can be balanced from the parts, as from scattered buildings' atoms; by default k =
+round(weight / target) parts): its buildings are halved again and again across the group's
+long axis, each half holding its share of the weight, and each part gets the share of the
+unit's polygon nearest its buildings, with every footprint wholly inside its own part. Lines
+between parts run between buildings, never through one. A unit of a single building cannot
+be split: it stays whole and becomes one grid; both are reported.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import geopandas as gpd
@@ -27,12 +31,14 @@ def split_heavy_units(
     maximum: float,
     weight: str = "residents",
     metric: Any,
+    part_max: float | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
     """(buildings, units, notes) with every unit heavier than ``maximum`` split where possible.
 
     ``metric`` converts lon/lat arrays to metres and back: a pair (forward, inverse) of
     functions ``f(x, y) -> (x, y)``. Parts are new units "<id>#1", "<id>#2"…; their buildings'
-    ``unit_id`` points at them.
+    ``unit_id`` points at them. ``part_max``: parts of at most this weight (a single building
+    heavier stays a part of its own); default: ``round(weight / target)`` parts.
     """
     forward, inverse = metric
     unit_weight = (
@@ -48,9 +54,12 @@ def split_heavy_units(
         unit = units[units["id"] == uid].iloc[0]
         members = buildings[buildings["unit_id"] == uid]
         total = float(members[weight].sum())
-        k = max(2, round(total / target))
+        if part_max is None:
+            k = max(2, round(total / target))
+        else:
+            k = min(max(2, math.ceil(total / part_max)), len(members))
         name = unit.get("name")
-        if len(members) < k:
+        if len(members) < k or len(members) < 2:
             notes.append(
                 f"unit {uid} {name}: {total:,.0f} {weight} in {len(members)} building(s) "
                 f"cannot be split into {k} grids; kept whole as one grid"
@@ -72,33 +81,59 @@ def split_heavy_units(
         keep_units.append(gpd.GeoDataFrame(rows, geometry="geometry", crs=units.crs))
         weights = [int(members[weight].to_numpy()[groups == g].sum()) for g in range(k)]
         notes.append(
-            f"unit {uid} {name}: {total:,.0f} {weight} is more than one grid holds; split "
-            f"along its own buildings into {k} parts of {', '.join(f'{w:,}' for w in weights)}"
+            f"unit {uid} {name}: {total:,.0f} {weight} is more than one grid holds (at most "
+            f"{maximum:,.0f}); split between its buildings into {k} parts of "
+            f"{', '.join(f'{w:,}' for w in weights)}"
         )
     out = pd.concat(keep_units, ignore_index=True)
     return buildings, gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs), notes
 
 
 def _balanced_groups(footprints: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """k groups of buildings of near-equal weight, consecutive along the unit's long axis.
+    """k groups of buildings of near-equal weight, each a compact block of the unit.
 
-    Slicing along the principal axis keeps every group in one band across the unit, so each
-    part's territory is one piece (groups balanced by k-means can interleave).
+    The buildings are cut in two across their long axis (principal axis of the centroids),
+    the halves holding k//2 and k - k//2 shares of the weight, and each half again, until k
+    groups remain. A cut across the principal axis keeps each group in one band of its
+    parent, so each part's territory is one piece (groups balanced by k-means can
+    interleave).
     """
     centres = shapely.centroid(footprints)
     xy = np.column_stack([shapely.get_x(centres), shapely.get_y(centres)])
-    xy = xy - xy.mean(0)
-    axis = np.linalg.svd(xy, full_matrices=False)[2][0] if len(xy) > 1 else np.array([1.0, 0.0])
-    along = xy @ axis
-    order = np.lexsort((xy[:, 1], xy[:, 0], along))
-    cumulative = np.cumsum(weights[order]) - weights[order] / 2
-    total = max(float(weights.sum()), 1e-9)
-    groups = np.empty(len(order), dtype=int)
-    groups[order] = np.minimum((cumulative / total * k).astype(int), k - 1)
-    for g in range(k):  # no empty group: take the nearest building of the next one
-        if not (groups == g).any():
-            groups[order[min(g, len(order) - 1)]] = g
+    groups = np.zeros(len(xy), dtype=int)
+    todo = [(np.arange(len(xy)), k, 0)]  # (members, parts to make, first group label)
+    while todo:
+        members, parts, label = todo.pop()
+        if parts == 1 or len(members) == 1:
+            groups[members] = label
+            continue
+        first = _cut_across(xy[members], weights[members], parts // 2 / parts)
+        # every side keeps at least one building per part it is to make
+        lo = min(max(first, parts // 2), len(members) - (parts - parts // 2))
+        order = _along_long_axis(xy[members])
+        todo.append((members[order[:lo]], parts // 2, label))
+        todo.append((members[order[lo:]], parts - parts // 2, label + parts // 2))
     return groups
+
+
+def _along_long_axis(xy: np.ndarray) -> np.ndarray:
+    """Order of points along their principal axis (ties broken by x, then y)."""
+    local = xy - xy.mean(0)
+    if len(local) > 1 and np.ptp(local, axis=0).max() > 0:
+        axis = np.linalg.svd(local, full_matrices=False)[2][0]
+    else:
+        axis = np.array([1.0, 0.0])
+    return np.lexsort((local[:, 1], local[:, 0], local @ axis))
+
+
+def _cut_across(xy: np.ndarray, weights: np.ndarray, share: float) -> int:
+    """How many points, in long-axis order, hold ``share`` of the weight (nearest cut)."""
+    order = _along_long_axis(xy)
+    cumulative = np.cumsum(weights[order])
+    total = float(cumulative[-1]) if len(cumulative) else 0.0
+    if total <= 0:
+        return max(1, round(len(xy) * share))
+    return int(np.argmin(np.abs(cumulative - share * total))) + 1
 
 
 def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) -> list:  # type: ignore[no-untyped-def]

@@ -6,7 +6,9 @@ then every cell takes its atom's grid. Cells tile the community, so the grids do
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import math
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +23,10 @@ from gridmap.engine.canvas.build import build_canvas
 from gridmap.engine.canvas.split_units import split_heavy_units
 from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts, firm_mask
 from gridmap.engine.gridcodes import number_grids
-from gridmap.engine.partition.solve import n_parts_for, partition_graph
+from gridmap.engine.partition.rules import own_grid_units, solve_with_own_grids, split_large
+from gridmap.engine.partition.solve import n_parts_for
 from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
+from gridmap.errors import InputError
 
 __all__ = [
     "CommunityGraph",
@@ -41,6 +45,11 @@ MIN_CONTACT_M = 1.0
 ROAD_CORRIDOR_M = 12.0
 ROAD_EDGE_COST = 0.6
 ROAD_STEP_M = 5.0
+# Scattered buildings are grouped into atoms weighing at most this share of the band's width
+# (±20% of 3,000: 600 residents), never less than MIN_CLUSTER_SHARE of the target: atoms
+# merely under the band's maximum (31 atoms of ~800) cannot be balanced into a ±600 band.
+CLUSTER_SHARE_OF_BAND = 0.5
+MIN_CLUSTER_SHARE = 0.05
 
 
 @dataclass
@@ -60,7 +69,8 @@ class CommunityGraph:
 
     ``weights``, ``graph``, ``areas``, ``perimeters`` and ``centroids`` (metres) are per atom, in
     the order of ``canvas.atoms``; ``cell_atom`` is each cell's atom position; ``n_parts`` the
-    number of grids; ``notes`` say how heavy units were split and how the count was chosen.
+    number of grids; ``notes`` say how heavy units were split and how the count was chosen;
+    ``own_atoms`` are the atoms of units that are a grid of their own (``own_grid``).
     """
 
     code: str
@@ -75,6 +85,7 @@ class CommunityGraph:
     notes: list[str]
     metric: Any
     edge_road: np.ndarray  # per edge of ``graph``: metres of the shared boundary along roads
+    own_atoms: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def edge_cost(self) -> np.ndarray:
@@ -100,14 +111,17 @@ def community_graph(
     crs = metric_crs(community.bounds, metric_epsg)
     metric = lonlat_to(crs)
     to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
-    buildings, units, split_notes = split_heavy_units(
+    own = own_grid_units(units)
+    buildings, split, split_notes = split_heavy_units(
         buildings,
-        units,
+        units[~units["id"].isin(own)] if own else units,
         target=target,
         maximum=target * (1 + tolerance),
         weight=weight,
         metric=(metric, lambda x, y: to_lonlat.transform(x, y)),
+        part_max=cluster_cap(target, tolerance),
     )
+    units = pd.concat([split, units[units["id"].isin(own)]], ignore_index=True) if own else split
     canvas = build_canvas(
         community_code,
         community,
@@ -116,21 +130,31 @@ def community_graph(
         roads=roads,
         metric=crs,
         max_atom_weight=target * (1 + tolerance),
+        max_cluster_weight=cluster_cap(target, tolerance),
         seed=seed,
     )
     atom_ids = canvas.atoms.index.to_numpy()
     position = pd.Series(np.arange(len(atom_ids)), index=atom_ids)
     cell_atom = position[canvas.cells["atom_id"].to_numpy()].to_numpy()
     weights = canvas.atoms[weight].astype(float).fillna(0).to_numpy()
-    total = float(weights.sum())
-    n_parts = min(n_parts_for(total, target, tolerance), len(atom_ids))
+    own_atoms = np.flatnonzero(canvas.atoms["unit_id"].isin(own).to_numpy())
+    rest = np.setdiff1d(np.arange(len(atom_ids)), own_atoms)
+    total = float(weights[rest].sum())
+    n_parts = min(n_parts_for(total, target, tolerance), len(rest)) if len(rest) else 0
+    n_parts += len(own_atoms)
     notes = list(split_notes)
-    rounded = n_parts_for(total, target)
-    if n_parts != min(rounded, len(atom_ids)):
+    for a in own_atoms:
         notes.append(
-            f"{total:,.0f} {weight} in {rounded} grid(s) would make {total / rounded:,.0f} "
-            f"each, outside {target:,.0f} ± {tolerance:.0%}; {n_parts} grids of "
-            f"{total / n_parts:,.0f} instead"
+            f"unit {canvas.atoms['unit_id'].iloc[a]} {canvas.atoms['name'].iloc[a]}: its own "
+            f"grid (专属网格) with {weights[a]:,.0f} {weight}"
+        )
+    rounded = n_parts_for(total, target) + len(own_atoms)
+    if len(rest) and n_parts != min(rounded, len(atom_ids)):
+        notes.append(
+            f"{total:,.0f} {weight} in {rounded - len(own_atoms)} grid(s) would make "
+            f"{total / (rounded - len(own_atoms)):,.0f} each, outside {target:,.0f} ± "
+            f"{tolerance:.0%}; {n_parts - len(own_atoms)} grids of "
+            f"{total / (n_parts - len(own_atoms)):,.0f} instead"
         )
     graph, areas, perimeters, centroids, road = _atom_graph(
         canvas.cells,
@@ -155,7 +179,20 @@ def community_graph(
         notes,
         metric,
         road[firm],
+        own_atoms,
     )
+
+
+def cluster_cap(target: float, tolerance: float) -> float:
+    """The heaviest atom of scattered buildings: about half the band's width.
+
+    Examples
+    --------
+    >>> cluster_cap(3000, 0.2), cluster_cap(3000, 0.0)
+    (600.0, 150.0)
+    """
+    share = CLUSTER_SHARE_OF_BAND * 2 * tolerance
+    return float(target * max(share, MIN_CLUSTER_SHARE))
 
 
 def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -192,8 +229,17 @@ def partition_community(
     seed: int = 0,
     scheme: str = "db11",
     metric_epsg: int | None = None,
+    max_area_km2: float | None = None,
 ) -> CommunityResult:
-    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole."""
+    """Grids for one community: about ``target`` ``weight`` each, contiguous, atoms whole.
+
+    A unit with ``own_grid`` true is a grid of its own, whatever its weight. With
+    ``max_area_km2``, a grid larger than that (a thinly populated village) is split into
+    grids of about equal area, each under it where its atoms allow; the report gives each
+    grid's area (``grid_areas_km2``).
+    """
+    if max_area_km2 is not None and not (math.isfinite(max_area_km2) and max_area_km2 > 0):
+        raise InputError(f"max_area_km2 must be a positive number, not {max_area_km2!r}")
     g = community_graph(
         community_code,
         community,
@@ -207,22 +253,14 @@ def partition_community(
         metric_epsg=metric_epsg,
     )
     canvas, cells, cell_atom, metric = g.canvas, g.canvas.cells, g.cell_atom, g.metric
-    result = partition_graph(
-        g.weights,
-        g.graph,
-        g.n_parts,
-        centroids=g.centroids,
-        areas=g.areas,
-        perimeters=g.perimeters,
-        target=target,
-        tolerance=tolerance,
-        seed=seed,
-        edge_cost=g.edge_cost,
-    )
+    labels, part_notes = solve_with_own_grids(g, target, tolerance, seed)
+    if max_area_km2 is not None:
+        labels, area_notes = split_large(g, labels, max_area_km2 * 1e6, seed)
+        part_notes += area_notes
     labelled = cells.copy()
     labelled["community_code"] = community_code
     cell_labels, moved = _reconnect(
-        result.labels[cell_atom],
+        labels[cell_atom],
         cells[weight].astype(float).fillna(0).to_numpy(),
         firm_contacts(canvas.adjacency, MIN_CONTACT_M),
     )
@@ -242,7 +280,11 @@ def partition_community(
         "atoms": len(g.weights),
         "cells": len(cells),
         "mean_compactness": round(float(table["compactness"].mean()), 3),
-        "boundary_on_roads": _on_roads(g, result.labels),
+        "boundary_on_roads": _on_roads(g, labels),
+        "grid_areas_km2": {
+            c: round(float(a) / 1e6, 3)
+            for c, a in zip(table["code"], table["area_m2"], strict=True)
+        },
         "out_of_band": [
             {"code": c, weight: int(w), "deviation": round(float(d), 3)}
             for c, w, d, ok in zip(
@@ -251,7 +293,7 @@ def partition_community(
             if not ok
         ],
         "notes": g.notes
-        + list(result.notes)
+        + part_notes
         + (
             [f"{moved} empty cell(s) detached from their grid joined the neighbouring grid"]
             if moved
@@ -348,12 +390,16 @@ def partition_communities(
     *,
     roads: gpd.GeoDataFrame | None = None,
     workers: int = 1,
+    progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> list[CommunityResult]:
     """:func:`partition_community` for each row of ``communities`` (code, geometry).
 
     Communities are independent, so with ``workers`` > 1 they run in separate processes.
+    ``progress`` is called with each community's code as soon as it is done (in the order
+    they finish); the results come back in the order of ``communities``.
     """
+    done = progress or (lambda code: None)
     jobs = []
     b_tree = shapely.STRtree(buildings.geometry.values)
     u_tree = shapely.STRtree(units.geometry.values)
@@ -364,10 +410,18 @@ def partition_communities(
         in_r = None if r_tree is None else roads.iloc[r_tree.query(geom, predicate="intersects")]  # type: ignore[union-attr]
         jobs.append((code, geom, in_b, in_u, in_r))
     if workers <= 1:
-        return [partition_community(c, g, b, u, roads=r, **options) for c, g, b, u, r in jobs]
+        results = []
+        for c, g, b, u, r in jobs:
+            results.append(partition_community(c, g, b, u, roads=r, **options))
+            done(c)
+        return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(partition_community, c, g, b, u, roads=r, **options)
             for c, g, b, u, r in jobs
         ]
+        code_of = {f: job[0] for f, job in zip(futures, jobs, strict=True)}
+        for future in as_completed(futures):
+            future.result()  # a failure stops the run here, not after every community
+            done(code_of[future])
         return [f.result() for f in futures]

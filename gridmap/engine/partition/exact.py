@@ -148,6 +148,8 @@ class _Exact:
         """Every connected set within ``rest`` holding ``first``, not above the maximum (each
         once: a unit passed over in one branch is excluded from the branches after it)."""
         start = first.bit_length() - 1
+        if self.w[start] > self.high:  # the unit alone is over the maximum: no part holds it
+            return
         stack = [(first, self.nbr[start] & rest, 0, self.w[start])]
         while stack:
             part, frontier, excluded, weight = stack.pop()

@@ -130,10 +130,16 @@ def explain(
     tolerance: float,
     plan: Plan,
     no_band: Collection[int] = (),
+    lightest_neighbour: Floats | None = None,
 ) -> list[str]:
     """One sentence per part out of band (``no_band``: pieces, by index in ``plan``, where
-    every arrangement was tried and none has all its parts in band)."""
+    every arrangement was tried and none has all its parts in band; ``lightest_neighbour``:
+    per unit, the weight of its lightest neighbour, for units that no arrangement can put in
+    band: below the minimum alone, above the maximum with any neighbour)."""
     low, high = target * (1 - tolerance), target * (1 + tolerance)
+    stranded = np.zeros(len(w), dtype=bool)
+    if lightest_neighbour is not None:
+        stranded = (w < low) & (w + lightest_neighbour > high)
     piece_parts = {}
     for index, (units, k) in enumerate(plan):
         for p in np.unique(labels[units]).tolist():
@@ -149,6 +155,12 @@ def explain(
         piece_weight = w[piece_units].sum()
         if w[heaviest] > high:
             why = f"a single unit ({heaviest}) of {w[heaviest]:,.0f} exceeds the maximum"
+        elif stranded[units].any():
+            u = units[np.argmax(stranded[units])]
+            why = (
+                f"unit {u} weighs {w[u]:,.0f}, below the minimum, and with any of its "
+                f"neighbours above the maximum: no arrangement puts its part in band"
+            )
         elif low <= piece_weight / k <= high and index in no_band:
             why = (
                 f"none of the contiguous arrangements of its {len(piece_units)} units into {k} "

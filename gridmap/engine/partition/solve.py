@@ -22,6 +22,7 @@ from gridmap.engine.partition.build import Piece, components, first_plan
 from gridmap.engine.partition.exact import EXACT_MAX_UNITS, exact_partition
 from gridmap.engine.partition.improve import improve
 from gridmap.engine.partition.pieces import Plan, allocate, explain
+from gridmap.engine.partition.regions import rearrange_regions
 from gridmap.engine.partition.search import INNER_BAND, Search
 from gridmap.errors import InputError
 
@@ -370,8 +371,10 @@ def _solve(
     assert best is not None
     labels = best[1]
     weights = np.bincount(labels, weights=piece.weights, minlength=k)
-    if piece.n > EXACT_MAX_UNITS or (np.abs(weights - target) <= tolerance * target).all():
+    if (np.abs(weights - target) <= tolerance * target).all():
         return labels, moves, False
+    if piece.n > EXACT_MAX_UNITS:  # too large to search whole: search around each part out
+        return rearrange_regions(piece, labels, k, target, tolerance, inner), moves, False
     exact = exact_partition(piece, k, target, tolerance, inner=inner)
     proven = exact.labels is None and exact.complete
     if proven:  # then the fewest parts out of band, if every arrangement can be tried
@@ -415,7 +418,10 @@ def _result(
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = np.where(boundary > 0, 4 * np.pi * part_area / boundary**2, 0.0)
     in_band = np.abs(weight - target) <= tolerance * target * (1 + 1e-12)
-    notes = notes + explain(labels, weight, in_band, w, target, tolerance, plan, no_band)
+    lightest = np.full(adj.n, np.inf)
+    np.minimum.at(lightest, adj.left, w[adj.right])
+    np.minimum.at(lightest, adj.right, w[adj.left])
+    notes = notes + explain(labels, weight, in_band, w, target, tolerance, plan, no_band, lightest)
     return PartitionResult(
         labels,
         weight,

@@ -31,15 +31,18 @@ the metric CRS. Distances in metres become degrees of longitude at the data's la
 - ``crosses_community``, ``split_unit``, ``building_in_two_grids``: one rule for "lies in": a
   shared area above ``min_area_m2`` (a point building: within 1 mm, so a point on a shared edge
   is in both grids); flagged when in two or more. ``unassigned_building``: touches no grid.
-- Weight band (warnings, when ``target`` is given and the grids have the ``weight`` column):
-  ``over_target`` / ``under_target`` outside ``target × (1 ± tolerance)``; ``too_many_grids``
+- Weight band (when ``target`` is given and the grids have the ``weight`` column): warnings
+  ``over_target`` / ``under_target`` outside ``target × (1 ± tolerance)``, ``far_out_of_band``
+  outside ``target × (1 ± 2·tolerance)`` (not for a community's only grid); ``too_many_grids``
   when a community has more than ``n + 1`` grids, ``n = max(1, round(total / target))``, and
-  its grids are below the band on average. 5,000 residents in 10 grids at 3,000: n = 2,
-  500 per grid, flagged; a community of grids inside the band is never flagged. A grid's
+  its grids are below the band on average; with ``2n`` grids or more that is the error
+  ``fragmented_community``. 5,000 residents in 10 grids at 3,000: n = 2, 500 per grid,
+  fragmented; a community of grids inside the band is never flagged. A grid's
   community is its ``community_column`` value, else the community of ``communities`` holding
   most of it, else the first 12 digits of a 15-digit grid code.
 
-``ok`` is False when any issue is an error; the weight band only warns.
+``ok`` is False when any issue is an error; the weight band only warns, but for a fragmented
+community.
 """
 
 from __future__ import annotations

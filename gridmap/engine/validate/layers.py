@@ -252,15 +252,28 @@ def check_weight(
     tolerance: float,
     weight: str,
 ) -> list[CoverageIssue]:
-    """over_target / under_target per grid, too_many_grids per community (warnings).
+    """The weight band: per grid, then per community.
 
-    too_many_grids: a community whose total weight calls for ``n = max(1, round(total /
+    Per grid (warnings): ``over_target`` / ``under_target`` outside ``target × (1 ± tolerance)``;
+    ``far_out_of_band`` outside twice that deviation (``target × (1 ± 2·tolerance)``, 1,800 and
+    4,200 at 3,000 ± 20%), unless the grid is its community's only one (a community lighter or
+    heavier than a grid has no choice).
+
+    Per community: a community whose total weight calls for ``n = max(1, round(total /
     target))`` grids but has more than ``n + 1``, and whose grids are below the band on average
-    (mean < ``target × (1 - tolerance)``). One spare grid is allowed (a river or a main road
-    may force it), and a large community of grids inside the band is not flagged for rounding.
-    5,000 residents in 10 grids at a target of 3,000 (n = 2, mean 500) is flagged.
+    (mean < ``target × (1 - tolerance)``), is ``too_many_grids`` (a warning); with ``2n`` grids
+    or more it is ``fragmented_community``, an error. One spare grid is allowed (a river or a
+    main road may force it), and a large community of grids inside the band is not flagged for
+    rounding. 5,000 residents in 10 grids at a target of 3,000 (n = 2, mean 500) is
+    fragmented: the inconsistency found in practice, which no partition by the band makes.
     """
     high, low = target * (1 + tolerance), target * (1 - tolerance)
+    far_high, far_low = target * (1 + 2 * tolerance), target * (1 - 2 * tolerance)
+    known = np.flatnonzero(pd.notna(community_of))
+    names, group = np.unique(community_of[known].astype(str), return_inverse=True)
+    count = np.bincount(group, minlength=len(names))
+    alone = np.zeros(len(codes), dtype=bool)  # the only grid of its community
+    alone[known] = count[group] == 1
     issues = []
     for row in np.flatnonzero(np.isfinite(weights)):
         value = float(weights[row])
@@ -268,6 +281,9 @@ def check_weight(
             continue
         kind, word, bound = ("over_target", "above", high) if value > high else (
             "under_target", "below", low)  # fmt: skip
+        if not alone[row] and not far_low <= value <= far_high:
+            kind, bound = "far_out_of_band", far_high if value > high else far_low
+            word = f"{word} even"
         place = where(lonlat[row])
         issues.append(
             CoverageIssue(
@@ -279,11 +295,8 @@ def check_weight(
                 value,
             )
         )
-    known = np.flatnonzero(pd.notna(community_of))
     if not len(known):
         return issues
-    names, group = np.unique(community_of[known].astype(str), return_inverse=True)
-    count = np.bincount(group, minlength=len(names))
     finite = np.isfinite(weights[known])
     total = np.bincount(group[finite], weights[known][finite], minlength=len(names))
     weighed = np.bincount(group[finite], minlength=len(names)) > 0
@@ -294,13 +307,15 @@ def check_weight(
         shown = lonlat[rows][~(shapely.is_missing(lonlat[rows]) | shapely.is_empty(lonlat[rows]))]
         geometry = shapely.geometrycollections(shown) if len(shown) else None
         n, need = int(count[k]), int(needed[k])
+        fragmented = n >= 2 * need
         issues.append(
             CoverageIssue(
-                "too_many_grids",
+                "fragmented_community" if fragmented else "too_many_grids",
                 tuple(sorted(str(c) for c in codes[rows])),
                 f"Community {names[k]} has {total[k]:,.0f} {weight} in {n} grids "
                 f"({total[k] / n:,.0f} per grid); at the target of {target:,.0f} it needs "
-                f"about {need}, {where(geometry)}.",
+                f"about {need}{': it is cut into pieces' if fragmented else ''}, "
+                f"{where(geometry)}.",
                 geometry,
                 float(n - need),
                 (str(names[k]),),

@@ -37,13 +37,16 @@ ISSUE_KINDS: dict[str, str | None] = {
     "split_unit": "area_m2",
     "unassigned_building": None,
     "building_in_two_grids": "area_m2",
+    "fragmented_community": "excess_grids",
     "over_target": "weight",
     "under_target": "weight",
+    "far_out_of_band": "weight",
     "too_many_grids": "excess_grids",
 }
 
-# The weight band advises; everything else breaks "every point in exactly one grid".
-WARNING_KINDS = frozenset({"over_target", "under_target", "too_many_grids"})
+# The weight band advises; everything else breaks "every point in exactly one grid", or (a
+# fragmented community: 5,000 residents in 10 grids) is a defect found in practice.
+WARNING_KINDS = frozenset({"over_target", "under_target", "far_out_of_band", "too_many_grids"})
 
 _ORDER = {kind: i for i, kind in enumerate(ISSUE_KINDS)}
 _COUNTS = ("count", "excess_grids")

@@ -6,7 +6,7 @@ metres (see :class:`~gridmap.engine.validate.space.MetricSpace`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from scipy.sparse import csgraph
 
 from gridmap.engine.validate.report import CoverageIssue
 from gridmap.engine.validate.space import (
+    NOISE_WIDTH_M,
     TOUCH_M,
     MetricSpace,
     and_list,
@@ -196,10 +197,11 @@ def check_coverage(
     gaps, uncovered = _gaps(grids, area, union, space, sliver_width_m, min_area_m2)
     outside = [] if boundary is None else _outside(grids, flagged, boundary, space, min_area_m2)
     found = overlaps + gaps + outside
-    segments, owner, place = _unexplained(
-        edges, flagged, [f.geometry for f in found], space, sliver_width_m
+    segments, owner, place, beside = _unexplained(
+        grids, edges, flagged, found, boundary, space, sliver_width_m
     )
-    issues = [f.issue for f in found] + _edge_issues(
+    issues = [_naming(f.issue, beside.get(k, set())) for k, f in enumerate(found)]
+    issues += _edge_issues(
         grids, segments, owner, place, union if boundary is None else None, space,
         sliver_width_m, min_area_m2,
     )  # fmt: skip
@@ -350,43 +352,82 @@ def _outside(
 
 
 def _unexplained(
+    grids: GridSet,
     edges: NDArray[np.object_],
     flagged: NDArray[np.bool_],
-    explained: list[shapely.Geometry],
+    explained: list[_Found],
+    boundary: shapely.Geometry | None,
     space: MetricSpace,
     sliver_width_m: float,
-) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.int64], dict[int, set[str]]]:
     """Invalid edge segments that touch no reported gap, overlap or outside part, by place.
 
     Each invalid edge is cut into segments: a gap or an overlap leaves the vertices of its
-    neighbours unmatched too, and those segments touch it (within half ``sliver_width_m``).
+    neighbours unmatched too, and those segments touch it (within half ``sliver_width_m``);
+    so they are explained by it. A grid so explained that the issue does not name (its corner
+    meets the overlap, say) is named beside it: every grid GEOS flags is named by some issue.
+    Segments lying along the given ``boundary`` are explained by it: GEOS's ``gap_width`` test
+    flags the coverage's own outline where it runs within ``gap_width`` of itself (a sharp spike
+    or a narrow inlet of the community), but an edge on the boundary has no neighbour to match,
+    and what lies between it and the boundary is the gap rule's to find. Without this, a
+    community checked alone (after an edit) reported its spikes as mismatched edges that the
+    check of the whole district, where a neighbour's grid fills them, did not.
     The rest are grouped into places: segments within half ``sliver_width_m`` of each other,
-    transitively. Returns the segments, the grid (position) owning each, and its place.
+    transitively. Returns the segments, the grid (position) owning each, its place, and the
+    codes to name beside each explaining issue (by its position in ``explained``).
     """
     none = np.array([], dtype=np.int64)
+    beside: dict[int, set[str]] = {}
     if not flagged.any():
-        return np.array([], dtype=object), none, none
+        return np.array([], dtype=object), none, none, beside
     parts, part_owner = shapely.get_parts(edges[flagged], return_index=True)
     coords, which = shapely.get_coordinates(parts, return_index=True)
     step = np.flatnonzero(which[1:] == which[:-1])
     segments = shapely.linestrings(np.stack([coords[step], coords[step + 1]], axis=1))
     owner = np.flatnonzero(flagged)[part_owner[which[step]]]
+    if boundary is not None and len(segments):
+        outline = shapely.boundary(boundary)
+        shapely.prepare(outline)
+        ends = shapely.get_coordinates(segments).reshape(-1, 2, 2)
+        probes = shapely.points(np.concatenate([ends[:, 0], ends.mean(axis=1), ends[:, 1]]))
+        near = shapely.dwithin(outline, probes, space.degrees(NOISE_WIDTH_M))
+        along = near.reshape(3, -1).all(axis=0)
+        segments, owner = segments[~along], owner[~along]
     # The same place: within half the sliver width (at least 1 cm). A vertex on a
     # neighbour's edge makes nearly parallel lines meet, and the overlay may place that
     # meeting point millimetres along them.
     reach = space.degrees(max(sliver_width_m / 2.0, 10 * TOUCH_M))
-    if explained:
-        cover = shapely.union_all(explained)
-        shapely.prepare(cover)
-        loose = ~shapely.dwithin(segments, cover, reach)
+    if explained and len(segments):
+        places = np.array([f.geometry for f in explained], dtype=object)
+        seg, by = shapely.STRtree(places).query(segments, predicate="dwithin", distance=reach)
+        owner_code = grids.codes[grids.rows[owner]]
+        for f, code in {(int(f), str(owner_code[k])) for k, f in zip(seg, by, strict=True)}:
+            if code not in explained[f].issue.grids:
+                beside.setdefault(f, set()).add(code)
+        loose = np.ones(len(segments), dtype=bool)
+        loose[seg] = False
         segments, owner = segments[loose], owner[loose]
     if not len(segments):
-        return segments, none, none
+        return segments, none, none, beside
     a, b = shapely.STRtree(segments).query(segments, predicate="dwithin", distance=reach)
     near = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(len(segments), len(segments)))
     place = csgraph.connected_components(near, directed=False)[1].astype(np.int64)
     order = np.argsort(place, kind="stable")
-    return segments[order], owner[order].astype(np.int64), place[order]
+    return segments[order], owner[order].astype(np.int64), place[order], beside
+
+
+def _naming(issue: CoverageIssue, beside: set[str]) -> CoverageIssue:
+    """``issue`` naming also the grids in ``beside``, whose edges it leaves unmatched."""
+    extra = sorted(beside - set(issue.grids))
+    if not extra:
+        return issue
+    many = len(extra) > 1
+    whose = f"The edges of grids {and_list(extra)}" if many else f"The edge of grid {extra[0]}"
+    return replace(
+        issue,
+        grids=tuple(sorted({*issue.grids, *extra})),
+        detail=f"{issue.detail} {whose} next to it {'do' if many else 'does'} not match either.",
+    )
 
 
 def _edge_issues(
@@ -427,20 +468,39 @@ def _edge_issues(
                 ).issue
     owners = np.split(pair[:, 1], np.searchsorted(pair[:, 0], np.arange(1, len(lines))))
     out = []
+    reach = space.degrees(max(sliver_width_m / 2.0, 10 * TOUCH_M))
     for i, mine in enumerate(owners):
-        if i in outward:
-            out.append(outward[i])
+        if i not in outward:
+            out.append(_mismatch(grids, lines[i], float(length[i]), grids.codes_of(mine)))
             continue
-        codes = grids.codes_of(mine)
-        out.append(
-            CoverageIssue(
-                "mismatched_edge",
-                codes,
-                f"The edges of grids {and_list(codes)} do not match over {m(length[i])} "
-                f"{where(lines[i])}: their vertices differ or the edges cross or nearly touch, "
-                "leaving no overlap or gap of reportable size.",
-                lines[i],
-                float(length[i]),
+        # The gap explains the edges along it; a chain of unmatched edges that merely leads
+        # to it (a grid whose vertices differ from its neighbour's all the way) is reported
+        # on its own, so that no grid GEOS flags goes unnamed.
+        gap = outward[i]
+        ours = place == i
+        near = shapely.dwithin(segments[ours], gap.geometry, reach)
+        codes = grids.codes[grids.rows[owner[ours]]]
+        out.append(_naming(gap, {str(c) for c in codes[near]}))
+        if not near.all():
+            far = segments[ours][~near]
+            far_owner = owner[ours][~near]
+            longest = max(
+                float(space.length(far[far_owner == o]).sum()) for o in np.unique(far_owner)
             )
-        )
+            far_line = shapely.multilinestrings(far)
+            out.append(_mismatch(grids, far_line, longest, grids.codes_of(far_owner)))
     return out
+
+
+def _mismatch(
+    grids: GridSet, line: shapely.Geometry, length: float, codes: tuple[str, ...]
+) -> CoverageIssue:
+    return CoverageIssue(
+        "mismatched_edge",
+        codes,
+        f"The edges of grids {and_list(codes)} do not match over {m(length)} {where(line)}: "
+        "their vertices differ or the edges cross or nearly touch, leaving no overlap or gap "
+        "of reportable size.",
+        line,
+        length,
+    )

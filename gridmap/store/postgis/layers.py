@@ -33,7 +33,7 @@ from gridmap.errors import DuplicateIdError, InputError, StoreError
 from gridmap.schema import LAYERS, RESERVED_LAYERS, Layer, conform, layer
 from gridmap.schema import single_part_where_possible as _single_parts
 from gridmap.store.common import check_layer_frame
-from gridmap.store.postgis_partitions import (
+from gridmap.store.postgis.partitions import (
     PARTITIONED,
     attach_district_table,
     district_of_code,

@@ -13,9 +13,9 @@ from psycopg import sql
 
 from gridmap.errors import StoreError
 from gridmap.schema import LAYERS
-from gridmap.store.postgis import apply_migrations, available_migrations
-from gridmap.store.postgis_layers import table, tables
-from gridmap.store.postgis_partitions import PARTITIONED, partitions
+from gridmap.store.postgis.layers import table, tables
+from gridmap.store.postgis.migrations import apply_migrations, available_migrations
+from gridmap.store.postgis.partitions import PARTITIONED, partitions
 
 __all__ = ["connect_checked", "database_status", "describe", "upgrade_database"]
 

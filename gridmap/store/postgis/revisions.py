@@ -23,8 +23,8 @@ from psycopg import sql
 
 from gridmap.schema import PLAN_GRIDS, conform, single_part_where_possible
 from gridmap.store.common import CELL_ATTRS, check_revision
-from gridmap.store.postgis_layers import copy_rows
-from gridmap.store.postgis_partitions import district_of_code, ensure_partitions
+from gridmap.store.postgis.layers import copy_rows
+from gridmap.store.postgis.partitions import district_of_code, ensure_partitions
 
 __all__ = [
     "StagedRevision",

@@ -2,7 +2,7 @@
 
 Before the storage contract a plan was three tables written whole (``plans`` with
 weight/target/… columns, ``plan_cells`` and ``plan_grids`` keyed by plan id). Opening such a
-file with :class:`~gridmap.store.gpkg_store.GpkgStore` moves every plan into the new tables, in
+file with :class:`~gridmap.store.gpkg.store.GpkgStore` moves every plan into the new tables, in
 the store's first transaction, so nothing is lost and nothing is half moved.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-from gridmap.store.gpkg_file import decode, drop_table, geometry_column, table_exists
-from gridmap.store.gpkg_layers import shapely_single
+from gridmap.store.gpkg.file import decode, drop_table, geometry_column, table_exists
+from gridmap.store.gpkg.layers import shapely_single
 
 __all__ = ["OldPlan", "take_old_plans"]
 

@@ -4,8 +4,8 @@ Every write goes through :meth:`Workspace.write`, which is all-or-nothing: one S
 transaction (``BEGIN IMMEDIATE``, WAL journal) inside the file, so a failed or killed import
 leaves the workspace exactly as it was, and SQLite's write lock lets one writer in at a time.
 The tables are plain GeoPackage tables, registered for GDAL and QGIS
-(:mod:`gridmap.store.gpkg_file`). Plans, incidents and the rest of the storage contract live in
-the same file, written by :class:`gridmap.store.gpkg_store.GpkgStore`.
+(:mod:`gridmap.store.gpkg.file`). Plans, incidents and the rest of the storage contract live in
+the same file, written by :class:`gridmap.store.gpkg.store.GpkgStore`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from gridmap.store.common import check_bbox
-from gridmap.store.gpkg_file import connect, ensure_geopackage
-from gridmap.store.gpkg_layers import present_layers, read_layer, write_layers
+from gridmap.store.gpkg.file import connect, ensure_geopackage
+from gridmap.store.gpkg.layers import present_layers, read_layer, write_layers
 
 __all__ = ["GPKG_DATASET_OPTIONS", "Workspace"]
 

@@ -17,8 +17,8 @@ import pandas as pd
 
 from gridmap.schema import PLAN_GRIDS, conform
 from gridmap.store.common import CELL_ATTRS, check_revision
-from gridmap.store.gpkg_file import decode, encode
-from gridmap.store.gpkg_layers import as_stored, insert_frame, read_layer, shapely_single
+from gridmap.store.gpkg.file import decode, encode
+from gridmap.store.gpkg.layers import as_stored, insert_frame, read_layer, shapely_single
 
 __all__ = ["StagedRevision", "insert_revision", "read_cells", "read_grids", "stage_revision"]
 

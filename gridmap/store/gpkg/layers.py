@@ -1,7 +1,7 @@
 """Schema layers as GeoPackage tables: create, write in the caller's transaction, read.
 
 Used by :class:`gridmap.store.gpkg.Workspace` (reference layers) and
-:class:`gridmap.store.gpkg_store.GpkgStore` (reference layers and the store's own tables). Reads
+:class:`gridmap.store.gpkg.store.GpkgStore` (reference layers and the store's own tables). Reads
 go through Python's sqlite3 as well, never through GDAL: two SQLite libraries in one process
 (Python's and the one bundled with GDAL) must not hold the same file, or closing one's file
 handle drops the other's POSIX locks.
@@ -21,7 +21,7 @@ import shapely
 from gridmap.errors import DuplicateIdError, InputError
 from gridmap.schema import LAYERS, RESERVED_LAYERS, Layer, conform, layer
 from gridmap.store.common import check_bbox, check_layer_frame
-from gridmap.store.gpkg_file import (
+from gridmap.store.gpkg.file import (
     create_table,
     decode,
     drop_table,
@@ -160,13 +160,19 @@ def read_layer(
 
 
 def present_layers(conn: sqlite3.Connection) -> list[str]:
-    """Schema layers that exist as tables in the file (reference layers first)."""
+    """Schema layers that exist as tables in the file (reference layers first); the plan
+    tables only when they hold rows (a store's empty tables are not a workspace's layers)."""
     from gridmap.schema import PLAN_LAYERS
 
     if not table_exists(conn, "gpkg_contents"):
         return []
     have = {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}
-    return [name for name in (*LAYERS, *PLAN_LAYERS) if name in have]
+    return [
+        name
+        for name in (*LAYERS, *PLAN_LAYERS)
+        if name in have
+        and (name in LAYERS or conn.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone())
+    ]
 
 
 def filled_layers(conn: sqlite3.Connection) -> list[str]:

@@ -1,25 +1,18 @@
-"""PostGIS layers and migrations: the six layers of :mod:`gridmap.schema` in schema ``gridmap``.
+"""Whole layers between PostGIS and a GeoPackage workspace.
 
 :class:`PostgisLayers` reads and writes whole layers exactly as :class:`Workspace` does (same
 columns, dtypes and geometries), so that a workspace moves to PostgreSQL and back unchanged;
-:func:`load_workspace` and :func:`dump_to_workspace` do that move (``gridmap db load|dump``).
-The full storage contract (plans, revisions, publications…) is
-:class:`gridmap.store.postgis_store.PostgisStore`.
-
-The tables come from the numbered files in ``gridmap/store/sql``, applied by
-:func:`apply_migrations` and recorded in ``public.gridmap_migrations``. A write is one
-transaction for all its layers; rows travel by binary ``COPY`` with EWKB geometry, and a
-replaced district is loaded into a fresh partition indexed once (see
-:mod:`gridmap.store.postgis_layers`).
+:func:`load_workspace` and :func:`dump_to_workspace` do that move for the layers (a full backup
+of a store, plans and records too, is :mod:`gridmap.store.backup`). A write is one transaction
+for all its layers; rows travel by binary ``COPY`` with EWKB geometry, and a replaced district
+is loaded into a fresh partition indexed once (see :mod:`gridmap.store.postgis.layers`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -29,92 +22,17 @@ from psycopg import sql
 from gridmap.errors import InputError, StoreError
 from gridmap.schema import LAYERS, layer
 from gridmap.store.common import check_bbox
-from gridmap.store.gpkg import Workspace
-from gridmap.store.postgis_layers import filled_layers, read_layer, write_layers
+from gridmap.store.gpkg.workspace import Workspace
+from gridmap.store.postgis.layers import filled_layers, read_layer, write_layers
+from gridmap.store.postgis.migrations import apply_migrations
+from gridmap.store.postgis.store import PostgisStore
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
-__all__ = [
-    "PostgisLayers",
-    "apply_migrations",
-    "available_migrations",
-    "dump_to_workspace",
-    "load_workspace",
-]
+__all__ = ["PostgisLayers", "dump_to_workspace", "load_workspace"]
 
-_MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-_MIGRATION_LOCK = 0x6772_6964  # pg_advisory_xact_lock key ("grid"): one migrator at a time
-
-_CREATE_MIGRATIONS = sql.SQL(
-    "CREATE TABLE IF NOT EXISTS public.gridmap_migrations ("
-    "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-)
-_HAS_MIGRATIONS = sql.SQL("SELECT to_regclass('public.gridmap_migrations')")
-_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s)")
-_APPLIED = sql.SQL("SELECT version FROM public.gridmap_migrations")
-_RECORD = sql.SQL("INSERT INTO public.gridmap_migrations (version) VALUES (%s)")
 _SNAPSHOT = sql.SQL("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-
-
-def apply_migrations(conn: psycopg.Connection[Any]) -> list[int]:
-    """Apply the numbered ``gridmap/store/sql/NNN_*.sql`` files not yet applied, in order.
-
-    Each applied version is recorded in ``public.gridmap_migrations(version, applied_at)``; a
-    second call applies nothing. Runs in one transaction (a savepoint inside a caller's
-    transaction) under an advisory lock, so concurrent callers do not race.
-
-    Returns the versions applied by this call.
-
-    Examples
-    --------
-    >>> import psycopg
-    >>> with psycopg.connect("postgresql://postgres@127.0.0.1/gridmap") as conn:  # doctest: +SKIP
-    ...     apply_migrations(conn), apply_migrations(conn)
-    ([1], [])
-    """
-    migrations = _migrations()
-    applied: list[int] = []
-    # Up to date (the usual case, on every write): no lock, so writers do not queue on it.
-    if conn.execute(_HAS_MIGRATIONS).fetchone() != (None,):
-        done = {version for (version,) in conn.execute(_APPLIED)}
-        if all(version in done for version, _, _ in migrations):
-            return applied
-    with conn.transaction():
-        conn.execute(_LOCK, (_MIGRATION_LOCK,))
-        conn.execute(_CREATE_MIGRATIONS)
-        done = {version for (version,) in conn.execute(_APPLIED)}
-        for version, name, text in migrations:
-            if version in done:
-                continue
-            try:
-                with conn.transaction():
-                    conn.execute(text)  # several statements: bytes, simple query protocol
-                    conn.execute(_RECORD, (version,))
-            except psycopg.Error as exc:
-                raise StoreError(f"migration {name} failed: {exc}") from exc
-            applied.append(version)
-    return applied
-
-
-def available_migrations() -> list[tuple[int, str]]:
-    """(version, file name) of every migration this gridmap carries, in order."""
-    return [(version, name) for version, name, _ in _migrations()]
-
-
-def _migrations() -> list[tuple[int, str, bytes]]:
-    found: dict[int, tuple[int, str, bytes]] = {}
-    for entry in resources.files(__package__).joinpath("sql").iterdir():
-        if not entry.name.endswith(".sql"):
-            continue
-        match = _MIGRATION_FILE.match(entry.name)
-        if match is None:
-            raise StoreError(f"migration file {entry.name!r} is not named NNN_name.sql")
-        version = int(match.group(1))
-        if version in found:
-            raise StoreError(f"migrations {found[version][1]} and {entry.name} share a number")
-        found[version] = (version, entry.name, entry.read_bytes())
-    return [found[v] for v in sorted(found)]
 
 
 class PostgisLayers:
@@ -178,7 +96,7 @@ class PostgisLayers:
         already in the layer (when appending) or twice in a frame raises
         :class:`DuplicateIdError`; nothing is written then. Replacing buildings or grids
         loads each district into a fresh partition indexed once (see
-        :mod:`gridmap.store.postgis_layers`).
+        :mod:`gridmap.store.postgis.layers`).
         """
         with self._connect() as conn:
             apply_migrations(conn)
@@ -217,8 +135,6 @@ def load_workspace(
     per layer of the workspace. A workspace file that does not exist is an InputError (it
     would otherwise empty the database).
     """
-    from gridmap.store.postgis_store import PostgisStore
-
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     if not ws.exists:
         raise InputError(f"{ws.path}: no such workspace")

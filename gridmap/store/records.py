@@ -1,0 +1,425 @@
+"""Staff, incidents, users and the audit log: what both engines do the same way.
+
+Functions over a :class:`~gridmap.store.base.StoreBase` (whose methods of the same names call
+them): portable SQL through the store's hooks, one write transaction per mutating call. A
+change that names an older version (an incident's ``version``, a person's ``etag``) is checked
+inside that transaction, so the database, not a process, decides which of two racing writers
+wins; the loser's attempt is audited as a conflict in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from gridmap.errors import ConflictError, InputError, NotFoundError
+from gridmap.store.common import (
+    STAFF_FIELDS,
+    aware,
+    check_actor,
+    check_bbox,
+    check_user,
+    incident_values,
+    now,
+    staff_etag,
+)
+from gridmap.store.contract import (
+    INCIDENT_FIELDS,
+    AuditEntry,
+    Incident,
+    IncidentEvent,
+    StaffAssignment,
+    StaleStaffError,
+    StaleVersionError,
+    User,
+)
+
+if TYPE_CHECKING:
+    from gridmap.store.base import StoreBase
+
+__all__ = [
+    "add_incident",
+    "add_user",
+    "assign_staff",
+    "audit",
+    "change_incident",
+    "equal",
+    "incident",
+    "incident_events",
+    "incidents",
+    "read_incident",
+    "remove_staff",
+    "staff_assignments",
+    "staff_member",
+    "unassign_staff",
+    "update_incident",
+    "update_staff",
+    "user",
+    "users",
+    "where",
+]
+
+_ASSIGNMENTS = "SELECT staff_id, grid_code, role, assigned_at, assigned_by FROM staff_assignments"
+_UNASSIGN = "DELETE FROM staff_assignments WHERE staff_id = ? AND grid_code = ? AND role = ?"
+_STAFF_ROW = "SELECT id, name, role, phone_public, phone_private, duties, community_code FROM staff"
+_EVENT = (
+    "INSERT INTO incident_events (incident_id, seq, at, actor, action, from_status, to_status, "
+    "note) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_events "
+    "WHERE incident_id = ?), ?, ?, ?, ?, ?, ?)"
+)
+_EVENTS = "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY seq"
+_INSERT_USER = (
+    "INSERT INTO users (name, role, password_hash, created_at, active) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def audit(
+    store: StoreBase, *, plan_id: str | None = None, since: dt.datetime | None = None
+) -> list[AuditEntry]:
+    """The audit log, oldest first."""
+    conds, args = equal(plan_id=None if plan_id is None else str(plan_id))
+    if since is not None:
+        conds.append("at >= ?")
+        args.append(store._stamp(aware(since, "since")))
+    with store._read() as conn:
+        rows = store._rows(conn, f"SELECT * FROM audit_log{where(conds)} ORDER BY seq", args)
+    return [
+        AuditEntry(
+            int(r["seq"]),
+            store._time(r["at"]),  # type: ignore[arg-type]
+            r["actor"],
+            r["action"],
+            r["outcome"],
+            r["plan_id"],
+            None if r["revision"] is None else int(r["revision"]),
+            store._json(r["detail"]),
+        )
+        for r in rows
+    ]
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def assign_staff(store: StoreBase, staff_id: str, grid_code: str, role: str, *, actor: str) -> None:
+    """Give a person a role in a grid (idempotent); NotFoundError for an unknown staff id."""
+    check_actor(actor)
+    with store._write() as conn:
+        _staff_row(store, conn, staff_id)
+        store._rows(conn, store._ASSIGN, (staff_id, grid_code, role, store._stamp(now()), actor))
+        detail = {"staff_id": staff_id, "grid_code": grid_code, "role": role}
+        store._audit(conn, actor, "assign_staff", detail=detail)
+
+
+def unassign_staff(
+    store: StoreBase, staff_id: str, grid_code: str, role: str, *, actor: str
+) -> None:
+    """Take the role away; NotFoundError when the person did not hold it."""
+    check_actor(actor)
+    with store._write() as conn:
+        if store._count(conn, _UNASSIGN, (staff_id, grid_code, role)) == 0:
+            raise NotFoundError(f"staff {staff_id} holds no role {role!r} in grid {grid_code}")
+        detail = {"staff_id": staff_id, "grid_code": grid_code, "role": role}
+        store._audit(conn, actor, "unassign_staff", detail=detail)
+
+
+def staff_assignments(
+    store: StoreBase, *, grid_code: str | None = None, staff_id: str | None = None
+) -> list[StaffAssignment]:
+    """Assignments, optionally of one grid or one person, in the order they were made."""
+    conds, args = equal(grid_code=grid_code, staff_id=staff_id)
+    query = f"{_ASSIGNMENTS}{where(conds)} ORDER BY {store._ROW_KEY}"
+    with store._read() as conn:
+        rows = store._rows(conn, query, args)
+    return [
+        StaffAssignment(
+            r["staff_id"],
+            r["grid_code"],
+            r["role"],
+            store._time(r["assigned_at"]),  # type: ignore[arg-type]
+            r["assigned_by"],
+        )
+        for r in rows
+    ]
+
+
+def staff_member(store: StoreBase, staff_id: str) -> dict[str, Any]:
+    """One row of the staff layer as a dict (``id`` and :data:`STAFF_FIELDS`), with its
+    ``etag``; NotFoundError for an unknown id."""
+    with store._read() as conn:
+        return _staff_row(store, conn, staff_id)
+
+
+def update_staff(
+    store: StoreBase, staff_id: str, etag: str, changes: Mapping[str, Any], *, actor: str
+) -> dict[str, Any]:
+    """Change one person's fields if the row is still as read (``etag``).
+
+    The row is read, compared and written in one write transaction (row-locked in
+    PostgreSQL; SQLite's write lock in a GeoPackage), so of two changes from the same read
+    one wins and the other gets :class:`StaleStaffError` with the winner's row; changes
+    of different people never touch each other's rows.
+    """
+    check_actor(actor)
+    unknown = sorted(set(changes) - set(STAFF_FIELDS))
+    if unknown:
+        raise InputError(f"staff: unknown field(s) {', '.join(unknown)}")
+    with store._write() as conn:
+        current = _staff_row(store, conn, staff_id, lock=True)
+        if current["etag"] == etag:
+            values = {k: None if v is None else str(v) for k, v in changes.items()}
+            sets = ", ".join(f'"{k}" = ?' for k in values)
+            if sets:
+                store._rows(
+                    conn, f"UPDATE staff SET {sets} WHERE id = ?", [*values.values(), staff_id]
+                )
+            detail = {"staff_id": staff_id, "fields": sorted(values)}
+            store._audit(conn, actor, "update_staff", detail=detail)
+            return _staff_row(store, conn, staff_id)
+    store._audit_alone(
+        actor, "update_staff", "conflict", detail={"staff_id": staff_id, "etag": etag}
+    )
+    raise StaleStaffError(staff_id, current)
+
+
+def remove_staff(store: StoreBase, staff_id: str, etag: str, *, actor: str) -> None:
+    """Remove a person, if still as read (``etag``), and every role they held."""
+    check_actor(actor)
+    with store._write() as conn:
+        current = _staff_row(store, conn, staff_id, lock=True)
+        if current["etag"] == etag:
+            store._rows(conn, "DELETE FROM staff_assignments WHERE staff_id = ?", (staff_id,))
+            store._rows(conn, "DELETE FROM staff WHERE id = ?", (staff_id,))
+            store._audit(conn, actor, "remove_staff", detail={"staff_id": staff_id})
+            return
+    store._audit_alone(
+        actor, "remove_staff", "conflict", detail={"staff_id": staff_id, "etag": etag}
+    )
+    raise StaleStaffError(staff_id, current)
+
+
+def _staff_row(store: StoreBase, conn: Any, staff_id: str, *, lock: bool = False) -> dict[str, Any]:
+    query = _STAFF_ROW + " WHERE id = ?" + (store._FOR_UPDATE if lock else "")
+    rows = store._staff_rows(conn, query, (str(staff_id),))
+    if not rows:
+        raise NotFoundError(f"{store._where}: no staff {staff_id!r} in the staff layer")
+    row = {k: rows[0][k] for k in ("id", *STAFF_FIELDS)}
+    return {**row, "etag": staff_etag(row)}
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+
+def add_incident(
+    store: StoreBase, fields: Mapping[str, Any], *, actor: str, event: IncidentEvent | None = None
+) -> Incident:
+    """Store a new incident (id assigned by the store) and its first event."""
+    check_actor(actor)
+    values = incident_values(fields)
+    if event is not None:
+        aware(event.at, "event.at")
+    stamp = now()
+    with store._write() as conn:
+        incident_id = store._insert_incident(conn, _stored(store, values), stamp)
+        first = event or IncidentEvent(
+            incident_id, 1, stamp, actor, "report", None, values.get("status")
+        )
+        _add_event(store, conn, incident_id, first)
+        store._audit(conn, actor, "add_incident", detail={"incident": incident_id})
+        return read_incident(store, conn, incident_id)
+
+
+def incident(store: StoreBase, incident_id: str) -> Incident:
+    """One incident."""
+    with store._read() as conn:
+        return read_incident(store, conn, incident_id)
+
+
+def incidents(
+    store: StoreBase,
+    *,
+    grid_code: str | None = None,
+    status: str | None = None,
+    category: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> list[Incident]:
+    """Incidents matching every filter given (created in [since, until)), oldest first."""
+    conds, args = equal(grid_code=grid_code, status=status, category=category)
+    if since is not None:
+        conds.append("created_at >= ?")
+        args.append(store._stamp(aware(since, "since")))
+    if until is not None:
+        conds.append("created_at < ?")
+        args.append(store._stamp(aware(until, "until")))
+    box = check_bbox(bbox)
+    if box is not None:
+        conds.append(store._INCIDENT_BBOX)
+        args.extend(box)
+    query = f"SELECT * FROM incidents{where(conds)} ORDER BY {store._INCIDENT_ORDER}"
+    with store._read() as conn:
+        return [_incident_of(store, row) for row in store._rows(conn, query, args)]
+
+
+def update_incident(
+    store: StoreBase,
+    incident_id: str,
+    expected_version: int,
+    changes: Mapping[str, Any],
+    *,
+    actor: str,
+    event: IncidentEvent,
+) -> Incident:
+    """Apply ``changes`` and append ``event`` if the stored version is ``expected_version``."""
+    check_actor(actor)
+    values = incident_values(changes)
+    aware(event.at, "event.at")
+    with store._write() as conn:
+        current = read_incident(store, conn, incident_id, lock=True)
+        if current.version == expected_version:
+            change_incident(store, conn, current, values, event)
+            detail = {"incident": current.id, "version": current.version + 1}
+            store._audit(conn, actor, "update_incident", detail=detail)
+            return read_incident(store, conn, current.id)
+    detail = {"incident": current.id, "expected": expected_version, "current": current.version}
+    store._audit_alone(actor, "update_incident", "conflict", detail=detail)
+    raise StaleVersionError(current.id, expected_version, current)
+
+
+def incident_events(store: StoreBase, incident_id: str) -> list[IncidentEvent]:
+    """An incident's events, first first."""
+    with store._read() as conn:
+        found = read_incident(store, conn, incident_id)
+        rows = store._rows(conn, _EVENTS, (store._key(found.id),))
+    return [
+        IncidentEvent(
+            str(r["incident_id"]),
+            int(r["seq"]),
+            store._time(r["at"]),  # type: ignore[arg-type]
+            r["actor"],
+            r["action"],
+            r["from_status"],
+            r["to_status"],
+            r["note"],
+        )
+        for r in rows
+    ]
+
+
+def change_incident(
+    store: StoreBase, conn: Any, current: Incident, values: Mapping[str, Any], event: IncidentEvent
+) -> None:
+    stored = _stored(store, values)
+    sets = "".join(f'"{k}" = ?, ' for k in stored)
+    store._rows(
+        conn,
+        f"UPDATE incidents SET {sets}version = version + 1, updated_at = ? WHERE id = ?",
+        [*stored.values(), store._stamp(now()), store._key(current.id)],
+    )
+    if {"lon", "lat"} & set(values):
+        store._incident_moved(conn, current.id)
+    _add_event(store, conn, current.id, event)
+
+
+def _stored(store: StoreBase, values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if out.get("deadline") is not None:
+        out["deadline"] = store._stamp(out["deadline"])
+    return out
+
+
+def read_incident(store: StoreBase, conn: Any, incident_id: str, *, lock: bool = False) -> Incident:
+    key = store._key(incident_id)
+    rows = []
+    if key is not None:
+        query = "SELECT * FROM incidents WHERE id = ?" + (store._FOR_UPDATE if lock else "")
+        rows = store._rows(conn, query, (key,))
+    if not rows:
+        raise NotFoundError(f"{store._where}: no incident {incident_id}")
+    return _incident_of(store, rows[0])
+
+
+def _incident_of(store: StoreBase, row: Mapping[str, Any]) -> Incident:
+    fields = {key: row[key] for key in INCIDENT_FIELDS}
+    fields["deadline"] = store._time(fields["deadline"])
+    return Incident(
+        id=str(row["id"]),
+        version=int(row["version"]),
+        created_at=store._time(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=store._time(row["updated_at"]),  # type: ignore[arg-type]
+        fields=fields,
+    )
+
+
+def _add_event(store: StoreBase, conn: Any, incident_id: str, event: IncidentEvent) -> None:
+    key = store._key(incident_id)
+    store._rows(
+        conn,
+        _EVENT,
+        (
+            key,
+            key,
+            store._stamp(aware(event.at, "event.at")),
+            event.actor,
+            event.action,
+            event.from_status,
+            event.to_status,
+            event.note,
+        ),
+    )
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def add_user(store: StoreBase, name: str, role: str, password_hash: str, *, actor: str) -> User:
+    """A new user; ConflictError when the name is taken."""
+    check_actor(actor)
+    check_user(name, role)
+    with store._write() as conn:
+        if store._rows(conn, "SELECT name FROM users WHERE name = ?" + store._FOR_UPDATE, (name,)):
+            raise ConflictError(f"{store._where}: there is a user called {name!r} already")
+        store._rows(conn, _INSERT_USER, (name, role, password_hash, store._stamp(now()), True))
+        store._audit(conn, actor, "add_user", detail={"name": name, "role": role})
+        return _user(store, conn, name)
+
+
+def user(store: StoreBase, name: str) -> User:
+    """One user."""
+    with store._read() as conn:
+        return _user(store, conn, name)
+
+
+def users(store: StoreBase) -> list[User]:
+    """All users, by name."""
+    with store._read() as conn:
+        return [_user_of(store, r) for r in store._rows(conn, "SELECT * FROM users ORDER BY name")]
+
+
+def _user(store: StoreBase, conn: Any, name: str) -> User:
+    rows = store._rows(conn, "SELECT * FROM users WHERE name = ?", (name,))
+    if not rows:
+        raise NotFoundError(f"{store._where}: no user {name!r}")
+    return _user_of(store, rows[0])
+
+
+def _user_of(store: StoreBase, row: Mapping[str, Any]) -> User:
+    return User(
+        row["name"],
+        row["role"],
+        row["password_hash"],
+        store._time(row["created_at"]),  # type: ignore[arg-type]
+        bool(row["active"]),
+    )
+
+
+def equal(**given: str | None) -> tuple[list[str], list[Any]]:
+    """``name = ?`` conditions for the filters given (names are this module's, not input)."""
+    used = {k: v for k, v in given.items() if v is not None}
+    return [f'"{k}" = ?' for k in used], list(used.values())
+
+
+def where(conds: list[str]) -> str:
+    return " WHERE " + " AND ".join(conds) if conds else ""
