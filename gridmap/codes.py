@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["division_level", "normalize_division_code", "parent_code", "short_name"]
+__all__ = [
+    "community_of_grid",
+    "district_of",
+    "division_level",
+    "grid_sequence",
+    "normalize_division_code",
+    "parent_code",
+    "short_name",
+    "street_of",
+]
 
 _PAD = {4: 8, 6: 6, 9: 3, 12: 0}
 _SUFFIXES = (
@@ -63,10 +72,57 @@ def parent_code(code: str) -> str:
     """
     level = division_level(code)
     if level == "community":
-        return code[:9] + "000"
+        return street_of(code)
     if level == "street":
-        return code[:6] + "000000"
+        return district_of(code)
     return code[:4] + "00000000"
+
+
+def community_of_grid(grid_code: str) -> str:
+    """The 12-digit community code a DB11 grid code starts with (community + sequence).
+
+    CJ/T 349's 20-digit codes put a 6-digit service-object code first:
+    :mod:`gridmap.engine.gridcodes` reads those.
+
+    Examples
+    --------
+    >>> community_of_grid("500108003002001")
+    '500108003002'
+    """
+    return str(grid_code)[:12]
+
+
+def grid_sequence(grid_code: str) -> str:
+    """The part of a grid code after its community's 12 digits (its sequence number).
+
+    Examples
+    --------
+    >>> grid_sequence("500108003002001")
+    '001'
+    """
+    return str(grid_code)[12:]
+
+
+def street_of(code: str) -> str:
+    """The street (街道/镇) code of a community or grid code.
+
+    Examples
+    --------
+    >>> street_of("500108003002"), street_of("500108003002001")
+    ('500108003000', '500108003000')
+    """
+    return str(code)[:9] + "000"
+
+
+def district_of(code: str) -> str:
+    """The district (区) code of a street, community or grid code.
+
+    Examples
+    --------
+    >>> district_of("500108003002001")
+    '500108000000'
+    """
+    return str(code)[:6] + "000000"
 
 
 def short_name(name: str) -> str:

@@ -9,7 +9,7 @@ import shapely
 
 from gridmap.engine.plan import dissolve_grids
 from gridmap.errors import NotFoundError
-from gridmap.plans import plan_grids
+from gridmap.service.plans import plan_grids
 from gridmap.store import GpkgStore, Workspace
 
 
@@ -49,11 +49,15 @@ def test_plan_round_trip(tmp_path, cells) -> None:  # type: ignore[no-untyped-de
     ws = Workspace(tmp_path / "w.gpkg")
     assert ws.read("plans")["id"].tolist() == ["1", "2"]
     assert ws.summary()["plans"] == 2
-    assert plan_grids(ws, None)[0] == "2"
+    with GpkgStore(ws.path) as store:
+        assert plan_grids(store, None)[0] == "2"
 
 
 def test_unknown_plan_names_the_known_ones(tmp_path, cells) -> None:  # type: ignore[no-untyped-def]
     with GpkgStore(tmp_path / "w.gpkg") as store:
         store.create_plan(cells, dissolve_grids(cells), name="a", params={}, actor="t")
-    with pytest.raises(NotFoundError, match="no plan 9; the plans are: 1"):
-        plan_grids(Workspace(tmp_path / "w.gpkg"), "9")
+    with (
+        GpkgStore(tmp_path / "w.gpkg") as store,
+        pytest.raises(NotFoundError, match="no plan 9; the plans are: 1"),
+    ):
+        plan_grids(store, "9")

@@ -2,18 +2,37 @@
 
 The store (GeoPackage workspace or PostGIS, from ``settings``) is opened when the app starts and
 kept on ``app.state.store``; in-memory indexes are built then (``app.state.ready`` turns true,
-which /readyz reports). Routers live one module per concern and are listed in ``_ROUTERS``.
+which /readyz reports). Routers live one module per concern and are listed in ``ROUTERS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import import_module
 
 from fastapi import FastAPI
 
 from gridmap import __version__
+from gridmap.api import (
+    auth,
+    boards,
+    docs_pages,
+    health,
+    incidents,
+    layers,
+    office_reach,
+    ogc,
+    open311,
+    pages,
+    plan_atoms,
+    plan_edits,
+    plans,
+    public,
+    staff,
+    tiles,
+    users,
+    watch,
+)
 from gridmap.api.errors import install_error_handlers
 from gridmap.api.input_guard import RejectNul
 from gridmap.api.limits import install_limits
@@ -22,30 +41,30 @@ from gridmap.settings import Settings
 from gridmap.store import PostgisStore, open_store
 from gridmap.store.contract import Store
 
-__all__ = ["create_app"]
+__all__ = ["ROUTERS", "create_app"]
 
 # Router modules, each exposing ``router`` (an APIRouter) and optionally ``startup(app)``, an
-# async function run in the lifespan once the store is open (to build indexes, caches), and
-# ``shutdown(app)``, run in reverse order before it closes.
-_ROUTERS = (
-    "gridmap.api.health",
-    "gridmap.api.auth",
-    "gridmap.api.public",
-    "gridmap.api.layers",
-    "gridmap.api.tiles",
-    "gridmap.api.ogc",
-    "gridmap.api.pages",
-    "gridmap.api.users",
-    "gridmap.api.plans",
-    "gridmap.api.plan_edits",
-    "gridmap.api.plan_atoms",
-    "gridmap.api.incidents",
-    "gridmap.api.open311",
-    "gridmap.api.staff",
-    "gridmap.api.boards",
-    "gridmap.api.office_reach",
-    "gridmap.api.docs_pages",
-    "gridmap.api.watch",
+# async function run in the lifespan once the store is open (to build indexes, caches), in
+# this order, and ``shutdown(app)``, run in the reverse order before it closes.
+ROUTERS = (
+    health,
+    auth,
+    public,
+    layers,
+    tiles,
+    ogc,
+    pages,
+    users,
+    plans,
+    plan_edits,
+    plan_atoms,
+    incidents,
+    open311,
+    staff,
+    boards,
+    office_reach,
+    docs_pages,
+    watch,
 )
 
 
@@ -62,7 +81,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     ('ok', 200)
     """
     settings = settings or Settings()
-    modules = [import_module(name) for name in _ROUTERS]
+    modules = ROUTERS
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,18 +24,18 @@ from pathlib import Path
 from typing import Annotated
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
+from gridmap.api.deps import StoreDep
 from gridmap.api.errors import ApiError
 from gridmap.api.sign_in_guard import SignInGuard
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError, NotFoundError
+from gridmap.service.users import ROLES, hash_password, role_at_least, verify_password
 from gridmap.settings import Settings
-from gridmap.store.contract import Store, User
+from gridmap.store.contract import User
 
 __all__ = [
     "ROLES",
@@ -51,13 +51,10 @@ __all__ = [
     "verify_password",
 ]
 
-ROLES = ("public", "staff", "planner", "admin")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _ALGORITHM = "HS256"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 _log = logging.getLogger(__name__)
-_hasher = PasswordHasher()
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
 router = APIRouter(tags=["security"], route_class=LimitedRoute)  # a capped body for /api/token too
@@ -70,40 +67,6 @@ class Token(BaseModel):
     token_type: str = "bearer"
     expires_in: int
     role: str
-
-
-def role_at_least(role: str, needed: str) -> bool:
-    """Whether ``role`` includes ``needed`` (admin ⊇ planner ⊇ staff ⊇ public).
-
-    Examples
-    --------
-    >>> role_at_least("planner", "staff"), role_at_least("staff", "planner")
-    (True, False)
-    """
-    if needed not in _RANK:
-        raise InputError(f"role: {needed!r} is not one of {', '.join(ROLES)}")
-    return _RANK.get(role, -1) >= _RANK[needed]
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password`` (with its own salt and parameters).
-
-    Examples
-    --------
-    >>> verify_password(hash_password("s3cret"), "s3cret")
-    True
-    """
-    if not password:
-        raise InputError("password: an empty password is not allowed")
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash``; False (never an error) otherwise."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def token_secret(settings: Settings) -> str:
@@ -165,13 +128,8 @@ def issue_token(user: User, secret: str, minutes: int, now: dt.datetime | None =
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 def optional_user(
-    request: Request, token: Annotated[str | None, Depends(_bearer)] = None
+    request: Request, store: StoreDep, token: Annotated[str | None, Depends(_bearer)] = None
 ) -> User | None:
     """The signed-in user, or None for an anonymous caller.
 
@@ -192,7 +150,7 @@ def optional_user(
         raise ApiError("unauthorized", "无效的令牌 (invalid token)", _CHALLENGE) from None
     name = claims.get("sub")
     try:
-        user = _store(request).user(str(name))
+        user = store.user(str(name))
     except NotFoundError:
         raise ApiError("unauthorized", f"unknown user {name!r}", _CHALLENGE) from None
     if not user.active:
@@ -206,7 +164,7 @@ def require(role: str) -> Callable[..., User]:
     No token: 401 with ``WWW-Authenticate: Bearer``; a user of a lesser role: 403.
     ``require("public")`` still asks for a signed-in user (of any role).
     """
-    if role not in _RANK:
+    if role not in ROLES:
         raise InputError(f"role: {role!r} is not one of {', '.join(ROLES)}")
 
     def dependency(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -223,7 +181,9 @@ def require(role: str) -> Callable[..., User]:
 
 
 @router.post("/api/token", response_model=Token, summary="Sign in (OAuth2 password flow)")
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+def token(
+    request: Request, store: StoreDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> Token:
     """Exchange a user name and password for a bearer token (form fields username, password).
 
     Attempts are limited per client address and per name before any password is hashed (429
@@ -236,7 +196,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     guard = _guard(request)
     guard.admit(form.username)
     try:
-        user = _store(request).user(form.username)
+        user = store.user(form.username)
     except (NotFoundError, InputError):
         user = None
     with guard.hashing():
@@ -257,12 +217,12 @@ def _guard(request: Request) -> SignInGuard:
     guard: SignInGuard | None = getattr(request.app.state, "sign_in_guard", None)
     if guard is None:
         guard = request.app.state.sign_in_guard = SignInGuard(
-            request.app.state.settings, _store(request)
+            request.app.state.settings, request.app.state.store
         )
     return guard
 
 
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
 async def startup(app: FastAPI) -> None:

@@ -1,8 +1,9 @@
 """Incidents over a store: locating a point, JSON forms, and moving open incidents when a new
 plan is published ("regrid").
 
-The locator of :mod:`gridmap.api.locator` (``app.state.locator``) answers where a point is; until
-the app has one, :func:`locate_point` locates against the grids in force read from the store.
+The locator of :mod:`gridmap.service.lookup` (``app.state.locator``) answers where a point is;
+until the app has one, :func:`locate_point` locates against the grids in force read from the
+store, with the same :class:`~gridmap.service.grids.GridLocator`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pandas as pd
 import shapely
 
 from gridmap.api.workflow import OPEN_STATUSES, is_overdue
+from gridmap.codes import street_of
 from gridmap.errors import NotFoundError
+from gridmap.service.grids import NEAR_M, GridLocator, locate_points
 from gridmap.store.contract import (
     Incident,
     IncidentEvent,
@@ -33,7 +36,6 @@ __all__ = [
     "responsible_staff",
 ]
 
-NEAR_M = 50.0  # a point closer than this to another grid is "near a boundary": clerk confirms
 _SEARCH_DEG = 0.01  # ~1 km: the box of grids read around a point
 
 
@@ -105,18 +107,13 @@ def locate_point(app_state: Any, store: Store, lon: float, lat: float) -> dict[s
         neighbour = found.get("neighbour") or {}
         return _answer(found["grid"]["code"], found["community"]["code"], neighbour.get("code"))
     # No locator (an app built without the public routers): the grids in force near the point.
-    from gridmap.engine.assign import locate
-
     d = _SEARCH_DEG
-    grids = store.grids_at(bbox=(lon - d, lat - d, lon + d, lat + d))
-    if grids.empty:
+    near = GridLocator(store.grids_at(bbox=(lon - d, lat - d, lon + d, lat + d)))
+    found = near.locate_one(lon, lat, near_m=NEAR_M)
+    if found is None or found.grid is None:
         return _answer(None, None, None)
-    found = locate(shapely.points([lon], [lat]), grids, near_m=NEAR_M).iloc[0]
-    code, neighbour = _text(found["grid"]), _text(found["neighbour"])
-    if code is None:
-        return _answer(None, None, None)
-    community = str(grids.set_index("code").loc[code, "community_code"])
-    return _answer(code, community, neighbour)
+    code, neighbour = str(found.grid), _text(found.neighbour)
+    return _answer(code, near.community_of(code), neighbour)
 
 
 def _answer(code: str | None, community: str | None, neighbour: str | None) -> dict[str, Any]:
@@ -124,7 +121,7 @@ def _answer(code: str | None, community: str | None, neighbour: str | None) -> d
     return {
         "grid_code": code,
         "community_code": community,
-        "street_code": None if community is None else community[:9] + "000",
+        "street_code": None if community is None else street_of(community),
         "candidates": candidates,
         "near_boundary": len(candidates) > 1,
     }
@@ -158,8 +155,6 @@ def regrid_incidents(store: Store, publications: Sequence[Publication], actor: s
     Each move is an event ``regrid`` (note: old → new grid, plan and revision). An incident
     updated meanwhile by someone else is re-read and tried again. Returns how many moved.
     """
-    from gridmap.engine.assign import locate
-
     if not publications:
         return 0
     pinned = {p.community_code: p for p in publications}
@@ -180,11 +175,10 @@ def regrid_incidents(store: Store, publications: Sequence[Publication], actor: s
     points = shapely.points(
         [float(i.fields["lon"]) for i in candidates], [float(i.fields["lat"]) for i in candidates]
     )
-    found = locate(points, grids, near_m=0.0)
+    found = locate_points(grids, points)
     community_of = grids.set_index("code")["community_code"]
     moved = 0
-    for incident, code in zip(candidates, found["grid"], strict=True):
-        new = _text(code)
+    for incident, new in zip(candidates, found, strict=True):
         if new is None or new == incident.fields.get("grid_code"):
             continue
         community = str(community_of.loc[new])
@@ -214,7 +208,7 @@ def _regrid_one(
         changes = {
             "grid_code": new,
             "community_code": community,
-            "street_code": community[:9] + "000",
+            "street_code": street_of(community),
         }
         try:
             store.update_incident(incident.id, incident.version, changes, actor=actor, event=event)

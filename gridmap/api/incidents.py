@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
+from gridmap.api.deps import store_in
 from gridmap.api.errors import error_body
 from gridmap.api.features import parse_bbox
 from gridmap.api.incident_data import (
@@ -31,6 +32,7 @@ from gridmap.api.incident_data import (
 from gridmap.api.params import MAX_NUMBER, AwareTime
 from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
 from gridmap.api.write_limits import LimitedRoute
+from gridmap.codes import street_of
 from gridmap.errors import InputError
 from gridmap.settings import Settings
 from gridmap.store.contract import IncidentEvent, StaleVersionError, Store, User
@@ -77,16 +79,11 @@ class IncidentChange(BaseModel):
     )
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 def create_incident(
     request: Request, body: NewIncident, actor: str, channel: str = "office"
 ) -> dict[str, Any]:
     """Locate, set the deadline, store; the answer with location, candidates and staff."""
-    store = _store(request)
+    store = store_in(request)
     settings: Settings = request.app.state.settings
     where = locate_point(request.app.state, store, body.lon, body.lat)
     now = dt.datetime.now(dt.UTC)
@@ -149,7 +146,7 @@ def list_incidents(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InputError(f"{name}={value.isoformat()}: give a time zone (e.g. +08:00 or Z)")
-    found = _store(request).incidents(
+    found = store_in(request).incidents(
         grid_code=grid,
         status=status,
         category=category,
@@ -167,7 +164,7 @@ def list_incidents(
 @router.get("/{incident_id}", summary="One incident with its events")
 def get_incident(request: Request, incident_id: str, user: Staff) -> dict[str, Any]:
     """The incident, every step of its life, and the grid's staff."""
-    store = _store(request)
+    store = store_in(request)
     incident = store.incident(incident_id)
     return {
         "incident": incident_json(incident, private=True),
@@ -192,7 +189,7 @@ async def patch_incident(
 
 
 def _apply(request: Request, incident_id: str, body: IncidentChange, user: User) -> dict[str, Any]:
-    store = _store(request)
+    store = store_in(request)
     current = store.incident(incident_id)
     if current.version != body.version:
         raise StaleVersionError(incident_id, body.version, current)
@@ -249,4 +246,4 @@ def _confirmed_grid(store: Store, code: str) -> dict[str, Any]:
     if match.empty:
         raise InputError(f"grid_code={code!r}: no grid of that code is in force")
     community = str(match["community_code"].iloc[0])
-    return {"grid_code": code, "community_code": community, "street_code": community[:9] + "000"}
+    return {"grid_code": code, "community_code": community, "street_code": street_of(community)}

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from gridmap.api.auth import optional_user
+from gridmap.api.deps import store_in
 from gridmap.api.errors import STATUS
 from gridmap.api.incident_data import incident_json
 from gridmap.api.incidents import NewIncident, create_incident
@@ -35,7 +36,7 @@ from gridmap.api.write_limits import LimitedRoute
 from gridmap.cases import Category, load_categories
 from gridmap.errors import GridmapError, InputError, NotFoundError
 from gridmap.settings import Settings
-from gridmap.store.contract import Incident, Store, User
+from gridmap.store.contract import Incident, User
 
 __all__ = ["router", "to_xml"]
 
@@ -110,11 +111,6 @@ def _answer(
     if fmt == "xml":
         return Response(to_xml(root, item, rows), status_code=status, media_type=_XML)
     return JSONResponse(rows, status_code=status)
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def _categories() -> tuple[Category, ...]:
@@ -236,7 +232,7 @@ def get_requests(
 ) -> Response:
     """Requests, newest first (at most 1,000), without reporters' contacts."""
     _check_jurisdiction(request, jurisdiction_id)
-    store = _store(request)
+    store = store_in(request)
     table = _categories()
     by_name = {c.name: c for c in table}
     for name, value in (("start_date", start_date), ("end_date", end_date)):
@@ -280,7 +276,7 @@ def get_request(
     """A list of one request (as the spec has it)."""
     _check_jurisdiction(request, jurisdiction_id)
     by_name = {c.name: c for c in _categories()}
-    incident = _store(request).incident(service_request_id)
+    incident = store_in(request).incident(service_request_id)
     if not is_public(incident):  # an office case is not there for the public
         raise NotFoundError(f"no service request {service_request_id}")
     row = _request_row(incident, by_name)

@@ -18,19 +18,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
+from gridmap.api.deps import SettingsDep, StoreDep, settings_in, store_in
 from gridmap.api.errors import error_body
 from gridmap.api.params import MAX_NUMBER
-from gridmap.api.plan_data import (
+from gridmap.api.write_limits import LimitedRoute
+from gridmap.service.plans import coverage_report as plan_report
+from gridmap.service.plans import (
+    diff_against,
     export_grids,
-    partition_in_store,
-    plan_report,
-    published_cells,
+    partition_store,
     published_plan_for,
 )
-from gridmap.api.write_limits import LimitedRoute
-from gridmap.errors import InputError
-from gridmap.settings import Settings
-from gridmap.store.contract import PlanInfo, RevisionInfo, Store, User
+from gridmap.store.contract import PlanInfo, RevisionInfo, User
 
 __all__ = ["plan_json", "revision_json", "router"]
 
@@ -64,16 +63,6 @@ class PublishRequest(BaseModel):
     note: str | None = Field(None, max_length=500)
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def plan_json(info: PlanInfo) -> dict[str, Any]:
     """A plan as JSON."""
     return {
@@ -103,21 +92,22 @@ def revision_json(info: RevisionInfo) -> dict[str, Any]:
 
 @router.get("", summary="Plans, oldest first")
 def list_plans(
-    request: Request,
+    store: StoreDep,
     user: Planner,
     status: PlanStatusQ | None = None,
     community: Annotated[str | None, Query(max_length=12)] = None,
 ) -> dict[str, Any]:
     """Every plan (optionally of one status or covering one community)."""
-    plans = _store(request).plans(status=status, community=community)
+    plans = store.plans(status=status, community=community)
     return {"plans": [plan_json(p) for p in plans]}
 
 
 @router.post("", status_code=201, summary="A new draft plan: a copy, or a partition")
-def create_plan(request: Request, body: NewPlan, user: Planner) -> dict[str, Any]:
+def create_plan(
+    store: StoreDep, settings: SettingsDep, body: NewPlan, user: Planner
+) -> dict[str, Any]:
     """``mode=copy`` copies ``from_plan`` or the plan in force; ``mode=partition`` partitions
     ``communities`` (default all) with ``target`` and ``tolerance`` (default: the settings)."""
-    store, settings = _store(request), _settings(request)
     summary: dict[str, Any] = {}
     if body.mode == "copy":
         source = (
@@ -129,28 +119,30 @@ def create_plan(request: Request, body: NewPlan, user: Planner) -> dict[str, Any
             source.id, name=body.name or f"copy of {source.name}", actor=user.name
         )
     else:
-        made, summary = partition_in_store(
+        report = partition_store(
             store,
             communities=body.communities,
             target=body.target or settings.target,
             tolerance=settings.tolerance if body.tolerance is None else body.tolerance,
+            weight=settings.weight,
             seed=body.seed,
-            settings=settings,
+            metric_epsg=settings.metric_epsg,
             actor=user.name,
             name=body.name,
         )
+        made = store.revisions(report["plan"])[0]
+        summary = {k: report[k] for k in ("grids", "in_band", "communities")}
     return {"plan": plan_json(store.plan(made.plan_id)), "revision": revision_json(made), **summary}
 
 
 @router.get("/{plan_id}", summary="One plan, its revisions and its grids (GeoJSON)")
 def get_plan(
-    request: Request,
+    store: StoreDep,
     plan_id: str,
     user: Planner,
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """The plan, its revisions, and the grids of ``revision`` (default the head) as GeoJSON."""
-    store = _store(request)
     info = store.plan(plan_id)
     rev = store.revision(plan_id, revision)
     return {
@@ -163,20 +155,21 @@ def get_plan(
 
 @router.get("/{plan_id}/report", summary="The validation report of a revision")
 def get_report(
-    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
     plan_id: str,
     user: Planner,
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     format: Literal["json", "geojson"] = "json",
 ) -> dict[str, Any]:
     """Gaps, overlaps, slivers, split units, grids off the target band… with their places."""
-    report = plan_report(_store(request), plan_id, revision, _settings(request))
+    report = plan_report(store, plan_id, revision, settings)
     return report.to_geojson() if format == "geojson" else report.to_dict()
 
 
 @router.get("/{plan_id}/diff", summary="What changes against another plan or the plan in force")
 def get_diff(
-    request: Request,
+    store: StoreDep,
     plan_id: str,
     user: Planner,
     against: Annotated[
@@ -185,41 +178,19 @@ def get_diff(
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """Grids added, removed, recoded; residents, cells, atoms and buildings that move."""
-    from gridmap.engine.edits.diff import diff_plans
-
-    store = _store(request)
-    new = store.revision(plan_id, revision)
-    communities = sorted(set(new.cells["community_code"]))
-    if against == "published":
-        old_cells = published_cells(store, communities)
-        label = "published"
-    else:
-        other, _, number = against.partition("@")
-        if number and (not number.isdigit() or int(number) > MAX_NUMBER):
-            raise InputError(
-                f"against={against!r}: write PLAN or PLAN@REVISION (a number up to {MAX_NUMBER})"
-            )
-        old = store.revision(other, int(number) if number else None)
-        old_cells, label = old.cells, f"{other}@{old.info.number}"
-    if set(old_cells.index) != set(new.cells.index):
-        raise InputError(
-            f"plan {plan_id} and {label} are not on the same canvas (their cells differ); "
-            "a diff needs two plans of the same communities' cells"
-        )
-    diff = diff_plans(old_cells, new.cells.loc[old_cells.index])
-    return {"plan": plan_id, "revision": new.info.number, "against": label, **diff.to_dict()}
+    return diff_against(store, plan_id, revision, against)
 
 
 @router.get("/{plan_id}/export", summary="The grids as a file: gpkg, geojson, shp (zip), csv")
 def export_plan(
-    request: Request,
+    store: StoreDep,
     plan_id: str,
     user: Planner,
     format: Literal["gpkg", "geojson", "shp", "csv"] = "geojson",
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:
     """A revision's grids, downloaded as a file."""
-    rev = _store(request).revision(plan_id, revision)
+    rev = store.revision(plan_id, revision)
     stem = f"plan-{plan_id}-r{rev.info.number}"
     data, media, filename = export_grids(rev.grids, format, stem)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -235,7 +206,7 @@ async def publish_plan(
     refresh the locator and the tiles. 409 with the report while the report has errors."""
     from gridmap.service.publish import PublishRefusedError, publish_plans
 
-    store, settings = _store(request), _settings(request)
+    store, settings = store_in(request), settings_in(request)
     try:
         done = await run_in_threadpool(
             lambda: publish_plans(store, [plan_id], actor=user.name, settings=settings)

@@ -1,8 +1,9 @@
 """The public read side: which grid is here and who to call (lookup), and search by name.
 
 ``GET /api/lookup?lon=&lat=[&at=DATE]`` and ``GET /api/search?q=``. Both answer from indexes
-held in memory (:class:`gridmap.api.locator.Locator` on ``app.state.locator``), built at
-startup and rebuilt on publish through ``app.state.locator.refresh()``.
+held in memory (:class:`gridmap.service.lookup.Locator` on ``app.state.locator`` and
+:class:`gridmap.service.search.Search` on ``app.state.search``), built at startup and rebuilt
+on publish through ``app.state.locator.refresh()``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from gridmap.api.limits import HISTORY_INDEX_TOKENS, charge, rate_limited
-from gridmap.api.locator import Locator, parse_at
+from gridmap.service.lookup import Locator, parse_at
+from gridmap.service.search import Search
 
 __all__ = ["LookupAnswer", "SearchAnswer", "router", "startup"]
 
@@ -187,6 +189,7 @@ class SearchAnswer(BaseModel):
 async def startup(app: FastAPI) -> None:
     """Build the lookup and search indexes of the grids in force."""
     locator = Locator(app.state.read_store, app.state.settings)
+    app.state.search = Search(locator)  # rebuilt on every refresh of the locator
     await run_in_threadpool(locator.refresh)
     app.state.locator = locator
 
@@ -242,5 +245,5 @@ def search(
 ) -> dict[str, Any]:
     """Substring match on names and addresses; Latin letters also match the pinyin initials
     of names. Best first: exact name, name prefix, name, initials, address."""
-    locator: Locator = request.app.state.locator
-    return {"q": q, "hits": locator.search(q, limit)}
+    found: Search = request.app.state.search
+    return {"q": q, "hits": found.search(q, limit)}

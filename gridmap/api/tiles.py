@@ -89,7 +89,7 @@ async def startup(app: FastAPI) -> None:
     features = getattr(app.state, "features", None) or FeatureCache(store, settings)
     app.state.features = features
     encoder: Any
-    if type(store).__name__ == "PostgisStore":
+    if getattr(store, "pool", None) is not None:  # a database store: ST_AsMVT encodes there
         from gridmap.api.tiles_postgis import PostgisTiles
 
         encoder = PostgisTiles(store, settings)

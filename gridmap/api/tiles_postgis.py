@@ -15,7 +15,7 @@ from psycopg import sql
 from gridmap.api.tiles_common import BUFFER, EXTENT, TILE_FIELDS
 from gridmap.settings import Settings
 
-__all__ = ["PostgisTiles", "pool_of"]
+__all__ = ["PostgisTiles"]
 
 _TILE = sql.SQL(
     "WITH box AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,"
@@ -39,20 +39,11 @@ _IN_FORCE = sql.SQL(
 _PLAN = sql.SQL("gridmap.plan_grids AS t JOIN gridmap.plans AS pl ON pl.id = t.plan_id")
 
 
-def pool_of(store: Any) -> Any:
-    """The ``psycopg_pool.ConnectionPool`` of a PostgisStore.
-
-    PostgisStore keeps it as ``_pool`` and has no public accessor yet (its owner was asked
-    for one); this is the one place that reaches for it.
-    """
-    return store._pool
-
-
 class PostgisTiles:
     """Encode tiles with ST_AsMVT on the store's database."""
 
     def __init__(self, store: Any, settings: Settings) -> None:
-        self.pool = pool_of(store)
+        self.pool = store.pool  # the store's public connection pool
         self.settings = settings
 
     def invalidate(self) -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from gridmap.api.auth import hash_password, require
+from gridmap.api.auth import require
+from gridmap.api.deps import StoreDep
 from gridmap.api.write_limits import LimitedRoute
-from gridmap.store.contract import Store, User
+from gridmap.service.users import add_user as add_user_to
+from gridmap.service.users import change_user as change_user_in
+from gridmap.service.users import remove_user as remove_user_from
+from gridmap.service.users import user_json, users_json
+from gridmap.store.contract import User
 
 __all__ = ["router", "user_json"]
 
@@ -28,21 +33,6 @@ class NewUser(BaseModel):
     password: Annotated[str, Field(min_length=8, max_length=256)]
 
 
-def user_json(user: User) -> dict[str, Any]:
-    """A user without the password hash."""
-    return {
-        "name": user.name,
-        "role": user.role,
-        "active": user.active,
-        "created_at": user.created_at.isoformat(),
-    }
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 @router.get("/me", summary="Who am I")
 def me(user: SignedIn) -> dict[str, Any]:
     """The signed-in user."""
@@ -50,18 +40,15 @@ def me(user: SignedIn) -> dict[str, Any]:
 
 
 @router.get("", summary="All users (admin)")
-def list_users(request: Request, user: Admin) -> dict[str, Any]:
+def list_users(store: StoreDep, user: Admin) -> dict[str, Any]:
     """Every user, by name, without password hashes."""
-    return {"users": [user_json(u) for u in _store(request).users()]}
+    return {"users": users_json(store)}
 
 
 @router.post("", status_code=201, summary="Add a user (admin)")
-def add_user(request: Request, body: NewUser, user: Admin) -> dict[str, Any]:
+def add_user(store: StoreDep, body: NewUser, user: Admin) -> dict[str, Any]:
     """A new user; 409 when the name is taken."""
-    made = _store(request).add_user(
-        body.name, body.role, hash_password(body.password), actor=user.name
-    )
-    return user_json(made)
+    return user_json(add_user_to(store, body.name, body.role, body.password, actor=user.name))
 
 
 class UserChange(BaseModel):
@@ -73,21 +60,17 @@ class UserChange(BaseModel):
 
 
 @router.patch("/{name}", summary="Change a user's role, disable or enable them, reset the password")
-def change_user(request: Request, name: str, body: UserChange, user: Admin) -> dict[str, Any]:
+def change_user(store: StoreDep, name: str, body: UserChange, user: Admin) -> dict[str, Any]:
     """Audited; the change holds at once (roles are read on every request). 409 when it would
     leave no active admin; 404 for an unknown name."""
-    changed = _store(request).update_user(
-        name,
-        actor=user.name,
-        role=body.role,
-        active=body.active,
-        password_hash=None if body.password is None else hash_password(body.password),
+    changed = change_user_in(
+        store, name, actor=user.name, role=body.role, active=body.active, password=body.password
     )
     return user_json(changed)
 
 
 @router.delete("/{name}", status_code=204, summary="Remove a user (admin)")
-def remove_user(request: Request, name: str, user: Admin) -> Response:
+def remove_user(store: StoreDep, name: str, user: Admin) -> Response:
     """Audited (the user's earlier entries in the audit log stay); 409 for the last admin."""
-    _store(request).delete_user(name, actor=user.name)
+    remove_user_from(store, name, actor=user.name)
     return Response(status_code=204)

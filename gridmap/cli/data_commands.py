@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, err, fail, out, settings
+from gridmap.cli._app import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    emit_json,
+    err,
+    fail,
+    open_target,
+    out,
+    settings,
+)
 from gridmap.errors import GridmapError, InputError
 from gridmap.schema import LAYERS
 
@@ -162,6 +173,7 @@ def _exit_when_rejected(report, allow_rejects: bool) -> None:  # type: ignore[no
 def export_command(
     out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     layer: Annotated[str | None, typer.Option(help="Layer to export.")] = None,
     plan: Annotated[str | None, typer.Option(help="Plan id to export (its grids).")] = None,
     fmt: Annotated[
@@ -171,23 +183,23 @@ def export_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Export a layer (or a plan's grids) as GeoPackage, GeoJSON, Shapefile or CSV."""
-    from gridmap.io.export import export_layer
-    from gridmap.store import Workspace
+    from gridmap.io.export import export_frame
+    from gridmap.service.plans import export_store_layer, plan_grids
 
     try:
         if (layer is None) == (plan is None):
             raise InputError("give exactly one of --layer or --plan")
-        ws = Workspace(workspace or settings().workspace)
-        if plan is not None:
-            from gridmap.io.export import export_frame
-            from gridmap.plans import plan_grids
-
-            plan_id, grids = plan_grids(ws, plan)
-            result = export_frame(grids, "plan_grids", out_file, fmt)
-            result["plan"] = plan_id
-        else:
-            assert layer is not None
-            result = export_layer(ws, layer, out_file, fmt)
+        store = open_target(workspace, database_url)
+        try:
+            if plan is not None:
+                plan_id, grids = plan_grids(store, plan)
+                result = export_frame(grids, "plan_grids", out_file, fmt)
+                result["plan"] = plan_id
+            else:
+                assert layer is not None
+                result = export_store_layer(store, layer, out_file, fmt)
+        finally:
+            store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:

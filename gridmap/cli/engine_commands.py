@@ -1,4 +1,4 @@
-"""Commands on plans: partition, check, locate."""
+"""Commands on plans: partition, check, locate (on a workspace or a PostGIS database)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, err, fail, out, settings
+from gridmap.cli._app import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    emit_json,
+    err,
+    fail,
+    open_target,
+    out,
+    settings,
+)
 from gridmap.errors import GridmapError, InputError
 
 PlanOpt = Annotated[str | None, typer.Option("--plan", help="Plan id (default: the newest).")]
@@ -17,6 +28,7 @@ PlanOpt = Annotated[str | None, typer.Option("--plan", help="Plan id (default: t
 @app.command("partition")
 def partition_command(
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     community: Annotated[
         list[str] | None,
         typer.Option("--community", help="Community code (repeatable; default: every community)."),
@@ -42,26 +54,30 @@ def partition_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Partition communities into grids and store the result as a draft plan."""
-    from gridmap.plans import community_divisions, partition_workspace
-    from gridmap.store import Workspace
+    from gridmap.plans import login_name
+    from gridmap.service.plans import partition_store
 
     cfg = settings()
     try:
-        ws = Workspace(workspace or cfg.workspace)
-        with _community_progress(ws, community, as_json, community_divisions) as progress:
-            result = partition_workspace(
-                ws,
-                communities=community or None,
-                target=target or cfg.target,
-                tolerance=cfg.tolerance if tolerance is None else tolerance,
-                weight=weight or cfg.weight,
-                seed=seed,
-                scheme=scheme,
-                workers=workers,
-                settings=cfg,
-                max_area_km2=max_area_km2,
-                progress=progress,
-            )
+        store = open_target(workspace, database_url)
+        try:
+            with _community_progress(store, community, as_json) as progress:
+                result = partition_store(
+                    store,
+                    communities=community or None,
+                    target=target or cfg.target,
+                    tolerance=cfg.tolerance if tolerance is None else tolerance,
+                    weight=weight or cfg.weight,
+                    seed=seed,
+                    scheme=scheme,
+                    workers=workers,
+                    metric_epsg=cfg.metric_epsg,
+                    actor=login_name(),
+                    max_area_km2=max_area_km2,
+                    progress=progress,
+                )
+        finally:
+            store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:
@@ -77,7 +93,7 @@ def partition_command(
 
 
 @contextlib.contextmanager
-def _community_progress(ws, codes, as_json, divisions):  # type: ignore[no-untyped-def]
+def _community_progress(store, codes, as_json):  # type: ignore[no-untyped-def]
     """A rich progress bar on stderr, one step per community (None with --json: stdout and
     stderr stay clean)."""
     if as_json:
@@ -85,12 +101,9 @@ def _community_progress(ws, codes, as_json, divisions):  # type: ignore[no-untyp
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gridmap.store.gpkg_store import GpkgStore
+    from gridmap.service.plans import community_divisions
 
-    total = None
-    if ws.exists:
-        with GpkgStore(ws.path) as store:
-            total = len(divisions(store, codes or None))
+    total = len(community_divisions(store, codes or None))
     columns = (
         TextColumn("partitioning"),
         BarColumn(),
@@ -111,6 +124,7 @@ def _community_progress(ws, codes, as_json, divisions):  # type: ignore[no-untyp
 @app.command("check")
 def check_command(
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     plan: PlanOpt = None,
     grids: Annotated[
         Path | None, typer.Option(help="A grid layer to check instead of a plan.")
@@ -133,20 +147,23 @@ def check_command(
     ] = False,
 ) -> None:
     """Prove coverage: gaps, overlaps, slivers, multipart grids… Exit 0 when valid, 1 when not."""
-    from gridmap.engine.validate.check import coverage_report_exit_code
-    from gridmap.plans import check_file, check_plan
+    from gridmap.engine.validate.report import coverage_report_exit_code
+    from gridmap.service.plans import check_file, coverage_report
 
     try:
         if grids is not None:
-            with contextlib.ExitStack() as opened:
-                weighing = _weighing(workspace, target)
-                if "store" in weighing:
-                    opened.enter_context(weighing["store"])  # type: ignore[arg-type]
+            weighing = _weighing(workspace, database_url, target)
+            try:
                 report = check_file(grids, boundary, code_field, **weighing)
+            finally:
+                if "store" in weighing:
+                    weighing["store"].close()  # type: ignore[attr-defined]
         else:
-            from gridmap.store import Workspace
-
-            report = check_plan(Workspace(workspace or settings().workspace), plan, settings())
+            store = open_target(workspace, database_url)
+            try:
+                report = coverage_report(store, plan, None, settings())
+            finally:
+                store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_geojson:
@@ -161,20 +178,19 @@ def check_command(
     raise typer.Exit(coverage_report_exit_code(report))
 
 
-def _weighing(workspace: Path | None, target: int | None) -> dict[str, object]:
-    """How ``check --grids`` weighs a layer: by the workspace's buildings at the target when
-    --workspace is given (or --target, and the default workspace exists); else by the file's
-    own column when --target is given; else not at all (the layer is checked as drawn)."""
-    from gridmap.store import GpkgStore
-
+def _weighing(
+    workspace: Path | None, database_url: str | None, target: int | None
+) -> dict[str, object]:
+    """How ``check --grids`` weighs a layer: by the buildings of the workspace (or database)
+    at the target when --workspace or --database-url is given (or --target, and the default
+    workspace exists); else by the file's own column when --target is given; else not at all
+    (the layer is checked as drawn)."""
     cfg = settings()
-    path = workspace or cfg.workspace
-    if workspace is None and (target is None or not Path(path).exists()):
+    named = workspace is not None or database_url is not None
+    if not named and (target is None or not Path(cfg.workspace).exists()):
         return {"target": target, "tolerance": cfg.tolerance, "weight": cfg.weight}
-    if not Path(path).exists():
-        raise InputError(f"{path}: no such workspace")
     return {
-        "store": GpkgStore(path),
+        "store": open_target(workspace, database_url),
         "target": target or cfg.target,
         "tolerance": cfg.tolerance,
         "weight": cfg.weight,
@@ -187,19 +203,21 @@ def locate_command(
     lon: Annotated[float, typer.Argument(help="Longitude (WGS-84).")],
     lat: Annotated[float, typer.Argument(help="Latitude (WGS-84).")],
     workspace: WorkspaceOpt = None,
+    database_url: DatabaseOpt = None,
     plan: PlanOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Which grid, community and street a point is in, and how near the next grid is."""
-    from gridmap.plans import locate_point
-    from gridmap.store import Workspace
+    from gridmap.service.plans import locate_in_plan
 
     try:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"({lon}, {lat}) is not a lon/lat position")
-        answer = locate_point(
-            Workspace(workspace or settings().workspace), lon, lat, plan, settings()
-        )
+        store = open_target(workspace, database_url)
+        try:
+            answer = locate_in_plan(store, lon, lat, plan)
+        finally:
+            store.close()
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:

@@ -73,7 +73,7 @@ def _open(workspace: Path | None, database_url: str | None) -> Store:
 
 
 def _at(text: str | None) -> dt.datetime | None:
-    from gridmap.api.locator import parse_at
+    from gridmap.service.lookup import parse_at
 
     if text is None:
         return None

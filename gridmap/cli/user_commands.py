@@ -12,7 +12,16 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, fail, out, settings
+from gridmap.cli._app import (
+    DatabaseOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    emit_json,
+    fail,
+    open_target,
+    out,
+)
 from gridmap.errors import GridmapError, InputError
 
 __all__ = ["user_app"]
@@ -23,29 +32,12 @@ user_app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="PostgreSQL URL (default: GRIDMAP_DATABASE_URL)."),
-]
-_MIN_LENGTH = 8
-
-
-def _target(workspace: object, database_url: str | None) -> str:
-    if database_url:
-        return database_url
-    if workspace is not None:
-        return str(workspace)
-    chosen = settings()
-    return chosen.database_url or str(chosen.workspace)
-
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password (密码)", hide_input=True, confirmation_prompt=True)
-    if len(password) < _MIN_LENGTH:
-        raise InputError(f"password: use at least {_MIN_LENGTH} characters")
     return password
 
 
@@ -63,17 +55,17 @@ def add_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user with a role; the password is hashed with argon2."""
-    from gridmap.api.auth import ROLES, hash_password
     from gridmap.cli.db_commands import _actor
-    from gridmap.store import open_store
+    from gridmap.service.users import ROLES, add_user, check_new_user
 
     try:
         if role not in ROLES:
             raise InputError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
-        hashed = hash_password(_password(password_stdin))
-        store = open_store(_target(workspace, database_url))
-        try:
-            user = store.add_user(name, role, hashed, actor=_actor())
+        password = _password(password_stdin)
+        check_new_user(role, password)  # before the store is opened (or created)
+        store = open_target(workspace, database_url, must_exist=False)  # a first user may
+        try:  # come before any data
+            user = add_user(store, name, role, password, actor=_actor())
         finally:
             store.close()
     except GridmapError as exc:
@@ -89,10 +81,8 @@ def list_command(
     workspace: WorkspaceOpt = None, database_url: DatabaseOpt = None, as_json: JsonOpt = False
 ) -> None:
     """The users, their roles and whether they are active (never their password hashes)."""
-    from gridmap.store import open_store
-
     try:
-        store = open_store(_target(workspace, database_url))
+        store = open_target(workspace, database_url)
         try:
             users = store.users()
         finally:
@@ -132,18 +122,15 @@ def set_command(
     A user who is disabled or demoted loses access at once. The last active admin cannot be
     disabled, demoted or removed (exit 2).
     """
-    from gridmap.api.auth import ROLES, hash_password
     from gridmap.cli.db_commands import _actor
-    from gridmap.store import open_store
+    from gridmap.service.users import change_user
 
     try:
-        if role is not None and role not in ROLES:
-            raise InputError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
-        hashed = hash_password(_password(password_stdin)) if password or password_stdin else None
-        store = open_store(_target(workspace, database_url))
+        new_password = _password(password_stdin) if password or password_stdin else None
+        store = open_target(workspace, database_url)
         try:
-            user = store.update_user(
-                name, actor=_actor(), role=role, active=active, password_hash=hashed
+            user = change_user(
+                store, name, actor=_actor(), role=role, active=active, password=new_password
             )
         finally:
             store.close()
@@ -153,7 +140,8 @@ def set_command(
         emit_json({"name": user.name, "role": user.role, "active": user.active})
         return
     state = "active" if user.active else "disabled"
-    out.print(f"user {user.name}: {user.role}, {state}" + (", password reset" if hashed else ""))
+    reset = ", password reset" if new_password else ""
+    out.print(f"user {user.name}: {user.role}, {state}{reset}")
 
 
 @user_app.command("remove")
@@ -165,12 +153,12 @@ def remove_command(
 ) -> None:
     """Remove a user (audited; their earlier entries in the audit log stay)."""
     from gridmap.cli.db_commands import _actor
-    from gridmap.store import open_store
+    from gridmap.service.users import remove_user
 
     try:
-        store = open_store(_target(workspace, database_url))
+        store = open_target(workspace, database_url)
         try:
-            store.delete_user(name, actor=_actor())
+            remove_user(store, name, actor=_actor())
         finally:
             store.close()
     except GridmapError as exc:

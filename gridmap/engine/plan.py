@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["CELL_COLUMNS", "dissolve_grids", "grid_table", "node_coverage"]
+__all__ = ["CELL_COLUMNS", "GRID_COLUMNS", "dissolve_grids", "grid_table", "node_coverage"]
 
 # The columns a plan's cells carry (index: cell_id); `grid` is the assignment.
 CELL_COLUMNS = ("community_code", "atom_id", "residents", "households", "grid")
+# The columns a plan's grids carry (besides the polygon): dissolve_grids's, and compactness.
+GRID_COLUMNS = ("code", "community_code", "residents", "households", "cells", "compactness")
 
 
 def dissolve_grids(cells: gpd.GeoDataFrame, grid_column: str = "grid") -> gpd.GeoDataFrame:

@@ -157,7 +157,7 @@ def _adopt_as_plan(
     import getpass
 
     from gridmap.io.grid_repair import adopt_grids
-    from gridmap.store.gpkg_store import GpkgStore
+    from gridmap.store import GpkgStore
 
     try:
         actor = getpass.getuser()

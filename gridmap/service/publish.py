@@ -19,9 +19,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gridmap.engine.assign import locate
 from gridmap.errors import ConflictError
-from gridmap.plans import coverage_report
+from gridmap.service.grids import locate_points
+from gridmap.service.plans import coverage_report
 from gridmap.settings import Settings
 from gridmap.store.contract import Publication, Store
 
@@ -110,10 +110,8 @@ def incident_grids(store: Store, grids: gpd.GeoDataFrame | None) -> dict[str, st
     points = shapely.points(
         [float(i.fields["lon"]) for i in candidates], [float(i.fields["lat"]) for i in candidates]
     )
-    found = locate(points, grids, near_m=0.0)
     moves: dict[str, str | None] = {}
-    for incident, code in zip(candidates, found["grid"], strict=True):
-        new = None if code is None or pd.isna(code) else str(code)
+    for incident, new in zip(candidates, locate_points(grids, points), strict=True):
         old = incident.fields.get("grid_code")
         if new == old:
             continue

@@ -27,7 +27,7 @@ from psycopg import sql
 
 from gridmap.api import create_app
 from gridmap.api.auth import hash_password, issue_token
-from gridmap.api.plan_data import partition_in_store
+from gridmap.service.plans import partition_store
 from gridmap.settings import Settings
 from gridmap.store import GpkgStore
 from gridmap.store.contract import IncidentEvent, Store
@@ -61,17 +61,18 @@ class World:
 def seed(store: Store, settings: Settings) -> dict[str, Any]:
     """Fill an empty store: layers, a published partition, users, staff roles, an incident."""
     handmade.fill(store)
-    made, _ = partition_in_store(
+    plan_id = partition_store(
         store,
         communities=None,
         target=3000,
         tolerance=0.2,
+        weight=settings.weight,
         seed=0,
-        settings=settings,
+        metric_epsg=settings.metric_epsg,
         actor="seed",
-    )
-    store.publish([made.plan_id], actor="seed")
-    grids = store.revision(made.plan_id).grids
+    )["plan"]
+    store.publish([plan_id], actor="seed")
+    grids = store.revision(plan_id).grids
     codes = sorted(grids["code"])
     for role, name in ROLE_USERS.items():
         store.add_user(name, role, hash_password(PASSWORD), actor="seed")
@@ -98,7 +99,7 @@ def seed(store: Store, settings: Settings) -> dict[str, Any]:
         actor="seed",
         event=IncidentEvent("", 1, now, "seed", "report", None, "reported"),
     )
-    return {"plan_id": made.plan_id, "incident_id": incident.id, "grid_codes": codes}
+    return {"plan_id": plan_id, "incident_id": incident.id, "grid_codes": codes}
 
 
 def _database(url: str, name: str) -> str:

@@ -14,9 +14,8 @@ import handmade
 import pandas as pd
 import pytest
 
-from gridmap.api.plan_data import partition_in_store
 from gridmap.cli.serve_commands import assign_community_staff
-from gridmap.settings import Settings
+from gridmap.service.plans import partition_store
 from gridmap.store import GpkgStore
 
 
@@ -42,16 +41,16 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("assign") / "w.gpkg"
     store = GpkgStore(path)
     handmade.fill(store)
-    made, _ = partition_in_store(
+    plan_id = partition_store(
         store,
         communities=None,
         target=3000,
         tolerance=0.2,
+        weight="residents",
         seed=0,
-        settings=Settings(),
         actor="test",
-    )
-    store.publish([made.plan_id], actor="test")
+    )["plan"]
+    store.publish([plan_id], actor="test")
     store.close()
     return path
 

@@ -26,8 +26,8 @@ from published import ACTOR, SECRET, api_settings, sample_gpkg
 
 from gridmap.api import create_app
 from gridmap.api.auth import hash_password, issue_token
-from gridmap.plans import check_plan
-from gridmap.store import GpkgStore, Workspace
+from gridmap.service.plans import coverage_report
+from gridmap.store import GpkgStore
 
 __all__ = ["sample_gpkg"]  # fixtures of the published sample, imported for pytest to find
 
@@ -81,7 +81,8 @@ def assert_edit_agrees_with_full_check(d: Drafting, plan_id: str, answer: Any) -
     assert answer.status_code == 201, answer.text
     body = answer.json()
     (community,) = body["communities"]
-    full = check_plan(Workspace(d.path), plan_id, api_settings(workspace=d.path))
+    with GpkgStore(d.path) as store:
+        full = coverage_report(store, plan_id, None, api_settings(workspace=d.path))
     assert _issues(body["report"], community) == _issues(full, community), (
         f"edit report: {[i['detail'] for i in body['report']['issues']]}; full check: "
         f"{[i.detail for i in full.issues if i.grids and i.grids[0].startswith(community)]}"

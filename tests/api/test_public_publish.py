@@ -89,7 +89,7 @@ def test_search_hits_without_a_name_or_address_answer_null() -> None:
     import pandas as pd
 
     from gridmap.api.public import SearchAnswer
-    from gridmap.api.search import SearchIndex
+    from gridmap.service.search import SearchIndex
 
     entries = pd.DataFrame(
         {

@@ -4,25 +4,28 @@ Chinese text matches as a substring (南湖 finds 南湖社区 and 南湖小区)
 match the pinyin initials of names (``nhsq`` finds 南湖社区), computed once with pypinyin.
 Buildings match by name and address (their initials are not indexed: pypinyin takes about
 0.5 ms a string, 16 s for a district's addresses). Every hit carries its grid.
+
+:class:`Search` keeps the index of a :class:`~gridmap.service.lookup.Locator`'s grids in force
+and rebuilds it whenever the locator refreshes (search depends on lookup, never the reverse).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap.codes import community_of_grid
 from gridmap.errors import InputError
+from gridmap.service.lookup import Locator
 from gridmap.store.contract import Store
 
-if TYPE_CHECKING:
-    from gridmap.api.locator import Locator
-
-__all__ = ["SearchIndex", "initials"]
+__all__ = ["Search", "SearchIndex", "initials"]
 
 _KIND_ORDER = {"community": 0, "grid": 1, "street": 2, "compound": 3, "social_unit": 4}
 _LATIN = re.compile(r"^[a-z0-9]+$")
@@ -42,6 +45,34 @@ def initials(text: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
     return "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default")).lower()
+
+
+class Search:
+    """The search of a locator's store, rebuilt on each :meth:`Locator.refresh`.
+
+    Parameters
+    ----------
+    locator : Locator
+        Built now when the locator has been refreshed already, else on its first refresh.
+    """
+
+    def __init__(self, locator: Locator) -> None:
+        self._lock = threading.Lock()
+        self._index: SearchIndex | None = None
+        locator.subscribe(self.rebuild)
+
+    def rebuild(self, locator: Locator) -> None:
+        """Index the names of ``locator``'s store again, with its grids in force."""
+        built = SearchIndex.build(locator.store, locator)
+        with self._lock:
+            self._index = built
+
+    def search(self, q: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Names and addresses matching ``q``, best first (see :meth:`SearchIndex.search`)."""
+        index = self._index
+        if index is None:  # not built yet: the query is still checked
+            return SearchIndex(_no_entries()).search(q, limit)
+        return index.search(q, limit)
 
 
 class SearchIndex:
@@ -69,7 +100,7 @@ class SearchIndex:
         ]
         filled = [f for f in frames if len(f)]
         if not filled:  # an empty workspace: nothing to find
-            return cls(pd.DataFrame(columns=[*_COLUMNS, "text", "initials"]))
+            return cls(_no_entries())
         return cls(pd.concat(filled, ignore_index=True))
 
     def search(self, q: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -118,6 +149,10 @@ _COLUMNS = [
     "grid_name",
     "community_code",
 ]
+
+
+def _no_entries() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*_COLUMNS, "text", "initials"])
 
 
 def _hit(row: dict[str, Any]) -> dict[str, Any]:
@@ -182,27 +217,19 @@ def _divisions(divisions: gpd.GeoDataFrame, grids: pd.DataFrame) -> pd.DataFrame
 
 
 def _grids(grids: pd.DataFrame, locator: Locator) -> pd.DataFrame:
-    from gridmap.api.locator import grid_display_name
-
-    if grids.empty or locator.index is None:
+    if grids.empty:
         return pd.DataFrame(columns=_COLUMNS)
-    index = locator.index
-    geoms = np.asarray(index._geoms)  # the index's own polygons, in grids' order
-    points = shapely.point_on_surface(geoms)
-    codes = [str(c) for c in index.codes]
+    codes, x, y = locator.current.inner_points()
     table = grids.loc[codes]
-    names = [
-        grid_display_name(n, c, (locator.division(c[:12]) or {}).get("short_name"))
-        for n, c in zip(table["name"], codes, strict=True)
-    ]
+    names = [locator.grid_name(c) for c in codes]
     frame = pd.DataFrame(
         {
             "kind": "grid",
             "id": codes,
             "name": names,
             "address": None,
-            "lon": shapely.get_x(points),
-            "lat": shapely.get_y(points),
+            "lon": x,
+            "lat": y,
             "grid_code": codes,
             "grid_name": names,
             "community_code": table["community_code"].to_numpy(),
@@ -213,18 +240,9 @@ def _grids(grids: pd.DataFrame, locator: Locator) -> pd.DataFrame:
 
 def _located(frame: gpd.GeoDataFrame, locator: Locator) -> tuple[list[Any], list[Any]]:
     """(grid code, grid name) of each feature: the grid holding most of it."""
-    if frame.empty or locator.index is None:
-        return [None] * len(frame), [None] * len(frame)
-    codes = locator.index.assign(frame.geometry)["grid"].tolist()
-    names = [None if c is None else _name_of(locator, str(c)) for c in codes]
+    codes = locator.current.assign(frame.geometry)
+    names = [None if c is None else locator.grid_name(c) for c in codes]
     return codes, names
-
-
-def _name_of(locator: Locator, code: str) -> str:
-    from gridmap.api.locator import grid_display_name
-
-    name = locator.grids.at[code, "name"] if code in locator.grids.index else None
-    return grid_display_name(name, code, (locator.division(code[:12]) or {}).get("short_name"))
 
 
 def _units(units: gpd.GeoDataFrame, locator: Locator) -> pd.DataFrame:
@@ -260,7 +278,7 @@ def _buildings(buildings: gpd.GeoDataFrame, locator: Locator) -> pd.DataFrame:
             "lat": y,
             "grid_code": codes,
             "grid_name": names,
-            "community_code": [None if c is None else str(c)[:12] for c in codes],
+            "community_code": [None if c is None else community_of_grid(c) for c in codes],
         }
     )
     return _finish(frame, with_initials=False)

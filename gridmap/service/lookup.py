@@ -1,9 +1,10 @@
-"""Which grid, community and street a point is in, and who to call: the lookup index.
+"""Which grid, community and street a point is in, and who to call: the lookup of a store.
 
-:class:`Locator` (``app.state.locator``) keeps the grids in force in a
-:class:`gridmap.engine.assign.GridIndex`, built at startup and again on :meth:`Locator.refresh`
-(the publish endpoint calls it). A lookup at an earlier date uses the grids in force then: one
-index per set of publications, a few kept (least recently used first out).
+:class:`Locator` (the API keeps one on ``app.state.locator``) keeps the grids in force in a
+:class:`~gridmap.service.grids.GridLocator`, built at startup and again on
+:meth:`Locator.refresh` (after a publication). A lookup at an earlier date uses the grids in
+force then: one index per set of publications, a few kept (least recently used first out).
+Whatever else is built from the grids in force (the search index) subscribes to the refresh.
 
 Answers carry public contacts only: a person's ``phone_public``, never ``phone_private``.
 """
@@ -13,26 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridmap.api.params import in_utc_range
-from gridmap.engine.assign import GridIndex
+from gridmap.codes import community_of_grid, district_of, grid_sequence, street_of
 from gridmap.errors import InputError, NotFoundError
+from gridmap.service.grids import NEAR_M, GridLocator
 from gridmap.settings import Settings
 from gridmap.store.contract import Store
-
-if TYPE_CHECKING:
-    from gridmap.api.search import SearchIndex
 
 __all__ = ["CHINA_TZ", "Locator", "grid_display_name", "parse_at"]
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")  # Beijing time: all of China, no DST
-_NEAR_M = 50.0
 
 
 def parse_at(text: str | None) -> dt.datetime | None:
@@ -58,9 +56,10 @@ def parse_at(text: str | None) -> dt.datetime | None:
         raise InputError(f"at: expected a date (2026-03-01) or an ISO time, got {text!r}") from None
     when = when if when.tzinfo is not None else when.replace(tzinfo=CHINA_TZ)
     try:
-        return in_utc_range(when)
-    except ValueError as exc:
-        raise InputError(f"at: {exc}") from None
+        when.astimezone(dt.UTC)  # 9999-12-31T23:59:59-23:59 overflows: a 422, not a 500
+    except OverflowError:
+        raise InputError(f"at: {when.isoformat()} is out of range once converted to UTC") from None
+    return when
 
 
 def grid_display_name(name: Any, code: str, community_short: str | None) -> str:
@@ -73,9 +72,9 @@ def grid_display_name(name: Any, code: str, community_short: str | None) -> str:
     """
     if isinstance(name, str) and name.strip():
         return name
-    tail = code[12:]
+    tail = grid_sequence(code)
     sequence = int(tail) if tail.isdigit() else tail
-    return f"{community_short or code[:12]}第{sequence}网格"
+    return f"{community_short or community_of_grid(code)}第{sequence}网格"
 
 
 @dataclass
@@ -83,8 +82,7 @@ class _Coverage:
     """The grids of one set of publications, indexed."""
 
     key: tuple[tuple[str, str, int], ...]
-    index: GridIndex | None
-    grids: pd.DataFrame  # indexed by code: name, community_code, residents, plan_id, revision
+    where: GridLocator  # .grids indexed by code: name, community_code, residents, plan_id…
 
 
 @dataclass
@@ -112,18 +110,26 @@ class Locator:
         self._lock = threading.Lock()
         self._past: OrderedDict[tuple[Any, ...], _Coverage] = OrderedDict()
         self._board = _Board()
-        self._current = _Coverage((), None, _empty_grids())
-        self._search: SearchIndex | None = None
+        self._current = _Coverage((), _no_grids())
+        self._subscribers: list[Callable[[Locator], None]] = []
 
     @property
     def grids(self) -> pd.DataFrame:
         """The grids in force at the last refresh, indexed by code."""
-        return self._current.grids
+        return self._current.where.grids
 
     @property
-    def index(self) -> GridIndex | None:
-        """The index of the grids in force at the last refresh (None: no grids)."""
-        return self._current.index
+    def current(self) -> GridLocator:
+        """The index of the grids in force at the last refresh."""
+        return self._current.where
+
+    def subscribe(self, rebuild: Callable[[Locator], None]) -> None:
+        """Call ``rebuild(locator)`` after every refresh (the search index does)."""
+        self._subscribers.append(rebuild)
+
+    def grid_name(self, code: str) -> str:
+        """The display name of a grid in force (see :func:`grid_display_name`)."""
+        return self._grid_name(self._current, code)
 
     def division(self, code: str) -> dict[str, Any] | None:
         """{"code", "name", "short_name"} of a division, None when unknown."""
@@ -142,15 +148,8 @@ class Locator:
         with self._lock:
             self._board, self._current = board, current
             self._past.clear()
-        from gridmap.api.search import SearchIndex
-
-        self._search = SearchIndex.build(self.store, self)
-
-    def search(self, q: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Names and addresses matching ``q`` (see :mod:`gridmap.api.search`)."""
-        if self._search is None:
-            return []
-        return self._search.search(q, limit)
+        for rebuild in self._subscribers:
+            rebuild(self)
 
     def locate(self, lon: float, lat: float, at: dt.datetime | None = None) -> dict[str, Any]:
         """The lookup answer for one lon/lat point (see docs/api.md).
@@ -160,10 +159,10 @@ class Locator:
         """
         lon, lat = _check_point(lon, lat)
         coverage = self._current if at is None else self._at(at)
-        if coverage.index is None:
+        where = coverage.where.locate_one(lon, lat, near_m=NEAR_M)
+        if where is None:
             when = "now" if at is None else at.isoformat()
             raise NotFoundError(f"没有生效的网格 (no grids in force {when}): nothing is published")
-        where = coverage.index.locate_one(lon, lat, near_m=_NEAR_M)
         if where.grid is None:
             nearest = str(where.nearest)
             raise NotFoundError(
@@ -172,14 +171,14 @@ class Locator:
                 f"({self._grid_name(coverage, nearest)})"
             )
         code = str(where.grid)
-        row = coverage.grids.loc[code]
+        row = coverage.where.grids.loc[code]
         community = str(row["community_code"])
         answer: dict[str, Any] = {
             "lon": lon,
             "lat": lat,
             "at": None if at is None else at.isoformat(),
-            "district": self._named(community[:6] + "000000"),
-            "street": self._named(community[:9] + "000"),
+            "district": self._named(district_of(community)),
+            "street": self._named(street_of(community)),
             "community": self._named(community),
             "grid": {
                 "code": code,
@@ -234,9 +233,8 @@ class Locator:
     def _coverage(self, key: tuple[Any, ...], at: dt.datetime | None) -> _Coverage:
         grids = self.store.grids_at(None if at is None else at.astimezone(dt.UTC))
         if grids.empty:
-            return _Coverage(key, None, _empty_grids())
-        table = pd.DataFrame(grids.drop(columns="geometry")).set_index("code", drop=False)
-        return _Coverage(key, GridIndex(gpd.GeoDataFrame(grids[["code", "geometry"]])), table)
+            return _Coverage(key, _no_grids())
+        return _Coverage(key, GridLocator(grids))
 
     def _load_board(self) -> _Board:
         divisions = self.store.read("divisions")
@@ -273,8 +271,9 @@ class Locator:
         return self._board.divisions.get(code) or {"code": code, "name": None, "short_name": None}
 
     def _grid_name(self, coverage: _Coverage, code: str) -> str:
-        name = coverage.grids.at[code, "name"] if code in coverage.grids.index else None
-        short = self._named(code[:12]).get("short_name")
+        table = coverage.where.grids
+        name = table.at[code, "name"] if code in table.index else None
+        short = self._named(community_of_grid(code)).get("short_name")
         return grid_display_name(name, code, short)
 
 
@@ -291,9 +290,10 @@ def _check_point(lon: Any, lat: Any) -> tuple[float, float]:
     return x, y
 
 
-def _empty_grids() -> pd.DataFrame:
+def _no_grids() -> GridLocator:
     columns = ["code", "name", "community_code", "residents", "households", "plan_id"]
-    return pd.DataFrame(columns=[*columns, "revision"]).set_index("code", drop=False)
+    empty = gpd.GeoDataFrame(columns=[*columns, "revision"], geometry=[], crs=4326)
+    return GridLocator(empty)
 
 
 def _int(value: Any) -> int | None:
