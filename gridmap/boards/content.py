@@ -198,7 +198,7 @@ def collect_boards(
     order = {role: k for k, role in enumerate(roles)}
 
     def display(code: str, name: Any) -> str:
-        from gridmap.api.locator import grid_display_name
+        from gridmap.service.lookup import grid_display_name
 
         return grid_display_name(name, code, short.get(code[:12]))
 
