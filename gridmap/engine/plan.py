@@ -18,6 +18,8 @@ __all__ = ["CELL_COLUMNS", "dissolve_grids", "grid_table", "node_coverage"]
 
 # The columns a plan's cells carry (index: cell_id); `grid` is the assignment.
 CELL_COLUMNS = ("community_code", "atom_id", "residents", "households", "grid")
+# node_coverage renodes the cells within this many hairlines of another community's cells.
+BORDER_REACH = 20
 
 
 def dissolve_grids(cells: gpd.GeoDataFrame, grid_column: str = "grid") -> gpd.GeoDataFrame:
@@ -98,9 +100,11 @@ def node_coverage(
     Each community's canvas is laid on its own, so where two communities meet, a cell edge of
     one side ends at a point where the other side has no vertex. The line is still shared (no
     gap, no overlap), but a coverage must match vertex for vertex (GEOS's coverage validator and
-    coverage union need it). All cell boundaries are noded together and polygonized; each face
-    goes back to the cell holding its interior point, so every cell keeps its shape and gains
-    the vertices of its neighbours.
+    coverage union need it). The boundaries of the cells on community borders are noded
+    together and polygonized; each face goes back to the cell holding its interior point, so
+    every cell keeps its shape and gains the vertices of its neighbours. A cell farther than
+    :data:`BORDER_REACH` hairlines from every cell of another community is left as it is: its
+    canvas is noded by construction.
 
     Examples
     --------
@@ -111,46 +115,81 @@ def node_coverage(
     ...     out.geometry.values))
     (6, True)
     """
-    geoms = cells.geometry.values
+    geoms = np.asarray(cells.geometry.values, dtype=object)  # shapely's ufuncs, not pandas'
     if len(geoms) < 2:
         return cells
-    lines = shapely.union_all(shapely.boundary(geoms))
+    everything = shapely.STRtree(geoms)
+    codes = cells[community_column].to_numpy() if community_column in cells else None
+    border = _border_cells(everything, geoms, codes, hairline_deg * BORDER_REACH)
+    edge = geoms[border]
+    lines = shapely.union_all(shapely.boundary(edge))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
     inner = shapely.point_on_surface(faces)
-    tree = shapely.STRtree(geoms)
+    tree = shapely.STRtree(edge)
     face_idx, cell_idx = tree.query(inner, predicate="within")
     owner = np.full(len(faces), -1)
     owner[face_idx[::-1]] = cell_idx[::-1]  # a face inside two cells (an overlap): the first
-    if communities is not None and len(face_idx):
+    if communities is not None and codes is not None and len(face_idx):
         # ...unless the face lies in another one's community: the community decides.
         home = pd.Series(communities.geometry.values, index=communities["code"].to_numpy())
-        codes = cells[community_column].to_numpy()
+        edge_codes = codes[border]
         doubled = np.flatnonzero(np.bincount(face_idx, minlength=len(faces)) > 1)
         for f in doubled:
             for c in cell_idx[face_idx == f]:
-                area = home.get(codes[c])
+                area = home.get(edge_codes[c])
                 if area is not None and shapely.contains(area, inner[f]):
                     owner[f] = c
                     break
-    # Hairline faces in no cell: where two canvases' edges run a few millimetres apart (an edge
-    # straight in metres bows in lon/lat). They join the cell they share most boundary with;
-    # wider faces in no cell are real holes (an excluded river) and stay out.
+    # Faces of the noded border cells in none of them: the land of the cells left as they are
+    # (it lies inside one of those), or hairline faces, where two canvases' edges run a few
+    # millimetres apart (an edge straight in metres bows in lon/lat). Hairline faces join the
+    # cell they share most boundary with; wider faces in no cell are real holes (an excluded
+    # river) and stay out.
     orphans = np.flatnonzero(owner < 0)
     if len(orphans):
+        orphans = orphans[~_inside_any(everything, inner[orphans])]
         thin = shapely.is_empty(shapely.buffer(faces[orphans], -hairline_deg / 2))
         for f in orphans[thin]:
             near = tree.query(faces[f], predicate="intersects")
             if len(near):
-                shared = shapely.length(shapely.intersection(geoms[near], faces[f].boundary))
+                shared = shapely.length(shapely.intersection(edge[near], faces[f].boundary))
                 owner[f] = near[int(np.argmax(shared))]
     order = np.argsort(owner, kind="stable")
     owner, faces = owner[order], faces[order]
-    starts = np.searchsorted(owner, np.arange(len(geoms)))
-    ends = np.searchsorted(owner, np.arange(len(geoms)), side="right")
-    noded = geoms.copy()
-    for k in range(len(geoms)):
+    starts = np.searchsorted(owner, np.arange(len(edge)))
+    ends = np.searchsorted(owner, np.arange(len(edge)), side="right")
+    noded = edge.copy()
+    for k in range(len(edge)):
         if ends[k] > starts[k]:
             noded[k] = _union(faces[starts[k] : ends[k]])
     out = cells.copy()
-    out["geometry"] = noded
+    geometry = geoms.copy()
+    geometry[border] = noded
+    out["geometry"] = geometry
     return out
+
+
+def _border_cells(
+    tree: shapely.STRtree, geoms: np.ndarray, codes: np.ndarray | None, reach: float
+) -> np.ndarray:
+    """Mask of the cells within ``reach`` of a cell of another community (all of them when
+    cells carry no community)."""
+    if codes is None:
+        return np.ones(len(geoms), dtype=bool)
+    # boxes grown by ``reach`` first (cheap), then the distance between the shapes themselves
+    low, high = shapely.bounds(geoms)[:, :2] - reach, shapely.bounds(geoms)[:, 2:] + reach
+    left, right = tree.query(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
+    other = codes[left] != codes[right]
+    left, right = left[other], right[other]
+    near = shapely.dwithin(geoms[left], geoms[right], reach)
+    border = np.zeros(len(geoms), dtype=bool)
+    border[left[near]] = True
+    border[right[near]] = True
+    return border
+
+
+def _inside_any(tree: shapely.STRtree, points: np.ndarray) -> np.ndarray:
+    """Mask of the points inside (or on the boundary of) any geometry of ``tree``."""
+    inside = np.zeros(len(points), dtype=bool)
+    inside[tree.query(points, predicate="intersects")[0]] = True
+    return inside
