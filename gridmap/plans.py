@@ -120,7 +120,9 @@ def partition_store(
         max_area_km2=max_area_km2,
         progress=progress,
     )
-    cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
+    cells = node_coverage(
+        pd.concat([r.cells for r in results]), communities=chosen, workers=workers
+    )
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
     if not shapely.coverage_is_valid(np.asarray(grids.geometry.values, dtype=object)):
         # dissolved from noded cells, grids match vertex for vertex already (checked: 0.07 s,
