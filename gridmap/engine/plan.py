@@ -8,6 +8,7 @@ and shape, which :func:`grid_table` measures.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +21,8 @@ __all__ = ["CELL_COLUMNS", "GRID_COLUMNS", "dissolve_grids", "grid_table", "node
 CELL_COLUMNS = ("community_code", "atom_id", "residents", "households", "grid")
 # The columns a plan's grids carry (besides the polygon): dissolve_grids's, and compactness.
 GRID_COLUMNS = ("code", "community_code", "residents", "households", "cells", "compactness")
+# node_coverage renodes the cells within this many hairlines of another community's cells.
+BORDER_REACH = 20
 
 
 def dissolve_grids(cells: gpd.GeoDataFrame, grid_column: str = "grid") -> gpd.GeoDataFrame:
@@ -94,15 +97,20 @@ def node_coverage(
     hairline_deg: float = 5e-7,
     communities: gpd.GeoDataFrame | None = None,
     community_column: str = "community_code",
+    workers: int = 1,
 ) -> gpd.GeoDataFrame:
     """Make cells from separately built canvases match vertex for vertex along shared lines.
 
     Each community's canvas is laid on its own, so where two communities meet, a cell edge of
     one side ends at a point where the other side has no vertex. The line is still shared (no
     gap, no overlap), but a coverage must match vertex for vertex (GEOS's coverage validator and
-    coverage union need it). All cell boundaries are noded together and polygonized; each face
-    goes back to the cell holding its interior point, so every cell keeps its shape and gains
-    the vertices of its neighbours.
+    coverage union need it). The boundaries of the cells on community borders are noded
+    together and polygonized; each face goes back to the cell holding its interior point, so
+    every cell keeps its shape and gains the vertices of its neighbours. A cell farther than
+    :data:`BORDER_REACH` hairlines from every cell of another community is left as it is: its
+    canvas is noded by construction. With ``workers`` > 1 the border cells are cut into
+    ``workers`` strips (west to east), each noded in its own process with the border cells
+    around it.
 
     Examples
     --------
@@ -113,20 +121,81 @@ def node_coverage(
     ...     out.geometry.values))
     (6, True)
     """
-    geoms = cells.geometry.values
+    geoms = np.asarray(cells.geometry.values, dtype=object)  # shapely's ufuncs, not pandas'
     if len(geoms) < 2:
         return cells
-    lines = shapely.union_all(shapely.boundary(geoms))
+    codes = cells[community_column].to_numpy() if community_column in cells else None
+    reach = hairline_deg * BORDER_REACH
+    border = _border_cells(shapely.STRtree(geoms), geoms, codes, reach)
+    home = (
+        None
+        if communities is None or codes is None
+        else dict(zip(communities["code"].to_numpy(), communities.geometry.values, strict=True))
+    )
+    jobs = []
+    for own, around in _strips(geoms, border, workers, reach):
+        tile = np.concatenate([own, around])
+        rest = _near(geoms, np.flatnonzero(~border), tile)
+        jobs.append((geoms[tile], None if codes is None else codes[tile], len(own), geoms[rest]))
+    geometry = geoms.copy()
+    if len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_node_tile, *job, home, hairline_deg) for job in jobs]
+            noded = [f.result() for f in futures]
+    else:
+        noded = [_node_tile(*job, home, hairline_deg) for job in jobs]
+    for (own, _), result in zip(_strips(geoms, border, workers, reach), noded, strict=True):
+        geometry[own] = result
+    out = cells.copy()
+    out["geometry"] = geometry
+    return out
+
+
+def _strips(
+    geoms: np.ndarray, border: np.ndarray, n: int, reach: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The border cells cut into ``n`` strips by the x of their centres: per strip, its own
+    cells and the border cells of other strips within twice ``reach`` of them."""
+    cells = np.flatnonzero(border)
+    if n <= 1 or len(cells) < 2 * n:
+        return [(cells, cells[:0])]
+    x = shapely.get_x(shapely.centroid(geoms[cells]))
+    strip = np.searchsorted(np.quantile(x, np.linspace(0, 1, n + 1)[1:-1]), x, side="right")
+    out = []
+    for k in range(n):
+        own = cells[strip == k]
+        out.append((own, _near(geoms, cells[strip != k], own, 2 * reach)))
+    return out
+
+
+def _near(geoms: np.ndarray, candidates: np.ndarray, of: np.ndarray, reach: float = 0.0):  # type: ignore[no-untyped-def]
+    """The ``candidates`` whose box, grown by ``reach``, meets the box of a cell of ``of``."""
+    if not len(candidates) or not len(of):
+        return candidates[:0]
+    bounds = shapely.bounds(geoms[of])
+    boxes = shapely.box(*(bounds[:, :2] - reach).T, *(bounds[:, 2:] + reach).T)
+    return candidates[np.unique(shapely.STRtree(geoms[candidates]).query(boxes)[1])]
+
+
+def _node_tile(
+    edge: np.ndarray,
+    codes: np.ndarray | None,
+    n_own: int,
+    rest: np.ndarray,
+    home: dict[str, shapely.Geometry] | None,
+    hairline_deg: float,
+) -> np.ndarray:
+    """The first ``n_own`` cells of ``edge`` noded with all of ``edge``; ``rest``: the cells
+    left as they are around them, ``home``: each community's polygon."""
+    lines = shapely.union_all(shapely.boundary(edge))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
     inner = shapely.point_on_surface(faces)
-    tree = shapely.STRtree(geoms)
+    tree = shapely.STRtree(edge)
     face_idx, cell_idx = tree.query(inner, predicate="within")
     owner = np.full(len(faces), -1)
     owner[face_idx[::-1]] = cell_idx[::-1]  # a face inside two cells (an overlap): the first
-    if communities is not None and len(face_idx):
+    if home is not None and codes is not None and len(face_idx):
         # ...unless the face lies in another one's community: the community decides.
-        home = pd.Series(communities.geometry.values, index=communities["code"].to_numpy())
-        codes = cells[community_column].to_numpy()
         doubled = np.flatnonzero(np.bincount(face_idx, minlength=len(faces)) > 1)
         for f in doubled:
             for c in cell_idx[face_idx == f]:
@@ -134,25 +203,53 @@ def node_coverage(
                 if area is not None and shapely.contains(area, inner[f]):
                     owner[f] = c
                     break
-    # Hairline faces in no cell: where two canvases' edges run a few millimetres apart (an edge
-    # straight in metres bows in lon/lat). They join the cell they share most boundary with;
-    # wider faces in no cell are real holes (an excluded river) and stay out.
+    # Faces of the noded border cells in none of them: the land of the cells left as they are
+    # (it lies inside one of those), or hairline faces, where two canvases' edges run a few
+    # millimetres apart (an edge straight in metres bows in lon/lat). Hairline faces join the
+    # cell they share most boundary with; wider faces in no cell are real holes (an excluded
+    # river) and stay out.
     orphans = np.flatnonzero(owner < 0)
+    if len(orphans) and len(rest):
+        orphans = orphans[~_inside_any(shapely.STRtree(rest), inner[orphans])]
     if len(orphans):
         thin = shapely.is_empty(shapely.buffer(faces[orphans], -hairline_deg / 2))
         for f in orphans[thin]:
             near = tree.query(faces[f], predicate="intersects")
             if len(near):
-                shared = shapely.length(shapely.intersection(geoms[near], faces[f].boundary))
+                shared = shapely.length(shapely.intersection(edge[near], faces[f].boundary))
                 owner[f] = near[int(np.argmax(shared))]
     order = np.argsort(owner, kind="stable")
     owner, faces = owner[order], faces[order]
-    starts = np.searchsorted(owner, np.arange(len(geoms)))
-    ends = np.searchsorted(owner, np.arange(len(geoms)), side="right")
-    noded = geoms.copy()
-    for k in range(len(geoms)):
+    starts = np.searchsorted(owner, np.arange(n_own))
+    ends = np.searchsorted(owner, np.arange(n_own), side="right")
+    noded = edge[:n_own].copy()
+    for k in range(n_own):
         if ends[k] > starts[k]:
             noded[k] = _union(faces[starts[k] : ends[k]])
-    out = cells.copy()
-    out["geometry"] = noded
-    return out
+    return noded
+
+
+def _border_cells(
+    tree: shapely.STRtree, geoms: np.ndarray, codes: np.ndarray | None, reach: float
+) -> np.ndarray:
+    """Mask of the cells within ``reach`` of a cell of another community (all of them when
+    cells carry no community)."""
+    if codes is None:
+        return np.ones(len(geoms), dtype=bool)
+    # boxes grown by ``reach`` first (cheap), then the distance between the shapes themselves
+    low, high = shapely.bounds(geoms)[:, :2] - reach, shapely.bounds(geoms)[:, 2:] + reach
+    left, right = tree.query(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
+    other = codes[left] != codes[right]
+    left, right = left[other], right[other]
+    near = shapely.dwithin(geoms[left], geoms[right], reach)
+    border = np.zeros(len(geoms), dtype=bool)
+    border[left[near]] = True
+    border[right[near]] = True
+    return border
+
+
+def _inside_any(tree: shapely.STRtree, points: np.ndarray) -> np.ndarray:
+    """Mask of the points inside (or on the boundary of) any geometry of ``tree``."""
+    inside = np.zeros(len(points), dtype=bool)
+    inside[tree.query(points, predicate="intersects")[0]] = True
+    return inside

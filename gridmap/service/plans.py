@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -96,9 +97,14 @@ def partition_store(
         max_area_km2=max_area_km2,
         progress=progress,
     )
-    cells = node_coverage(pd.concat([r.cells for r in results]), communities=chosen)
+    cells = node_coverage(
+        pd.concat([r.cells for r in results]), communities=chosen, workers=workers
+    )
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
-    grids = node_coverage(grids, communities=chosen)
+    if not shapely.coverage_is_valid(np.asarray(grids.geometry.values, dtype=object)):
+        # dissolved from noded cells, grids match vertex for vertex already (checked: 0.07 s,
+        # the renoding 1 s on the sample); renoded only when they do not
+        grids = node_coverage(grids, communities=chosen)
     metric = lonlat_to(metric_crs(tuple(grids.total_bounds), metric_epsg))
     grids["compactness"] = grid_table(grids, metric, target, weight)["compactness"].to_numpy()
     params = {

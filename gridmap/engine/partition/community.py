@@ -415,11 +415,14 @@ def partition_communities(
             results.append(partition_community(c, g, b, u, roads=r, **options))
             done(c)
         return results
+    # The heaviest communities first (by buildings and units): a large community started last
+    # would leave the other workers idle while it runs.
+    heaviest_first = sorted(range(len(jobs)), key=lambda k: -(len(jobs[k][2]) + len(jobs[k][3])))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(partition_community, c, g, b, u, roads=r, **options)
-            for c, g, b, u, r in jobs
-        ]
+        futures: list[Any] = [None] * len(jobs)
+        for k in heaviest_first:
+            c, g, b, u, r = jobs[k]
+            futures[k] = pool.submit(partition_community, c, g, b, u, roads=r, **options)
         code_of = {f: job[0] for f, job in zip(futures, jobs, strict=True)}
         for future in as_completed(futures):
             future.result()  # a failure stops the run here, not after every community
