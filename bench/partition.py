@@ -61,6 +61,8 @@ METHODS = [
     "gridmap-even",
     "pymetis",
     "gerrychain",
+    "pymetis-whole",
+    "gerrychain-whole",
     "spopt-maxp",
     "spopt-skater",
     "spopt-rkm",
@@ -187,7 +189,7 @@ DATA = {
     "f": ("(f) Chongqing towers, 3 communities", data_f),
 }
 BUILDING_DATA = {"d", "e", "f"}
-BUILDING_METHODS = ["gridmap", "pymetis", "gerrychain"]
+BUILDING_METHODS = ["gridmap", "pymetis", "gerrychain", "pymetis-whole", "gerrychain-whole"]
 
 
 # --- methods (run in a worker process) ---------------------------------------------------------
@@ -264,6 +266,35 @@ def run_gerrychain(p: dict[str, Any]) -> np.ndarray:
     return np.array([flips[i] for i in range(p["n"])])
 
 
+def run_gerrychain_ladder(p: dict[str, Any]) -> np.ndarray:
+    """gerrychain at ε 5%, and where no tree cut reaches that (whole compounds of 1,100–3,600
+    residents rarely can), at 10%, 20% (the band itself), then 30% and 50% (a plan with parts
+    out of band, where none can have them all in); ``epsilon`` says which."""
+    from functools import partial
+
+    from gerrychain import Graph
+    from gerrychain.partition.initial_partition_generators import recursive_tree_part
+    from gerrychain.tree import bipartition_tree
+
+    if p["k"] == 1:
+        return np.zeros(p["n"], dtype=int)
+    g = Graph.from_networkx(_networkx(p))
+    mean = float(p["weights"].sum()) / p["k"]
+    start = time.perf_counter()
+    for eps in (0.05, 0.10, 0.20, 0.30, 0.50):
+        cut = partial(bipartition_tree, max_attempts=2000)
+        try:
+            flips = recursive_tree_part(
+                g, range(p["k"]), mean, "pop", eps, bipartition_tree_fn=cut, rng=0
+            )
+        except Exception:  # no balanced cut found in max_attempts trees: a wider epsilon
+            continue
+        _clock(start)
+        _EXTRA["epsilon"] = eps
+        return np.array([flips[i] for i in range(p["n"])])
+    raise RuntimeError("no partition within ε 50%")
+
+
 def _spopt_inputs(p: dict[str, Any]):  # type: ignore[no-untyped-def]
     import geopandas as gpd
     from libpysal.weights import W
@@ -299,6 +330,64 @@ def run_spopt(method: str, p: dict[str, Any]) -> np.ndarray:
     return np.asarray(model.labels_)
 
 
+def contract_compounds(p: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+    """The building graph with each compound under the band's maximum made one node.
+
+    gridmap never cuts a closed compound (封闭小区) that fits in one grid; a peer run on the
+    contracted graph obeys the same rule (it cannot cut a node). Weights and areas are summed,
+    the node's perimeter is its cells' outer boundary, shared lengths between nodes summed.
+    Returns the contracted problem and each building's node.
+    """
+    unit_of, weights = p["unit_of"], p["weights"]
+    node = np.arange(p["n"])
+    maximum = p["target"] * 1.2
+    for uid in sorted(set(unit_of) - {""}):
+        members = np.flatnonzero(unit_of == uid)
+        if weights[members].sum() <= maximum:
+            node[members] = members[0]
+    node = np.unique(node, return_inverse=True)[1]
+    m = int(node.max()) + 1
+    a, b = node[p["left"]], node[p["right"]]
+    inside = a == b
+    inner = np.bincount(a[inside], weights=p["shared"][inside], minlength=m)
+    lo, hi = np.minimum(a[~inside], b[~inside]), np.maximum(a[~inside], b[~inside])
+    pairs, where = np.unique(np.column_stack([lo, hi]), axis=0, return_inverse=True)
+    shared = np.bincount(where.ravel(), weights=p["shared"][~inside], minlength=len(pairs))
+    areas = np.bincount(node, weights=p["areas"], minlength=m)
+    xy = (
+        np.column_stack(
+            [np.bincount(node, weights=p["xy"][:, i] * p["areas"], minlength=m) for i in (0, 1)]
+        )
+        / areas[:, None]
+    )
+    small = {
+        "n": m,
+        "left": pairs[:, 0],
+        "right": pairs[:, 1],
+        "shared": shared,
+        "weights": np.bincount(node, weights=weights, minlength=m),
+        "xy": xy,
+        "areas": areas,
+        "perimeters": np.bincount(node, weights=p["perimeters"], minlength=m) - 2 * inner,
+        "k": min(p["k"], m),
+        "target": p["target"],
+    }
+    return small, node
+
+
+def whole(run: Any, raw: Any) -> Any:
+    """``run`` on the graph with compounds contracted, its labels spread back to buildings
+    (``raw`` where there is no compound to contract: the peer's own row)."""
+
+    def run_whole(p: dict[str, Any]) -> np.ndarray:
+        small, node = contract_compounds(p) if "unit_of" in p else (p, None)
+        if node is None or small["n"] == p["n"]:
+            return raw(p)
+        return np.asarray(run(small))[node]
+
+    return run_whole
+
+
 _SOLVE_TIME: list[float] = []
 _EXTRA: dict[str, Any] = {}  # what a method reports besides labels (buildings cut)
 
@@ -328,6 +417,8 @@ def worker(method: str, path: str, out: str) -> None:
         "gridmap-even": run_gridmap_even,
         "pymetis": run_pymetis,
         "gerrychain": run_gerrychain,
+        "pymetis-whole": whole(run_pymetis, run_pymetis),
+        "gerrychain-whole": whole(run_gerrychain_ladder, run_gerrychain),
     }
     run = runners.get(method, lambda p: run_spopt(method, p))
 
@@ -403,6 +494,7 @@ def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> di
         "seconds": float(sum(r["seconds"] for r in results if r["labels"] is not None)),
         "units_cut": f"{units_cut}/{units_whole}" if "unit_of" in problems[0] else "–",
         "buildings_cut": str(bcut) if "unit_of" in problems[0] else "–",
+        "epsilon": sorted({r["epsilon"] for r in results if r.get("epsilon") is not None}),
     }
 
 
@@ -497,6 +589,8 @@ def print_table(rows: list[tuple[str, str, Any]]) -> None:
                 print(f"| {title} | {method} | 0/{s['of']} |" + " |" * 11)
                 continue
             speed = f"{ref['seconds'] / s['seconds']:.1f}×" if ref and s["seconds"] > 0 else "–"
+            if s.get("epsilon"):  # the ε gerrychain needed on each graph
+                method += " (ε " + ", ".join(f"{e:.0%}" for e in s["epsilon"]) + ")"
             ppr = f"{s['pp'] / ref['pp']:.2f}" if ref else "–"
             print(
                 f"| {title} | {method} | {s['solved']}/{s['of']} | {s['parts']} "
