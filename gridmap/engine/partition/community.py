@@ -48,7 +48,7 @@ ROAD_STEP_M = 5.0
 # Scattered buildings are grouped into atoms weighing at most this share of the band's width
 # (±20% of 3,000: 600 residents), never less than MIN_CLUSTER_SHARE of the target: atoms
 # merely under the band's maximum (31 atoms of ~800) cannot be balanced into a ±600 band.
-CLUSTER_SHARE_OF_BAND = 0.5
+CLUSTER_SHARE_OF_BAND = 0.35
 MIN_CLUSTER_SHARE = 0.05
 
 
