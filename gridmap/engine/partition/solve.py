@@ -421,9 +421,9 @@ def _best_of_starts(
     """:func:`_solve` from POLISHED_STARTS seeds (one with a time budget: :func:`_solve` then
     makes its own starts), each polished (:func:`~gridmap.engine.partition.polish.polish`);
     the plan with fewest parts out of band, then the highest mean Polsby-Popper, wins. A
-    start that leaves a part out of band is the last: the exhaustive searches behind it
-    (:mod:`~gridmap.engine.partition.exact`, :mod:`~gridmap.engine.partition.regions`) are
-    the slow part, and would run again for each start.
+    start whose piece is proven to have no arrangement in band is the last: the exhaustive
+    search behind the proof (:mod:`~gridmap.engine.partition.exact`) is the slow part, and
+    would run again for each start.
 
     The search's score prices boundaries along roads and pulls parts towards the mean; the
     polish and the choice between starts look at true perimeters (``true_piece``) and at
@@ -443,8 +443,8 @@ def _best_of_starts(
         key = _plan_key(true_piece, local, k, target, tolerance)
         if best is None or key < best[0]:
             best = (key, local, moves, proven)
-        if key[0] > 0:  # parts out of band: the exhaustive searches ran, and would again
-            break
+        if proven:  # no arrangement has every part in band: the exhaustive search that proved
+            break  # it (and found the fewest out) would run again for each start
     assert best is not None
     return best[1], moves, best[3]
 
