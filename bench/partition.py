@@ -3,7 +3,8 @@
     .venv/bin/python bench/partition.py [--timeout 120] [--only a,b,c]
 
 gridmap runs twice: as `gridmap partition` does (inner band ±10% of the target: compact within
-it) and "gridmap-even" (inner_band=0.2: ±4%, nearly every part within ±5%).
+it; then polished within the whole band) and "gridmap-even" (inner_band=0.2: ±4%, nearly every
+part within ±5%, polished within that).
 
 Peers (pip install -r bench/requirements.txt; never runtime dependencies of gridmap):
 - spopt MaxPHeuristic (threshold: 95% of the target, attributes: centroid x, y), Skater
@@ -12,6 +13,10 @@ Peers (pip install -r bench/requirements.txt; never runtime dependencies of grid
 - pymetis.part_graph with contiguous=True (vertex weights ×100, edge weights: shared metres);
 - gerrychain recursive_tree_part, epsilon 0.05, each graph's target its mean weight per part
   (its algorithm cannot finish unless every part can lie within epsilon of the target).
+- on building cases, pymetis-whole and gerrychain-whole: the same on the building graph with
+  each compound under the band's maximum contracted to one node (weights and areas summed),
+  so that, like gridmap, they cannot cut it; gerrychain's epsilon is widened 5% → 10% → 20%
+  → 30% → 50% where no tree cut reaches it (the table names the epsilons used).
 
 Data: (a) a jittered Voronoi tessellation of 2,000 units with lognormal weights into 200
 parts; (b) a 10,000-cell community (60% empty land) into round(total/3000) parts; (c) the
@@ -54,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import buildings  # bench/buildings.py, beside this file
 
 from gridmap.engine.graph import Adjacency, adjacency, connected_parts
+from gridmap.engine.partition.rules import POLISH_BAND
 from gridmap.engine.partition.solve import n_parts_for, partition_graph
 
 METHODS = [
@@ -61,6 +67,8 @@ METHODS = [
     "gridmap-even",
     "pymetis",
     "gerrychain",
+    "pymetis-whole",
+    "gerrychain-whole",
     "spopt-maxp",
     "spopt-skater",
     "spopt-rkm",
@@ -187,13 +195,15 @@ DATA = {
     "f": ("(f) Chongqing towers, 3 communities", data_f),
 }
 BUILDING_DATA = {"d", "e", "f"}
-BUILDING_METHODS = ["gridmap", "pymetis", "gerrychain"]
+BUILDING_METHODS = ["gridmap", "pymetis", "gerrychain", "pymetis-whole", "gerrychain-whole"]
 
 
 # --- methods (run in a worker process) ---------------------------------------------------------
 
 
-def run_gridmap(p: dict[str, Any], inner_band: float = 0.5) -> np.ndarray:
+def run_gridmap(
+    p: dict[str, Any], inner_band: float = 0.5, polish_band: float | None = POLISH_BAND
+) -> np.ndarray:
     if "buildings" in p:  # a building case: the whole pipeline, canvas included
         labels, extra = buildings.run_gridmap_pipeline(p)
         _EXTRA.update(extra)
@@ -210,11 +220,12 @@ def run_gridmap(p: dict[str, Any], inner_band: float = 0.5) -> np.ndarray:
         tolerance=0.2,
         seed=0,
         inner_band=inner_band,
+        polish_band=polish_band,
     ).labels
 
 
 def run_gridmap_even(p: dict[str, Any]) -> np.ndarray:
-    return run_gridmap(p, inner_band=0.2)
+    return run_gridmap(p, inner_band=0.2, polish_band=None)  # polished within its ±4%
 
 
 def run_pymetis(p: dict[str, Any]) -> np.ndarray:
@@ -264,6 +275,35 @@ def run_gerrychain(p: dict[str, Any]) -> np.ndarray:
     return np.array([flips[i] for i in range(p["n"])])
 
 
+def run_gerrychain_ladder(p: dict[str, Any]) -> np.ndarray:
+    """gerrychain at ε 5%, and where no tree cut reaches that (whole compounds of 1,100–3,600
+    residents rarely can), at 10%, 20% (the band itself), then 30% and 50% (a plan with parts
+    out of band, where none can have them all in); ``epsilon`` says which."""
+    from functools import partial
+
+    from gerrychain import Graph
+    from gerrychain.partition.initial_partition_generators import recursive_tree_part
+    from gerrychain.tree import bipartition_tree
+
+    if p["k"] == 1:
+        return np.zeros(p["n"], dtype=int)
+    g = Graph.from_networkx(_networkx(p))
+    mean = float(p["weights"].sum()) / p["k"]
+    start = time.perf_counter()
+    for eps in (0.05, 0.10, 0.20, 0.30, 0.50):
+        cut = partial(bipartition_tree, max_attempts=2000)
+        try:
+            flips = recursive_tree_part(
+                g, range(p["k"]), mean, "pop", eps, bipartition_tree_fn=cut, rng=0
+            )
+        except Exception:  # no balanced cut found in max_attempts trees: a wider epsilon
+            continue
+        _clock(start)
+        _EXTRA["epsilon"] = eps
+        return np.array([flips[i] for i in range(p["n"])])
+    raise RuntimeError("no partition within ε 50%")
+
+
 def _spopt_inputs(p: dict[str, Any]):  # type: ignore[no-untyped-def]
     import geopandas as gpd
     from libpysal.weights import W
@@ -299,6 +339,64 @@ def run_spopt(method: str, p: dict[str, Any]) -> np.ndarray:
     return np.asarray(model.labels_)
 
 
+def contract_compounds(p: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+    """The building graph with each compound under the band's maximum made one node.
+
+    gridmap never cuts a closed compound (封闭小区) that fits in one grid; a peer run on the
+    contracted graph obeys the same rule (it cannot cut a node). Weights and areas are summed,
+    the node's perimeter is its cells' outer boundary, shared lengths between nodes summed.
+    Returns the contracted problem and each building's node.
+    """
+    unit_of, weights = p["unit_of"], p["weights"]
+    node = np.arange(p["n"])
+    maximum = p["target"] * 1.2
+    for uid in sorted(set(unit_of) - {""}):
+        members = np.flatnonzero(unit_of == uid)
+        if weights[members].sum() <= maximum:
+            node[members] = members[0]
+    node = np.unique(node, return_inverse=True)[1]
+    m = int(node.max()) + 1
+    a, b = node[p["left"]], node[p["right"]]
+    inside = a == b
+    inner = np.bincount(a[inside], weights=p["shared"][inside], minlength=m)
+    lo, hi = np.minimum(a[~inside], b[~inside]), np.maximum(a[~inside], b[~inside])
+    pairs, where = np.unique(np.column_stack([lo, hi]), axis=0, return_inverse=True)
+    shared = np.bincount(where.ravel(), weights=p["shared"][~inside], minlength=len(pairs))
+    areas = np.bincount(node, weights=p["areas"], minlength=m)
+    xy = (
+        np.column_stack(
+            [np.bincount(node, weights=p["xy"][:, i] * p["areas"], minlength=m) for i in (0, 1)]
+        )
+        / areas[:, None]
+    )
+    small = {
+        "n": m,
+        "left": pairs[:, 0],
+        "right": pairs[:, 1],
+        "shared": shared,
+        "weights": np.bincount(node, weights=weights, minlength=m),
+        "xy": xy,
+        "areas": areas,
+        "perimeters": np.bincount(node, weights=p["perimeters"], minlength=m) - 2 * inner,
+        "k": min(p["k"], m),
+        "target": p["target"],
+    }
+    return small, node
+
+
+def whole(run: Any, raw: Any) -> Any:
+    """``run`` on the graph with compounds contracted, its labels spread back to buildings
+    (``raw`` where there is no compound to contract: the peer's own row)."""
+
+    def run_whole(p: dict[str, Any]) -> np.ndarray:
+        small, node = contract_compounds(p) if "unit_of" in p else (p, None)
+        if node is None or small["n"] == p["n"]:
+            return raw(p)
+        return np.asarray(run(small))[node]
+
+    return run_whole
+
+
 _SOLVE_TIME: list[float] = []
 _EXTRA: dict[str, Any] = {}  # what a method reports besides labels (buildings cut)
 
@@ -328,6 +426,8 @@ def worker(method: str, path: str, out: str) -> None:
         "gridmap-even": run_gridmap_even,
         "pymetis": run_pymetis,
         "gerrychain": run_gerrychain,
+        "pymetis-whole": whole(run_pymetis, run_pymetis),
+        "gerrychain-whole": whole(run_gerrychain_ladder, run_gerrychain),
     }
     run = runners.get(method, lambda p: run_spopt(method, p))
 
@@ -403,6 +503,7 @@ def measure(problems: list[dict[str, Any]], results: list[dict[str, Any]]) -> di
         "seconds": float(sum(r["seconds"] for r in results if r["labels"] is not None)),
         "units_cut": f"{units_cut}/{units_whole}" if "unit_of" in problems[0] else "–",
         "buildings_cut": str(bcut) if "unit_of" in problems[0] else "–",
+        "epsilon": sorted({r["epsilon"] for r in results if r.get("epsilon") is not None}),
     }
 
 
@@ -497,6 +598,8 @@ def print_table(rows: list[tuple[str, str, Any]]) -> None:
                 print(f"| {title} | {method} | 0/{s['of']} |" + " |" * 11)
                 continue
             speed = f"{ref['seconds'] / s['seconds']:.1f}×" if ref and s["seconds"] > 0 else "–"
+            if s.get("epsilon"):  # the ε gerrychain needed on each graph
+                method += " (ε " + ", ".join(f"{e:.0%}" for e in s["epsilon"]) + ")"
             ppr = f"{s['pp'] / ref['pp']:.2f}" if ref else "–"
             print(
                 f"| {title} | {method} | {s['solved']}/{s['of']} | {s['parts']} "

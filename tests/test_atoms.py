@@ -130,6 +130,42 @@ def test_an_own_grid_unit_is_one_grid_whatever_its_residents() -> None:
     assert plain.report["grids"] == 2
 
 
+def test_an_own_grid_unit_overlapping_a_compound_keeps_its_own_grid() -> None:
+    # a hospital (own grid) whose polygon is drawn over a compound's corner: before, the two
+    # atoms merged, the compound won and the hospital silently lost its own grid
+    community = box(0, 0, 700, 300)
+    compound = towers("C", "U1", 20, 20, 4, 4, 200)  # 3,200 residents
+    hospital = [("H1", "U9", 400, box(190, 30, 40, 40))]
+    scattered = towers("S", None, 330, 20, 5, 5, 120)  # 3,000
+    units = [
+        ("U1", "compound", "渝兴湾", False, box(5, 5, 170, 170)),
+        ("U9", "social_unit", "第九人民医院", True, box(150, 10, 100, 100)),
+    ]
+    b, u = frames(compound + hospital + scattered, units)
+    result = partition_community(CODE, lonlat(community), b, u, target=3000)
+    grid = grids_of(result, b)
+    is_h = b["id"].eq("H1").to_numpy()
+    assert (grid[~is_h] != grid[is_h][0]).all()  # the hospital's grid holds only the hospital
+    assert len(set(grid[b["unit_id"].eq("U1").to_numpy()])) == 1
+    assert result.report["grids"] == 3
+    assert any("U1" in n and "U9" in n and "cut out" in n for n in result.report["notes"])
+
+
+def test_an_own_grid_unit_merged_into_a_compound_is_reported() -> None:
+    # a building of the hospital overlaps one of the compound's: no cut keeps them apart, the
+    # atoms merge, and the report names the own grid that was not kept
+    community = box(0, 0, 400, 300)
+    compound = towers("C", "U1", 20, 20, 2, 2, 200)
+    units = [
+        ("U1", "compound", "渝兴湾", False, box(15, 15, 70, 70)),
+        ("U9", "social_unit", "第九人民医院", True, box(90, 5, 100, 100)),
+    ]
+    b, u = frames([*compound, ("H1", "U9", 400, box(50, 30, 60, 40))], units)
+    g = community_graph(CODE, lonlat(community), b, u, target=3000)
+    [note] = [n for n in g.notes if "own grid" in n and "not kept" in n]
+    assert "U9" in note and "U1" in note
+
+
 def test_a_heavy_own_grid_unit_is_not_split() -> None:
     community = box(0, 0, 400, 400)
     campus = towers("C", "U1", 20, 20, 6, 6, 200)  # 7,200 residents: a university
