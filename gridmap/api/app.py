@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from importlib import import_module
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from gridmap import __version__
 from gridmap.api.errors import install_error_handlers
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_error_handlers(app)
     install_limits(app, settings)
     app.add_middleware(RejectNul)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # layers shrink ~8x: 5 MB → 0.6 MB
     for module in modules:
         app.include_router(module.router)
     return app
