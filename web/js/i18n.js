@@ -1,5 +1,5 @@
 // Messages in zh-CN (first) and English, a language switch, and t(key, values).
-// Elements carry data-i18n="key" (text) or data-i18n-placeholder / data-i18n-title.
+// Elements carry data-i18n="key" (text) or data-i18n-placeholder / -title / -aria-label.
 
 const MESSAGES = {
   "zh-CN": {
@@ -26,6 +26,33 @@ const MESSAGES = {
     "card.call": "拨打",
     "card.near": "靠近网格边界，相邻网格：",
     "card.nostaff": "尚未配置网格员",
+    "card.population": "人口",
+    "card.more": "更多网格员（{n}）",
+    "card.report": "在这里报告问题",
+    "role.grid_head": "网格长",
+    "role.police": "警员",
+    "role.city_management": "城管协管员",
+    "role.floating_population": "流动人口协管员",
+    "role.mediation": "综治信访调解员",
+    "role.safety_fire": "安全消防联络员",
+    "resident.searchlabel": "搜索地址、小区、楼栋或社区",
+    "resident.hits": "搜索结果",
+    "resident.nhits": "找到 {n} 个地点，用 ↑↓ 选择，回车确认",
+    "resident.choosegrid": "{name}有 {n} 个网格，请选择您所在的网格，或输入楼栋（如 {name}3栋）",
+    "resident.outsidefar": "该位置不在本区网格范围内（距最近的网格 {km} 公里）。",
+    "resident.hotline": "如需帮助请拨打政务服务热线",
+    "resident.you": "您的位置",
+    "resident.report.title": "报告问题",
+    "resident.report.category": "类别",
+    "resident.report.description": "问题描述",
+    "resident.report.send": "提交",
+    "resident.report.sent": "已提交，编号 {id}。网格员会尽快处理。",
+    "kind.community": "社区",
+    "kind.grid": "网格",
+    "kind.street": "街道",
+    "kind.compound": "小区",
+    "kind.social_unit": "单位",
+    "kind.building": "楼栋",
     "office.title": "街道办事处 · 事件",
     "office.new": "在地图上点击以登记新事件",
     "office.category": "类别",
@@ -134,6 +161,33 @@ const MESSAGES = {
     "card.call": "Call",
     "card.near": "Near the grid's edge; neighbouring grid:",
     "card.nostaff": "No staff assigned yet",
+    "card.population": "Population",
+    "card.more": "More staff ({n})",
+    "card.report": "Report a problem here",
+    "role.grid_head": "Grid head",
+    "role.police": "Police officer",
+    "role.city_management": "City management assistant",
+    "role.floating_population": "Migrant population assistant",
+    "role.mediation": "Mediation and petitions officer",
+    "role.safety_fire": "Safety and fire liaison",
+    "resident.searchlabel": "Search an address, compound, building or community",
+    "resident.hits": "Search results",
+    "resident.nhits": "{n} places found; choose with ↑↓ and Enter",
+    "resident.choosegrid": "{name} has {n} grids: choose yours, or type your building (e.g. {name} 3栋)",
+    "resident.outsidefar": "This place is outside the district's grids ({km} km from the nearest).",
+    "resident.hotline": "For help call the government service hotline",
+    "resident.you": "You are here",
+    "resident.report.title": "Report a problem",
+    "resident.report.category": "Category",
+    "resident.report.description": "What is wrong",
+    "resident.report.send": "Send",
+    "resident.report.sent": "Sent, number {id}. The grid staff will see to it.",
+    "kind.community": "Community",
+    "kind.grid": "Grid",
+    "kind.street": "Street",
+    "kind.compound": "Compound",
+    "kind.social_unit": "Organisation",
+    "kind.building": "Building",
     "office.title": "Street office · incidents",
     "office.new": "Click the map to record a new incident",
     "office.category": "Category",
@@ -245,6 +299,9 @@ export function translate(root = document) {
     el.placeholder = t(el.dataset.i18nPlaceholder);
   }
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  }
 }
 
 /** Switch between zh-CN and English; `onChange` callbacks redraw what code wrote. */

@@ -10,13 +10,15 @@ export function requireSignIn(box, onSignedIn) {
     onSignedIn();
     return;
   }
-  const error = h("p", { class: "error", hidden: true });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
   const form = h(
     "form",
     { class: "stack card", id: "signin" },
     h("h2", {}, t("signin.title")),
-    h("input", { name: "username", autocomplete: "username", required: true, placeholder: t("signin.user") }),
-    h("input", { name: "password", type: "password", autocomplete: "current-password", required: true, placeholder: t("signin.password") }),
+    h("label", { for: "signin-user" }, t("signin.user")),
+    h("input", { id: "signin-user", name: "username", autocomplete: "username", required: true }),
+    h("label", { for: "signin-password" }, t("signin.password")),
+    h("input", { id: "signin-password", name: "password", type: "password", autocomplete: "current-password", required: true }),
     h("button", { class: "primary", type: "submit" }, t("signin.submit")),
     error,
   );
