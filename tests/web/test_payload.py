@@ -25,3 +25,26 @@ def test_grids_layer_is_gzipped_rounded_and_revalidates(web_server: str) -> None
         assert again.headers["etag"] == etag
         other = client.get("/api/layers/grids", headers={"If-None-Match": '"stale"'})
         assert other.status_code == 200 and other.content == body
+
+
+def test_roads_tiles_carry_names_for_the_base_map(web_server: str, web_workspace) -> None:  # type: ignore[no-untyped-def]
+    import mapbox_vector_tile
+
+    from gridmap.api.tiles_common import lonlat_bounds
+    from gridmap.store import GpkgStore
+
+    with GpkgStore(web_workspace) as store:
+        road = store.read("roads").dropna(subset=["name"]).iloc[0]
+    point = road.geometry.interpolate(0.5, normalized=True)
+    z = 15
+    n = 1 << z
+    x = int((point.x + 180) / 360 * n)
+    y = next(row for row in range(n) if lonlat_bounds(z, x, row)[1] <= point.y)
+    answer = httpx.get(f"{web_server}/tiles/roads/{z}/{x}/{y}.mvt")
+    assert answer.status_code == 200 and answer.headers["etag"]
+    names = {
+        f["properties"].get("name")
+        for f in mapbox_vector_tile.decode(answer.content)["roads"]["features"]
+    }
+    assert road["name"] in names
+    assert httpx.get(f"{web_server}/tiles/roads.json").json()["minzoom"] == 11
