@@ -2,6 +2,7 @@
 // sessionStorage (it lives as long as the tab) and sent with every call.
 
 const TOKEN_KEY = "gridmap.token";
+const ROLE_KEY = "gridmap.role";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -28,11 +29,18 @@ export async function signIn(username, password) {
   const body = await answer.json().catch(() => null);
   if (!answer.ok) throw new ApiError(answer.status, body);
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
+  sessionStorage.setItem(ROLE_KEY, body.role);
   return body;
 }
 
 export function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ROLE_KEY);
+}
+
+/** The signed-in user's role (public, staff, planner, admin), as /api/token said; or null. */
+export function role() {
+  return sessionStorage.getItem(ROLE_KEY);
 }
 
 /** Call `path` (with `params` as the query); JSON in and out; ApiError on any non-2xx. */

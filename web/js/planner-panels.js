@@ -69,3 +69,38 @@ export function renderComparison(section, diff, changedAtoms, buildings) {
   );
   section.hidden = false;
 }
+
+/** A paint previewed in the browser before the server answers: both grids' new totals. */
+export function renderPreview(section, { atom, from, to, target }) {
+  const row = (grid, delta) => {
+    if (!grid) return null;
+    const residents = grid.residents + delta;
+    return h("tr", {}, h("th", {}, grid.name ?? grid.code),
+      h("td", { "data-testid": `preview-${delta > 0 ? "to" : "from"}` }, num(residents)),
+      h("td", {}, pct(residents / target - 1)));
+  };
+  fill(section,
+    h("strong", {}, t("planner.preview")),
+    h("table", { class: "compact" },
+      h("tr", {}, h("th", {}, t("planner.grid")), h("th", {}, t("planner.residents")), h("th", {}, t("planner.deviation"))),
+      row(to, atom.residents), row(from, -atom.residents)),
+  );
+  section.dataset.residents = String(atom.residents);
+  section.hidden = false;
+}
+
+/** The plan's revisions from the server (they survive a reload), newest first. */
+export function renderHistory(section, revisions, current) {
+  const ordered = [...revisions].sort((a, b) => b.number - a.number);
+  fill(section,
+    h("summary", {}, `${t("planner.history")} (${revisions.length})`),
+    h("ol", { class: "timeline", reversed: true, "data-testid": "history" },
+      ordered.map((r) => h("li", { class: r.number === current ? "current" : null },
+        `${t("planner.revision")} ${r.number} · ${operationName(r.operation)} · ${r.created_by ?? ""} · ${r.created_at?.slice(0, 16).replace("T", " ") ?? ""}`))),
+  );
+}
+
+function operationName(operation) {
+  const key = `operation.${operation}`;
+  return t(key) === key ? operation : t(key);
+}

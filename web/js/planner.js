@@ -2,23 +2,33 @@
 // auto-partition, edits (paint atoms to a neighbouring grid, merge, split along a line, reshape)
 // with their validation and diff, undo/redo, comparison with the plan in force, publish, export.
 import L from "./geoman.js";
-import { download, get, post } from "./api.js";
+import { download, get, post, role } from "./api.js";
 import { h } from "./dom.js";
-import { installSwitch, t, translate } from "./i18n.js";
+import { installSwitch, language, onLanguageChange, t, translate } from "./i18n.js";
 import { createMap, loadConfig, toLonLatGeometry } from "./map.js";
 import { EditHistory } from "./planner-edits.js";
-import { renderComparison, renderGrid, renderResult } from "./planner-panels.js";
+import { renderComparison, renderGrid, renderHistory, renderPreview, renderResult } from "./planner-panels.js";
+import { confirmPublish } from "./planner-publish.js";
 import { gridStyle, legend } from "./planner-style.js";
 import { requireSignIn } from "./signin.js";
 
 const ATOM_STYLE = { color: "#3e4c59", weight: 0.6, dashArray: "2 3", fillOpacity: 0, fillColor: "#000" };
 const CHANGED_STYLE = { color: "#7b3294", weight: 2, dashArray: null, fillColor: "#c2a5cf", fillOpacity: 0.7 };
+const PREVIEW_STYLE = { color: "#1d4ed8", weight: 2, dashArray: null, fillColor: "#1d4ed8", fillOpacity: 0.45 };
+// Geoman's tooltips, in the page's language: drawing ends with a double-click here.
+const GEOMAN_TEXTS = {
+  "zh-CN": { firstVertex: "单击放置第一个点", continueLine: "单击继续，双击结束", finishLine: "双击结束", finishPoly: "双击结束" },
+  en: { firstVertex: "Click to place the first point", continueLine: "Click to go on; double-click to finish", finishLine: "Double-click to finish", finishPoly: "Double-click to finish" },
+};
 
 async function main() {
   installSwitch(document.getElementById("lang"));
   const config = await loadConfig();
   const view = createMap(document.getElementById("map"), config);
   legend().addTo(view.map);
+  const geomanLanguage = () => view.map.pm.setLang(`gridmap-${language()}`, { tooltips: GEOMAN_TEXTS[language()] }, language() === "en" ? "en" : "zh");
+  geomanLanguage();
+  onLanguageChange(geomanLanguage);
   requireSignIn(document.getElementById("account"), () => start(view));
 }
 
@@ -27,7 +37,7 @@ function start(view) {
   const $ = (id) => document.getElementById(id);
   const state = { plan: null, grids: null, target: 3000, selected: null, mode: "select", history: null, missing: new Map(), areas: new Map() };
   const gridsLayer = view.geoJSON(null, { style: (f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), onEachFeature: (f, layer) => layer.on("click", () => onGrid(f.properties.code)) }).addTo(map);
-  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", () => onAtom(f)) }).addTo(map);
+  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", () => onAtom(f, layer)) }).addTo(map);
   const buildingsLayer = L.layerGroup().addTo(map);
   $("work").hidden = false;
   translate($("work"));
@@ -51,8 +61,10 @@ function start(view) {
     const answer = await get(`/api/plans/${encodeURIComponent(id)}`);
     state.plan = answer.plan;
     state.target = answer.plan.params?.target ?? 3000;
-    if (!state.history || state.history.planId !== id) state.history = new EditHistory(id, answer.revision, afterEdit);
+    if (!state.history || state.history.planId !== id) state.history = new EditHistory(id, answer.revision, afterEdit, answer.revisions);
     state.history.revision = answer.revision;
+    state.revisions = answer.revisions;
+    showHistory();
     state.grids = answer.grids;
     gridsLayer.clearLayers().addData(answer.grids);
     if (fit && !state.drawn) view.fitOnce(gridsLayer);
@@ -113,10 +125,27 @@ function start(view) {
     showSelected();
   }
 
-  function onAtom(feature) {
+  function onAtom(feature, layer) {
     const { grid, cell } = feature.properties;
     if (state.mode === "paint" && state.selected && grid !== state.selected) {
-      edit({ operation: "move", cells: [cell], to_grid: state.selected, from_grid: grid });
+      if (state.plan?.status !== "draft") {
+        say(t("planner.nodraft"), true);
+        return;
+      }
+      // Previewed at once in the browser (the atom recoloured, both grids' totals); the server
+      // then commits the edit and stays the judge: a refusal takes the preview back.
+      performance.mark("gridmap:paint");
+      layer.setStyle(PREVIEW_STYLE);
+      const totals = (code) => state.grids.features.find((f) => f.properties.code === code)?.properties;
+      renderPreview($("preview"), { atom: feature.properties, from: totals(grid), to: totals(state.selected), target: state.target });
+      performance.mark("gridmap:paint-preview");
+      performance.measure("gridmap:paint-to-preview", "gridmap:paint", "gridmap:paint-preview");
+      edit({ operation: "move", cells: [cell], to_grid: state.selected, from_grid: grid }).then((ok) => {
+        if (!ok) layer.setStyle(ATOM_STYLE);
+        $("preview").hidden = true;
+        performance.mark("gridmap:paint-commit");
+        performance.measure("gridmap:paint-to-commit", "gridmap:paint", "gridmap:paint-commit");
+      });
       return;
     }
     onGrid(grid);
@@ -130,9 +159,11 @@ function start(view) {
     performance.mark("gridmap:edit-start");
     try {
       await state.history.apply(request);
+      return true;
     } catch (error) {
       failed(error);
       if (error.status === 409) await loadPlan(state.plan.id, { fit: false });
+      return false;
     }
   }
 
@@ -164,7 +195,13 @@ function start(view) {
       onDiscard: () => history("undo"),
     });
     updateButtons();
+    state.revisions = [...(state.revisions ?? []), result.revision];
+    showHistory();
     document.body.dataset.applied = String(result.revision.number);
+  }
+
+  function showHistory() {
+    renderHistory($("history"), state.revisions ?? [], state.history?.revision);
   }
 
   async function history(which) {
@@ -184,12 +221,17 @@ function start(view) {
     }
     $("undo").disabled = !state.history?.canUndo;
     $("redo").disabled = !state.history?.canRedo;
+    // Publishing needs the admin role (the server refuses anyone else): planners do not see it.
+    $("publish").hidden = role() !== "admin";
     $("publish").disabled = !draft;
   }
 
   function setMode(mode) {
     state.mode = state.mode === mode ? "select" : mode;
     map.pm.disableDraw();
+    // The double-click that finishes a line or an outline must not zoom the map too.
+    if (state.mode === "split" || state.mode === "reshape") map.doubleClickZoom.disable();
+    else map.doubleClickZoom.enable();
     if (state.mode === "paint") say(t("planner.clickatom"));
     if (state.mode === "merge") say(t("planner.mergewith"));
     if ((state.mode === "split" || state.mode === "reshape") && state.selected) {
@@ -204,6 +246,7 @@ function start(view) {
     layer.remove();
     const mode = state.mode;
     state.mode = "select";
+    setTimeout(() => map.doubleClickZoom.enable(), 400); // after the finishing double-click
     updateButtons();
     if (mode === "split") edit({ operation: "split", grid: state.selected, line: geometry });
     if (mode === "reshape") edit({ operation: "reshape", grid: state.selected, polygon: geometry });
@@ -291,8 +334,24 @@ function start(view) {
       failed(error);
     }
   });
+  // Ctrl+Z undo, Ctrl+Y (or Ctrl+Shift+Z) redo, Esc leaves the tool (not while typing).
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest?.("input, textarea, select, dialog")) return;
+    const key = event.key.toLowerCase();
+    if ((event.ctrlKey || event.metaKey) && key === "z" && !event.shiftKey && state.history?.canUndo) {
+      event.preventDefault();
+      history("undo");
+    } else if ((event.ctrlKey || event.metaKey) && (key === "y" || (key === "z" && event.shiftKey)) && state.history?.canRedo) {
+      event.preventDefault();
+      history("redo");
+    } else if (event.key === "Escape" && state.mode !== "select") {
+      setMode(state.mode);
+      say("");
+    }
+  });
   $("publish").addEventListener("click", async () => {
     try {
+      if (!(await confirmPublish(state.plan))) return;
       await post(`/api/plans/${encodeURIComponent(state.plan.id)}/publish`, {});
       await loadMissing();
       await loadPlans(state.plan.id);
