@@ -98,6 +98,9 @@ def test_my_location_and_english(page, grids) -> None:  # type: ignore[no-untype
     page.click("#lang")
     assert page.text_content("header h1") == "My grid"
     assert "Grid code" in page.text_content("#card")
+    # Roles in English too (the names of people and their duties are data, kept as they are).
+    assert page.locator("#card .person.first .role").text_content() == "Grid head"
+    assert "网格长" not in page.text_content("#card")
 
 
 def inside(box, outer) -> bool:  # type: ignore[no-untyped-def]

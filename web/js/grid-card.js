@@ -1,7 +1,7 @@
 // The grid card of a lookup answer: the grid head and a call button first, the other staff
 // behind "more", then grid name and code, community and street, office address.
 import { fill, h, num } from "./dom.js";
-import { t } from "./i18n.js";
+import { messageIn, t } from "./i18n.js";
 
 /** The role's name in the page's language (a role the messages do not know: the server's). */
 export function roleName(person) {
@@ -58,6 +58,12 @@ function staffItem(person, first) {
     h("span", { class: "name" }, person.name),
     phone && h("a", { class: first ? "tel call" : "tel", href: `tel:${phone}` },
       `☎ ${first ? `${t("card.call")} ` : ""}${person.phone}`),
-    person.duties && h("div", { class: "muted" }, `${t("card.duties")}: ${person.duties}`),
+    person.duties && h("div", { class: "muted" }, `${t("card.duties")}: ${duties(person)}`),
   );
+}
+
+/** A role's duties in the page's language when they are the default text of that role. */
+function duties(person) {
+  const key = `duties.${person.role}`;
+  return person.duties === messageIn("zh-CN", key) ? t(key) : person.duties;
 }

@@ -35,6 +35,12 @@ const MESSAGES = {
     "role.floating_population": "流动人口协管员",
     "role.mediation": "综治信访调解员",
     "role.safety_fire": "安全消防联络员",
+    "duties.grid_head": "统筹网格内各项工作，组织网格员开展巡查走访，协调解决群众诉求",
+    "duties.police": "负责网格内治安巡逻、矛盾纠纷排查和安全防范宣传，协助处置警情",
+    "duties.city_management": "巡查网格内市容环境、违法建设和占道经营，及时劝导并上报问题",
+    "duties.floating_population": "登记核查网格内流动人口和出租房屋信息，做好服务管理",
+    "duties.mediation": "排查化解网格内矛盾纠纷，受理群众信访诉求并跟踪办理",
+    "duties.safety_fire": "检查网格内消防通道、消防设施和安全隐患，开展消防安全宣传",
     "resident.searchlabel": "搜索地址、小区、楼栋或社区",
     "resident.hits": "搜索结果",
     "resident.nhits": "找到 {n} 个地点，用 ↑↓ 选择，回车确认",
@@ -191,6 +197,12 @@ const MESSAGES = {
     "role.floating_population": "Migrant population assistant",
     "role.mediation": "Mediation and petitions officer",
     "role.safety_fire": "Safety and fire liaison",
+    "duties.grid_head": "Leads the grid's work, organises the staff's rounds and visits, settles residents' requests",
+    "duties.police": "Patrols the grid, looks into disputes, promotes safety, helps with police calls",
+    "duties.city_management": "Checks the streets' upkeep, illegal building and street trading; advises and reports",
+    "duties.floating_population": "Registers and checks migrant residents and rented homes; serves and manages them",
+    "duties.mediation": "Settles disputes, takes residents' petitions and follows them up",
+    "duties.safety_fire": "Checks fire lanes, fire equipment and hazards; promotes fire safety",
     "resident.searchlabel": "Search an address, compound, building or community",
     "resident.hits": "Search results",
     "resident.nhits": "{n} places found; choose with ↑↓ and Enter",
@@ -325,6 +337,11 @@ export function language() {
   if (asked && asked in MESSAGES) return asked;
   const kept = localStorage.getItem(STORAGE_KEY);
   return kept && kept in MESSAGES ? kept : "zh-CN";
+}
+
+/** The message `key` in `lang` (undefined when that language lacks it). */
+export function messageIn(lang, key) {
+  return MESSAGES[lang]?.[key];
 }
 
 /** The message `key` in the current language, with {name} placeholders filled from `values`. */
