@@ -165,6 +165,15 @@ def test_paint_previews_at_once_and_the_history_survives_a_reload(  # type: igno
     _, target, residents, at, away = movable_atom(cells)
     page.select_option("#area", community)
     page.wait_for_selector("body[data-atoms]")
+    # The community's grids in a table, sortable by any column.
+    table = page.locator("[data-testid=grid-table]")
+    assert table.locator("tbody tr").count() == cells["grid"].nunique()
+    table.locator("button[data-sort=residents]").click()  # descending first
+    numbers = [
+        int(t.replace(",", ""))
+        for t in table.locator("tbody tr td:nth-child(2)").all_text_contents()
+    ]
+    assert numbers == sorted(numbers, reverse=True)
     page.wait_for_timeout(1000)  # the fit to the community's atoms ends its animation
     click_lonlat(page, away.x, away.y)
     panel = page.locator(f"#grid[data-code='{target}']")

@@ -130,3 +130,13 @@ def test_phone_screen(page, grids) -> None:  # type: ignore[no-untyped-def]
     assert inside(you, the_map) and inside(grid, the_map), (you, grid, the_map)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     assert page.locator("#card .person.first a.call").is_visible()  # the call button first
+    # Far outside the district (Beijing): no card, no grid highlighted, the distance and the
+    # hotline said.
+    page.context.set_geolocation({"longitude": 116.397, "latitude": 39.909})
+    page.click("#locate")
+    page.wait_for_selector("#status[data-state=outside]")
+    assert page.locator("#card").is_hidden()
+    assert page.locator("path[stroke='#c0392b'][stroke-width='3']").count() == 0
+    assert "公里" in page.text_content("#status")
+    assert page.locator("#status a[href='tel:12345']").count() == 1
+    page.watch.errors[:] = [e for e in page.watch.errors if "status of 404" not in e]

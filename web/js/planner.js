@@ -8,6 +8,7 @@ import { installSwitch, language, onLanguageChange, t, translate } from "./i18n.
 import { createMap, loadConfig, toLonLatGeometry } from "./map.js";
 import { EditHistory } from "./planner-edits.js";
 import { renderComparison, renderGrid, renderHistory, renderPreview, renderResult } from "./planner-panels.js";
+import { renderGridTable } from "./planner-table.js";
 import { confirmPublish } from "./planner-publish.js";
 import { gridStyle, legend } from "./planner-style.js";
 import { requireSignIn } from "./signin.js";
@@ -46,7 +47,11 @@ function start(view) {
     $("message").textContent = text;
     $("message").className = isError ? "error" : "hint";
   };
-  const failed = (error) => say(`${t("error")}: ${error.message}`, true);
+  // A refusal the messages know says what to do, in the page's language; others as they came.
+  const failed = (error) => {
+    const key = error.status === 409 ? "refusal.stale" : `refusal.${error.body?.reason}`;
+    say(t(key) !== key ? t(key) : `${t("error")}: ${error.message}`, true);
+  };
 
   async function loadPlans(selectId) {
     const { plans } = await get("/api/plans");
@@ -106,7 +111,14 @@ function start(view) {
     drawAtoms(await fetchAtoms(state.plan?.id));
   }
 
+  function showTable() {
+    const communities = new Set(areaCommunities());
+    const shown = (state.grids?.features ?? []).filter((f) => communities.has(f.properties.community_code));
+    renderGridTable($("grid-table"), shown, { target: state.target, missing: state.missing, selected: state.selected, onSelect: onGrid });
+  }
+
   function showSelected() {
+    showTable();
     const feature = state.grids?.features.find((f) => f.properties.code === state.selected);
     if (!feature) {
       $("grid").hidden = true;
@@ -304,6 +316,7 @@ function start(view) {
 
   $("plan").addEventListener("change", () => { state.selected = null; state.history = null; loadPlan($("plan").value).catch(failed); });
   $("area").addEventListener("change", async () => {
+    showTable();
     await loadAtoms().catch(failed);
     if (atomsLayer.getLayers().length) map.fitBounds(atomsLayer.getBounds());
   });
