@@ -210,3 +210,23 @@ def test_paint_previews_at_once_and_the_history_survives_a_reload(  # type: igno
         undone = store.revision(plan)
     assert undone.info.operation == "revert"
     assert int(undone.grids.set_index("code").loc[target, "residents"]) == before
+
+    # A locked grid refuses paint at once, saying why; unlocked, Shift+click gathers
+    # compounds and the preview's button moves them as one edit.
+    page.select_option("#area", community)
+    page.wait_for_selector("body[data-atoms]")
+    page.wait_for_timeout(1000)
+    click_lonlat(page, away.x, away.y)
+    page.locator(f"#grid[data-code='{target}']").wait_for()
+    page.check("#grid [data-testid=lock]")
+    page.click("#tools button[data-mode=paint]")
+    click_lonlat(page, at.x, at.y)
+    page.wait_for_selector("#message.error")
+    assert "已锁定" in page.text_content("#message")
+    page.uncheck("#grid [data-testid=lock]")
+    page.keyboard.down("Shift")
+    click_lonlat(page, at.x, at.y)
+    page.keyboard.up("Shift")
+    page.click("[data-testid=commit-batch]")
+    page.wait_for_selector(f"body[data-applied='{revision + 3}']")
+    assert int(page.get_attribute("#grid", "data-residents")) == before + residents

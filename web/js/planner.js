@@ -38,7 +38,56 @@ function start(view) {
   const $ = (id) => document.getElementById(id);
   const state = { plan: null, grids: null, target: 3000, selected: null, mode: "select", history: null, missing: new Map(), areas: new Map() };
   const gridsLayer = view.geoJSON(null, { style: (f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), onEachFeature: (f, layer) => layer.on("click", () => onGrid(f.properties.code)) }).addTo(map);
-  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", () => onAtom(f, layer)) }).addTo(map);
+  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", (event) => onAtom(f, layer, event)) }).addTo(map);
+  const labelsLayer = L.layerGroup().addTo(map);
+  state.batch = [];
+  // Locked grids (kept per plan in this browser): paint neither takes from them nor adds to them.
+  const lockKey = () => `gridmap.locked.${state.plan?.id}`;
+  const locked = () => new Set(JSON.parse(localStorage.getItem(lockKey()) ?? "[]"));
+  function toggleLock(code) {
+    const set = locked();
+    if (set.has(code)) set.delete(code);
+    else set.add(code);
+    localStorage.setItem(lockKey(), JSON.stringify([...set]));
+    showSelected();
+  }
+
+  /** The gathered compounds' preview: each grid's totals after the move, and a commit button. */
+  function previewBatch() {
+    const moved = new Map();
+    for (const { feature } of state.batch) {
+      const { grid, residents } = feature.properties;
+      moved.set(grid, (moved.get(grid) ?? 0) - residents);
+      moved.set(state.selected, (moved.get(state.selected) ?? 0) + residents);
+    }
+    const totals = (code) => state.grids.features.find((f) => f.properties.code === code)?.properties;
+    renderPreview($("preview"), {
+      atom: { residents: moved.get(state.selected) },
+      to: totals(state.selected),
+      from: null,
+      target: state.target,
+      others: [...moved].filter(([code]) => code !== state.selected).map(([code, delta]) => [totals(code), delta]),
+      onCommit: commitBatch,
+      count: state.batch.length,
+    });
+  }
+
+  function commitBatch() {
+    const batch = state.batch;
+    state.batch = [];
+    if (!batch.length) return;
+    performance.mark("gridmap:paint");
+    edit({ operation: "move", cells: batch.map((b) => b.feature.properties.cell), to_grid: state.selected }).then((ok) => {
+      if (!ok) for (const { layer } of batch) layer.setStyle(ATOM_STYLE);
+      $("preview").hidden = true;
+    });
+  }
+
+  function cancelBatch() {
+    for (const { layer } of state.batch) layer.setStyle(ATOM_STYLE);
+    state.batch = [];
+    $("preview").hidden = true;
+  }
   const buildingsLayer = L.layerGroup().addTo(map);
   $("work").hidden = false;
   translate($("work"));
@@ -117,15 +166,28 @@ function start(view) {
     renderGridTable($("grid-table"), shown, { target: state.target, missing: state.missing, selected: state.selected, onSelect: onGrid });
   }
 
+  /** Labels on the map for the chosen area's grids: the grid's number and its residents. */
+  function showLabels() {
+    labelsLayer.clearLayers();
+    const communities = new Set(areaCommunities());
+    gridsLayer.eachLayer((layer) => {
+      const p = layer.feature.properties;
+      if (!communities.has(p.community_code)) return;
+      const text = `${p.code.slice(-3)} · ${p.residents.toLocaleString()}${locked().has(p.code) ? " 🔒" : ""}`;
+      labelsLayer.addLayer(L.tooltip({ permanent: true, direction: "center", className: "grid-label", interactive: false }).setLatLng(layer.getBounds().getCenter()).setContent(text));
+    });
+  }
+
   function showSelected() {
     showTable();
+    showLabels();
     const feature = state.grids?.features.find((f) => f.properties.code === state.selected);
     if (!feature) {
       $("grid").hidden = true;
       return;
     }
-    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined) });
-    gridsLayer.setStyle((f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }));
+    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined), locked: locked().has(feature.properties.code), onLock: () => toggleLock(feature.properties.code) });
+    gridsLayer.setStyle((f) => ({ ...gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), dashArray: locked().has(f.properties.code) ? "6 4" : null }));
   }
 
   function onGrid(code) {
@@ -137,11 +199,23 @@ function start(view) {
     showSelected();
   }
 
-  function onAtom(feature, layer) {
+  function onAtom(feature, layer, event) {
     const { grid, cell } = feature.properties;
     if (state.mode === "paint" && state.selected && grid !== state.selected) {
       if (state.plan?.status !== "draft") {
         say(t("planner.nodraft"), true);
+        return;
+      }
+      if (locked().has(grid) || locked().has(state.selected)) {
+        say(t("planner.islocked", { grid: locked().has(grid) ? grid : state.selected }), true);
+        return;
+      }
+      // Shift+click gathers compounds (a brush); Enter or the preview's button moves them all
+      // as one edit.
+      if (event?.originalEvent?.shiftKey || state.batch.length) {
+        if (!state.batch.some((b) => b.feature === feature)) state.batch.push({ feature, layer });
+        layer.setStyle(PREVIEW_STYLE);
+        previewBatch();
         return;
       }
       // Previewed at once in the browser (the atom recoloured, both grids' totals); the server
@@ -357,6 +431,11 @@ function start(view) {
     } else if ((event.ctrlKey || event.metaKey) && (key === "y" || (key === "z" && event.shiftKey)) && state.history?.canRedo) {
       event.preventDefault();
       history("redo");
+    } else if (event.key === "Enter" && state.batch.length) {
+      event.preventDefault();
+      commitBatch();
+    } else if (event.key === "Escape" && state.batch.length) {
+      cancelBatch();
     } else if (event.key === "Escape" && state.mode !== "select") {
       setMode(state.mode);
       say("");
