@@ -54,13 +54,21 @@ def test_resident_page_on_a_phone(page, web_server: str) -> None:  # type: ignor
     assert serious_violations(page) == []
 
 
-def test_office_page(page) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.viewport(390, 844)
+def test_office_page_on_a_phone(page) -> None:  # type: ignore[no-untyped-def]
     page.goto("/office")
     page.wait_for_selector("#signin")
     assert serious_violations(page) == []
     sign_in(page, "/office", "clerk")
     page.wait_for_selector("#incidents")
     assert serious_violations(page) == []
+    # The title stays on one line (it was cut as 事/件), nothing scrolls sideways.
+    title = page.locator("header h1")
+    line = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('header h1')).lineHeight) || 24"
+    )
+    assert title.bounding_box()["height"] <= line * 1.5
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_planner_page_in_english(page) -> None:  # type: ignore[no-untyped-def]
