@@ -118,7 +118,17 @@ def test_phone_screen(page, grids) -> None:  # type: ignore[no-untyped-def]
     code = share_location(page, grids)
     page.click("#locate")
     page.wait_for_selector(f"#card[data-code='{code}']")
-    page.wait_for_timeout(300)  # the sheet's growth resizes the map (a ResizeObserver)
+    # The sheet's growth resizes the map (a ResizeObserver), which fits the grid again: wait
+    # until the grid's outline lies inside the map (it fails after the default timeout if not).
+    page.wait_for_function(
+        """() => {
+            const map = document.querySelector('#map').getBoundingClientRect();
+            const grid = document.querySelector("path[stroke='#c0392b'][stroke-width='3']");
+            const box = grid && grid.getBoundingClientRect();
+            return box && box.top >= map.top - 1 && box.bottom <= map.bottom + 1
+                && box.left >= map.left - 1 && box.right <= map.right + 1;
+        }"""
+    )
     screen = {"x": 0, "y": 0, "width": 390, "height": 844}
     card = page.locator("#card").bounding_box()
     the_map = page.locator("#map").bounding_box()

@@ -19,7 +19,9 @@ const DEFAULT_HOTLINE = "12345"; // the government service hotline everywhere in
 async function main() {
   installSwitch(document.getElementById("lang"));
   const config = await loadConfig();
-  const view = createMap(document.getElementById("map"), config);
+  // No zoom animation: the sheet resizes the map at any moment, and a resize during Leaflet's
+  // zoom animation can leave it "animating" for good, after which every fit is ignored.
+  const view = createMap(document.getElementById("map"), config, { zoomAnimation: false });
   const { map, L } = view;
   const status = document.getElementById("status");
   const list = document.getElementById("hits");
@@ -38,18 +40,29 @@ async function main() {
   get("/api/layers/grids").then((collection) => {
     grids.addData(collection);
     grids.eachLayer((layer) => byCode.set(layer.feature.properties.code, layer));
-    view.fitOnce(grids);
+    // A lookup that answered before the grids came: highlight its grid now, and keep it in view
+    // rather than fitting the whole layer.
+    const found = lastAnswer && byCode.get(lastAnswer.grid.code);
+    if (found) {
+      found.setStyle(FOUND_STYLE).bringToFront();
+      you?.bringToFront();
+      focus = { ...focus, bounds: found.getBounds() };
+      keepInView();
+    } else if (!focus) {
+      view.fitOnce(grids);
+    }
     document.body.dataset.gridsLoaded = String(byCode.size);
   });
 
   // The sheet grows and shrinks: the map follows, and what matters stays in view.
   new ResizeObserver(() => {
-    map.invalidateSize({ animate: false });
+    map.invalidateSize({ animate: false, pan: false });
     keepInView();
   }).observe(document.getElementById("map"));
 
   function keepInView() {
     if (!focus) return;
+    map.invalidateSize({ animate: false, pan: false }); // the size Leaflet keeps may be stale
     const bounds = L.latLngBounds(focus.bounds ?? [focus.point]);
     if (focus.point) bounds.extend(focus.point);
     map.fitBounds(bounds, { padding: [24, 24], maxZoom: 17, animate: false });
