@@ -1,4 +1,5 @@
-"""The planner page on the whole Nan'an sample: time to first render and to apply an edit.
+"""The three pages on the whole Nan'an sample: first-load bytes and times, and the planner's
+paint (to the browser's preview, and to the server's commit) and edits.
 
 Builds the sample (seed 0), partitions every community, publishes the plan and serves it with
 a real uvicorn; Debian's Chromium (Playwright, headless) opens /planner signed in as a planner.
@@ -7,7 +8,13 @@ Timings come from the page's own performance marks:
 - first render: navigation start → ``gridmap:first-render`` (the plan's grids drawn);
 - edit: ``gridmap:edit`` (click on an atom in paint mode → the new revision drawn with its
   validation and diff), for a move, its undo and its redo, in one community of a draft copy
-  of the district's plan.
+  of the district's plan;
+- paint: ``gridmap:paint-to-preview`` (the click → both grids' totals shown by the browser)
+  and ``gridmap:paint-to-commit`` (the click → the server's answer drawn);
+- first load of ``/``, ``/office`` and ``/planner`` in a fresh browser context (empty cache):
+  bytes over the wire (the Resource Timing transferSize of the page and everything it
+  loaded: compressed sizes with headers) and the time until the page is ready (``/``: grids
+  drawn; the others signed in, with their data shown).
 
 Run: ``.venv/bin/python bench/web.py [--workspace W.gpkg] [--repeat 3]``; a workspace that
 already holds a published plan is reused (the first run writes one to build/bench-web.gpkg).
@@ -50,6 +57,8 @@ def workspace(path: Path) -> Path:
     if path.exists():
         with GpkgStore(path) as store:
             if store.publications():
+                if "planner" not in {u.name for u in store.users()}:  # a workspace made elsewhere
+                    store.add_user("planner", "admin", hash_password(PASSWORD), actor="bench")
                 return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".building.gpkg")
@@ -129,10 +138,52 @@ def measure(path: Path, url: str, repeat: int) -> dict[str, object]:
                     "performance.getEntriesByName('gridmap:edit').map(e => e.duration)"
                 )
                 edits[how].append(durations[-1])
+            paint = page.evaluate(
+                "['gridmap:paint-to-preview', 'gridmap:paint-to-commit']"
+                ".map(n => performance.getEntriesByName(n).at(-1)?.duration)"
+            )
+            edits.setdefault("paint_to_preview", []).append(paint[0])
+            edits.setdefault("paint_to_commit", []).append(paint[1])
             context.close()
+        pages = {name: [] for name in PAGES}
+        for _ in range(repeat):
+            for name, (path_, ready) in PAGES.items():
+                context = browser.new_context(viewport={"width": 1366, "height": 768})
+                if name != "/":
+                    context.add_init_script(init)
+                page = context.new_page()
+                page.set_default_timeout(120_000)
+                page.goto(f"{url}{path_}")
+                page.wait_for_selector(ready)
+                page.wait_for_load_state("networkidle")
+                pages[name].append(page.evaluate(_FIRST_LOAD))
+                context.close()
         browser.close()
     size = len(httpx.get(f"{url}/api/layers/grids").content)
-    return {"grids": grids, "grids_geojson_bytes": size, "first_render_ms": first, "edit_ms": edits}
+    wire = httpx.get(f"{url}/api/layers/grids", headers={"Accept-Encoding": "gzip"})
+    return {
+        "grids": grids,
+        "grids_geojson_bytes": size,
+        "grids_geojson_gzip_bytes": int(wire.headers["content-length"]),
+        "first_render_ms": first,
+        "edit_ms": edits,
+        "first_load": pages,
+    }
+
+
+# page → (its path, the selector that says it is ready)
+PAGES = {
+    "/": ("/#map=15/29.53/106.57", "body[data-ready=true][data-grids-loaded]"),
+    "/office": ("/office", "body[data-ready=true][data-incidents]"),
+    "/planner": ("/planner", "body[data-ready=true][data-plan]"),
+}
+# Bytes over the wire (transferSize: compressed, with headers) and ms to ready, in the page.
+_FIRST_LOAD = """() => {
+    const entries = [...performance.getEntriesByType('navigation'),
+                     ...performance.getEntriesByType('resource')];
+    return {bytes: entries.reduce((sum, e) => sum + (e.transferSize || 0), 0),
+            requests: entries.length, ready_ms: performance.now()};
+}"""
 
 
 def main() -> None:
@@ -153,7 +204,11 @@ def main() -> None:
     first = median(result["first_render_ms"]) / 1000  # type: ignore[arg-type]
     print(f"first render (median of {args.repeat}): {first:.2f} s")
     for how, values in result["edit_ms"].items():  # type: ignore[attr-defined]
-        print(f"edit, {how} (median of {len(values)}): {median(values) / 1000:.2f} s")
+        print(f"edit, {how} (median of {len(values)}): {median(values) / 1000:.3f} s")
+    for name, runs in result["first_load"].items():  # type: ignore[attr-defined]
+        kb = median(r["bytes"] for r in runs) / 1000
+        ready = median(r["ready_ms"] for r in runs) / 1000
+        print(f"first load {name}: {kb:.0f} kB over the wire, ready in {ready:.2f} s")
 
 
 if __name__ == "__main__":

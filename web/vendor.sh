@@ -12,6 +12,10 @@ PINS=(
   "@geoman-io/leaflet-geoman-free@2.20.2 sha512-KQpSe0VKyuVCudq/08rMjJW1vvIwFldTwBny2wZ7ABcyyUAP7/eoFo967hCu9yRqAAHb4QOxC6gY5dGqttY68g== MIT"
   "swagger-ui-dist@5.35.0 sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ== Apache-2.0"
   "redoc@2.5.2 sha512-sTJfItvRkcDTojB6wdLN4M+Ua6mlZwElV21Tf8Mn7IbQF/1Os6GvgQpZyLWPGZZHbhy7GC1Or1hTMHfz1vKh5A== MIT"
+  "pbf@4.0.1 sha512-SuLdBvS42z33m8ejRbInMapQe8n0D3vN/Xd5fmWM3tufNgRQFBpaW2YVJxQZV4iPNqb0vEFvssMEo5w9c6BTIA== BSD-3-Clause"
+  "@mapbox/vector-tile@2.0.4 sha512-AkOLcbgGTdXScosBWwmmD7cDlvOjkg/DetGva26pIRiZPdeJYjYKarIlb4uxVzi6bwHO6EWH82eZ5Nuv4T5DUg== BSD-3-Clause"
+  "@mapbox/point-geometry@1.1.0 sha512-YGcBz1cg4ATXDCM/71L9xveh4dynfGmcLDqufR+nQQy3fKwsAZsWd/x4621/6uJaeB9mwOHE6hPeDgXz9uViUQ== ISC"
+  "axe-core@4.14.1 sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ== MPL-2.0"
 )
 # package → dist files to copy (relative to the package root) and the folder under vendor/.
 declare -A FILES=(
@@ -19,10 +23,18 @@ declare -A FILES=(
   [@geoman-io/leaflet-geoman-free]="dist/leaflet-geoman.js dist/leaflet-geoman.css LICENSE"
   [swagger-ui-dist]="swagger-ui-bundle.js swagger-ui.css favicon-32x32.png oauth2-redirect.html LICENSE NOTICE"
   [redoc]="bundles/redoc.standalone.js LICENSE"
+  [axe-core]="axe.min.js LICENSE"
+  [pbf]="index.js LICENSE"
+  [@mapbox/vector-tile]="index.js LICENSE.txt"
+  [@mapbox/point-geometry]="index.js LICENSE"
 )
 # /docs and /redoc (the OpenAPI pages) load their scripts from here too, not from a CDN.
+# axe-core is for the browser tests only (tests/web/test_accessibility.py); no page loads it.
 declare -A DIRS=([leaflet]=leaflet [@geoman-io/leaflet-geoman-free]=geoman
-  [swagger-ui-dist]=swagger-ui [redoc]=redoc)
+  [swagger-ui-dist]=swagger-ui [redoc]=redoc [axe-core]=axe
+  [pbf]=pbf [@mapbox/vector-tile]=vector-tile [@mapbox/point-geometry]=point-geometry)
+# pbf, vector-tile and point-geometry (ES modules, 34 KB) decode the base map's vector tiles
+# for js/basemap.js.
 
 command -v npm >/dev/null || { echo "web/vendor.sh needs npm (Debian: apt-get install npm)" >&2; exit 1; }
 tmp=$(mktemp -d)

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from gridmap.api.features import LAYERS, FeatureCache
 from gridmap.api.limits import rate_limited
 from gridmap.api.plan_access import PlanAccess
-from gridmap.api.tiles_common import MAX_ZOOM, MIN_ZOOM, TILE_FIELDS
+from gridmap.api.tiles_common import BASE_LAYERS, MAX_ZOOM, MIN_ZOOM, TILE_FIELDS
 from gridmap.errors import InputError
 
 __all__ = ["MVT_TYPE", "TileCache", "TileLayer", "router", "startup"]
@@ -153,6 +153,8 @@ def tilejson(
     """TileJSON 3.0.0: the tile URL, zooms, bounds and the layer's fields."""
     name = layer.value
     features: FeatureCache = request.app.state.features
+    if name in BASE_LAYERS:
+        return _base_tilejson(request, name)
     frame = features.frame(name, plan)
     bounds = [float(v) for v in frame.total_bounds] if len(frame) else [-180.0, -85.0, 180.0, 85.0]
     centre = [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, max(MIN_ZOOM[name], 12)]
@@ -177,6 +179,25 @@ def tilejson(
             math.ceil(bounds[3] * 1e6) / 1e6,
         ],
         "center": [round(centre[0], 6), round(centre[1], 6), centre[2]],
+        "vector_layers": [
+            {"id": name, "fields": fields, "minzoom": MIN_ZOOM[name], "maxzoom": MAX_ZOOM}
+        ],
+    }
+
+
+def _base_tilejson(request: Request, name: str) -> dict[str, Any]:
+    """TileJSON of a base-map layer (roads): its URL, zooms and string fields."""
+    url = str(request.url_for("mvt_tile", layer=name, z="{z}", x="{x}", y="{y}"))
+    url = url.replace("%7B", "{").replace("%7D", "}")
+    fields = dict.fromkeys(TILE_FIELDS[name], "String")
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "description": "道路 roads (base map)",
+        "scheme": "xyz",
+        "tiles": [url],
+        "minzoom": MIN_ZOOM[name],
+        "maxzoom": MAX_ZOOM,
         "vector_layers": [
             {"id": name, "fields": fields, "minzoom": MIN_ZOOM[name], "maxzoom": MAX_ZOOM}
         ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "BASE_LAYERS",
     "BUFFER",
     "EXTENT",
     "MAX_ZOOM",
@@ -30,9 +31,20 @@ TILE_FIELDS: dict[str, tuple[str, ...]] = {
     "grids": ("code", "name", "community_code", "residents", "deviation"),
     "units": ("id", "kind", "name", "community_code"),
     "buildings": ("id", "name", "unit_id", "households", "residents"),
+    "roads": ("name", "class"),  # the base map's roads (tiles only: no GeoJSON layer)
 }
+# Layers drawn only as the base map, read from the store's reference layers, not from
+# gridmap.api.features.LAYERS (no GeoJSON or OGC layer of their own).
+BASE_LAYERS = ("roads",)
 # Below these zooms a layer's features are a few pixels wide: the tile is empty.
-MIN_ZOOM = {"streets": 8, "communities": 10, "grids": 10, "units": 13, "buildings": 14}
+MIN_ZOOM = {
+    "streets": 8,
+    "communities": 10,
+    "grids": 10,
+    "units": 13,
+    "buildings": 14,
+    "roads": 11,
+}
 MAX_ZOOM = 20
 
 

@@ -20,7 +20,7 @@ import pyproj
 import shapely
 
 from gridmap.api.features import FeatureCache
-from gridmap.api.tiles_common import BUFFER, EXTENT, TILE_FIELDS, mercator_bounds
+from gridmap.api.tiles_common import BASE_LAYERS, BUFFER, EXTENT, TILE_FIELDS, mercator_bounds
 
 __all__ = ["GpkgTiles"]
 
@@ -92,11 +92,26 @@ class GpkgTiles:
             found = self._projected.get(key)
         if found is not None:
             return found
-        made = _Projected(self.features.frame(layer, plan), TILE_FIELDS[layer])
+        if layer in BASE_LAYERS:
+            frame = _base_layer(self.features.store, layer)
+        else:
+            frame = self.features.frame(layer, plan)
+        made = _Projected(frame, TILE_FIELDS[layer])
         with self._lock:
             self._projected = {k: v for k, v in self._projected.items() if k[3] == key[3]}
             self._projected[key] = made
         return made
+
+
+def _base_layer(store: Any, layer: str) -> Any:
+    """A base-map layer (roads) from the store, EPSG:4326; an empty one if it has none."""
+    import geopandas as gpd
+
+    fields = list(TILE_FIELDS[layer])
+    frame = store.read(layer)  # an absent layer reads as empty
+    if frame.empty:
+        return gpd.GeoDataFrame({f: [] for f in fields}, geometry=[], crs=4326)
+    return frame[[*fields, "geometry"]].to_crs(4326)
 
 
 def _mercator(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,10 @@
 Chinese text matches as a substring (南湖 finds 南湖社区 and 南湖小区); Latin letters also
 match the pinyin initials of names (``nhsq`` finds 南湖社区), computed once with pypinyin.
 Buildings match by name and address (their initials are not indexed: pypinyin takes about
-0.5 ms a string, 16 s for a district's addresses). Every hit carries its grid.
+0.5 ms a string, 16 s for a district's addresses). Queries and the index are compared in
+:func:`gridmap.search_text.normalise`'s form (full-width → half-width, no spaces); Latin
+letters match full pinyin too (``nanhu``); "南湖社区3栋" finds building 3 of that place when
+nothing matches the whole text. Every hit carries its grid.
 
 :class:`Search` keeps the index of a :class:`~gridmap.service.lookup.Locator`'s grids in force
 and rebuilds it whenever the locator refreshes (search depends on lookup, never the reverse).
@@ -22,6 +25,7 @@ import shapely
 
 from gridmap.codes import community_of_grid
 from gridmap.errors import InputError
+from gridmap.search_text import building_query, full_pinyin, normalise
 from gridmap.service.lookup import Locator
 from gridmap.store.contract import Store
 
@@ -82,6 +86,8 @@ class SearchIndex:
         self.entries = entries.reset_index(drop=True)
         self._text = self.entries["text"].to_numpy(dtype=str)
         self._initials = self.entries["initials"].to_numpy(dtype=str)
+        pinyin = self.entries["pinyin"] if "pinyin" in self.entries else self.entries["initials"]
+        self._pinyin = pinyin.fillna("").to_numpy(dtype=str)
         self._names = self.entries["name"].astype(object).fillna("").to_numpy(dtype=str)
 
     def __len__(self) -> int:
@@ -106,7 +112,7 @@ class SearchIndex:
     def search(self, q: str, limit: int = 20) -> list[dict[str, Any]]:
         """Best hits first: exact name, name prefix, name, initials, then address matches;
         within each, communities, grids, streets, units, then buildings, shortest name first."""
-        query = (q or "").strip().lower()
+        query = normalise(q)
         if not query:
             raise InputError("q: type a name, an address or pinyin initials (e.g. nhsq)")
         if len(query) > _MAX_QUERY:
@@ -117,10 +123,12 @@ class SearchIndex:
         in_text = np.char.find(self._text, query) >= 0
         by_initials = np.zeros(len(names), bool)
         if _LATIN.match(query):
-            by_initials = np.char.find(self._initials, query) >= 0
+            by_initials = (np.char.find(self._initials, query) >= 0) | (
+                np.char.find(self._pinyin, query) >= 0
+            )
         hit = np.flatnonzero(in_text | by_initials)
         if not len(hit):
-            return []
+            return self._buildings_of_place(query, limit)
         rank = np.select(
             [
                 names[hit] == query,
@@ -135,6 +143,26 @@ class SearchIndex:
         kind_rank = np.array([_KIND_ORDER.get(k, 5) for k in kinds])
         order = np.lexsort((np.char.str_len(names[hit]), kind_rank, rank))[:limit]
         rows = self.entries.iloc[hit[order]]
+        return [_hit(r) for r in rows.to_dict("records")]
+
+    def _buildings_of_place(self, query: str, limit: int) -> list[dict[str, Any]]:
+        """Hits of "南湖社区3栋": buildings named 3栋 (3幢, 3号楼) in the communities whose
+        name matches the place, or in the compounds named so (their name is in the address)."""
+        wanted = building_query(query)
+        if wanted is None:
+            return []
+        places = [
+            h for h in self.search(wanted.place, 50) if h["kind"] in ("community", "compound")
+        ]
+        if not places:
+            return []
+        kinds = self.entries["kind"].to_numpy()
+        named = (kinds == "building") & np.isin(self._names, wanted.names())
+        communities = [h["id"] for h in places if h["kind"] == "community"]
+        in_place = self.entries["community_code"].isin(communities).to_numpy()
+        for compound in (h["name"] for h in places if h["kind"] == "compound" and h["name"]):
+            in_place |= np.char.find(self._text, normalise(compound)) >= 0
+        rows = self.entries.iloc[np.flatnonzero(named & in_place)[:limit]]
         return [_hit(r) for r in rows.to_dict("records")]
 
 
@@ -152,7 +180,7 @@ _COLUMNS = [
 
 
 def _no_entries() -> pd.DataFrame:
-    return pd.DataFrame(columns=[*_COLUMNS, "text", "initials"])
+    return pd.DataFrame(columns=[*_COLUMNS, "text", "initials", "pinyin"])
 
 
 def _hit(row: dict[str, Any]) -> dict[str, Any]:
@@ -182,14 +210,15 @@ def _points(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _finish(frame: pd.DataFrame, *, with_initials: bool) -> pd.DataFrame:
     text = (
         frame["name"].fillna("").astype(str)
-        + " "
+        + "|"
         + frame["address"].fillna("").astype(str)
-        + " "
+        + "|"
         + frame["id"].astype(str)
     )
-    frame["text"] = text.str.lower()
+    frame["text"] = text.map(normalise)
     names = frame["name"].fillna("").astype(str)
     frame["initials"] = names.map(initials) if with_initials else ""
+    frame["pinyin"] = names.map(full_pinyin) if with_initials else ""
     return frame
 
 

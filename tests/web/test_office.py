@@ -94,3 +94,29 @@ def test_overdue_incidents_are_highlighted(page, web_workspace: Path) -> None:  
         ".every(li => li.dataset.overdue === 'true')"
     )
     assert page.locator("#incidents li[data-status]").count() == overdue.count()
+
+
+def test_an_expired_sign_in_asks_again_and_keeps_the_report(page, web_workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    with GpkgStore(web_workspace) as store:
+        grid = store.grids_at().sort_values("code").iloc[8]  # a grid no other test reports in
+    point = grid.geometry.representative_point()
+    sign_in(page, f"/office#map=17/{point.y:.6f}/{point.x:.6f}", "clerk")
+    before = int(page.get_attribute("body", "data-incidents"))
+    click_lonlat(page, point.x, point.y)
+    form = page.locator("#new-incident")
+    form.wait_for()
+    form.locator("textarea[name=description]").fill("路灯不亮")
+    # The token expires while the clerk types (a forged one answers 401 like an expired one).
+    page.evaluate("sessionStorage.setItem('gridmap.token', 'expired')")
+    form.locator("button[type=submit]").click()
+    again = page.locator("#signin-again")
+    again.wait_for()
+    assert form.locator("textarea[name=description]").input_value() == "路灯不亮"
+    again.locator("input[name=username]").fill("clerk")
+    again.locator("input[name=password]").fill(PASSWORD)
+    again.locator("button[type=submit]").click()
+    page.wait_for_selector(f"body[data-incidents='{before + 1}']")
+    assert page.locator("#signin-again").count() == 0
+    assert "路灯不亮" in page.locator("#detail").text_content()
+    # The one 401 was expected: the browser logs it as a failed resource.
+    page.watch.errors[:] = [e for e in page.watch.errors if "status of 401" not in e]

@@ -13,10 +13,10 @@ from webmap import PASSWORD, SCREENSHOTS, click_lonlat, movable_atom
 from gridmap.store import GpkgStore
 
 
-def open_new_draft(page) -> str:  # type: ignore[no-untyped-def]
-    """Sign in as the planner, make a draft copy of the plan shown; its id."""
+def open_new_draft(page, user: str = "planner") -> str:  # type: ignore[no-untyped-def]
+    """Sign in as ``user``, make a draft copy of the plan shown; its id."""
     page.goto("/planner")
-    page.fill("#signin input[name=username]", "planner")
+    page.fill("#signin input[name=username]", user)
     page.fill("#signin input[name=password]", PASSWORD)
     page.click("#signin button[type=submit]")
     page.wait_for_selector("body[data-ready=true]")
@@ -76,7 +76,15 @@ def test_planner_moves_a_compound_undoes_redoes_publishes(  # type: ignore[no-un
         residents
     )
 
+    # Publishing is an act: the admin sees what it changes, then confirms.
     page.click("#publish")
+    dialog = page.locator("#publish-dialog")
+    dialog.wait_for()
+    assert dialog.locator("[data-testid=publish-residents]").text_content().replace(",", "") == str(
+        residents
+    )
+    assert int(dialog.locator("[data-testid=publish-grids]").text_content()) == 2
+    dialog.locator("[data-testid=publish-confirm]").click()
     page.wait_for_selector("body[data-status=published]")
     answer = httpx.get(f"{web_server}/api/lookup", params={"lon": at.x, "lat": at.y}).json()
     assert answer["grid"]["plan_id"] == plan
@@ -143,3 +151,82 @@ def test_planner_splits_a_grid_along_a_drawn_line(page, web_workspace: Path) -> 
     exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert download.value.suggested_filename.endswith(".geojson")
     assert len(exported["features"]) == len(grids)
+
+
+def test_paint_previews_at_once_and_the_history_survives_a_reload(  # type: ignore[no-untyped-def]
+    page, web_workspace: Path
+) -> None:
+    plan = open_new_draft(page, "drafter")
+    assert page.locator("#publish").is_hidden()  # a planner submits; only an admin publishes
+    with GpkgStore(web_workspace) as store:
+        cells = store.revision(plan).cells
+    community = str(cells["community_code"].max())
+    cells = cells[cells["community_code"] == community]
+    _, target, residents, at, away = movable_atom(cells)
+    page.select_option("#area", community)
+    page.wait_for_selector("body[data-atoms]")
+    # The community's grids in a table, sortable by any column.
+    table = page.locator("[data-testid=grid-table]")
+    assert table.locator("tbody tr").count() == cells["grid"].nunique()
+    table.locator("button[data-sort=residents]").click()  # descending first
+    numbers = [
+        int(t.replace(",", ""))
+        for t in table.locator("tbody tr td:nth-child(2)").all_text_contents()
+    ]
+    assert numbers == sorted(numbers, reverse=True)
+    page.wait_for_timeout(1000)  # the fit to the community's atoms ends its animation
+    click_lonlat(page, away.x, away.y)
+    panel = page.locator(f"#grid[data-code='{target}']")
+    panel.wait_for()
+    before = int(panel.get_attribute("data-residents"))
+    revision = int(page.get_attribute("body", "data-revision"))
+    page.click("#tools button[data-mode=paint]")
+
+    # The edit is held on its way to the server: the preview must not wait for the answer.
+    held = []
+    page.route("**/api/plans/*/edits", lambda route: held.append(route))
+    click_lonlat(page, at.x, at.y)
+    preview = page.locator("#preview")
+    preview.wait_for()
+    assert int(preview.locator("[data-testid=preview-to]").text_content().replace(",", "")) == (
+        before + residents
+    )
+    page.wait_for_function("1", polling=100)  # let the held request arrive
+    assert len(held) == 1 and "base_revision" in held[0].request.post_data
+    held[0].continue_()
+    page.unroute("**/api/plans/*/edits")
+    page.wait_for_selector(f"body[data-applied='{revision + 1}']")
+    assert int(page.get_attribute("#grid", "data-residents")) == before + residents
+
+    # After a reload the server's revisions are the history: Ctrl+Z undoes the paint.
+    page.reload()
+    page.wait_for_selector(f"body[data-ready=true][data-plan='{plan}']")
+    assert page.locator("#history [data-testid=history] li").count() >= 2
+    assert page.locator("#undo").is_enabled()
+    page.locator("#map").focus()
+    page.keyboard.press("Control+z")
+    page.wait_for_selector(f"body[data-applied='{revision + 2}']")
+    with GpkgStore(web_workspace) as store:
+        undone = store.revision(plan)
+    assert undone.info.operation == "revert"
+    assert int(undone.grids.set_index("code").loc[target, "residents"]) == before
+
+    # A locked grid refuses paint at once, saying why; unlocked, Shift+click gathers
+    # compounds and the preview's button moves them as one edit.
+    page.select_option("#area", community)
+    page.wait_for_selector("body[data-atoms]")
+    page.wait_for_timeout(1000)
+    click_lonlat(page, away.x, away.y)
+    page.locator(f"#grid[data-code='{target}']").wait_for()
+    page.check("#grid [data-testid=lock]")
+    page.click("#tools button[data-mode=paint]")
+    click_lonlat(page, at.x, at.y)
+    page.wait_for_selector("#message.error")
+    assert "已锁定" in page.text_content("#message")
+    page.uncheck("#grid [data-testid=lock]")
+    page.keyboard.down("Shift")
+    click_lonlat(page, at.x, at.y)
+    page.keyboard.up("Shift")
+    page.click("[data-testid=commit-batch]")
+    page.wait_for_selector(f"body[data-applied='{revision + 3}']")
+    assert int(page.get_attribute("#grid", "data-residents")) == before + residents

@@ -2,6 +2,7 @@
 // sessionStorage (it lives as long as the tab) and sent with every call.
 
 const TOKEN_KEY = "gridmap.token";
+const ROLE_KEY = "gridmap.role";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -28,15 +29,33 @@ export async function signIn(username, password) {
   const body = await answer.json().catch(() => null);
   if (!answer.ok) throw new ApiError(answer.status, body);
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
+  sessionStorage.setItem(ROLE_KEY, body.role);
   return body;
 }
 
 export function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ROLE_KEY);
 }
 
-/** Call `path` (with `params` as the query); JSON in and out; ApiError on any non-2xx. */
-export async function request(path, { method = "GET", params, body } = {}) {
+/** The signed-in user's role (public, staff, planner, admin), as /api/token said; or null. */
+export function role() {
+  return sessionStorage.getItem(ROLE_KEY);
+}
+
+// Called when a signed-in call answers 401 (the token expired): it asks the user to sign in
+// again without leaving the page (signin.js installs a dialog) and resolves once signed in.
+let reauthenticate = null;
+
+/** Install `ask` (returns a promise, resolved when signed in again, rejected when not). */
+export function onExpiry(ask) {
+  reauthenticate = ask;
+}
+
+/** Call `path` (with `params` as the query); JSON in and out; ApiError on any non-2xx.
+ * A 401 on a call made with a token (it expired) asks to sign in again, then retries once:
+ * nothing typed on the page is lost. */
+export async function request(path, { method = "GET", params, body, retried = false } = {}) {
   const url = new URL(path, location.origin);
   for (const [name, value] of Object.entries(params ?? {})) {
     if (value === undefined || value === null || value === "") continue;
@@ -53,7 +72,14 @@ export async function request(path, { method = "GET", params, body } = {}) {
   if (answer.status === 204) return null;
   const data = await answer.json().catch(() => null);
   if (!answer.ok) {
-    if (answer.status === 401) signOut();
+    if (answer.status === 401) {
+      const hadToken = headers.Authorization !== undefined;
+      signOut();
+      if (hadToken && reauthenticate && !retried) {
+        await reauthenticate();
+        return request(path, { method, params, body, retried: true });
+      }
+    }
     throw new ApiError(answer.status, data);
   }
   return data;

@@ -1,14 +1,32 @@
-// The grid card of a lookup answer: grid name and code, community and street, the staff by
-// role with their public phone (tap to call), office address and duties.
+// The grid card of a lookup answer: the grid head and a call button first, the other staff
+// behind "more", then grid name and code, community and street, office address.
 import { fill, h, num } from "./dom.js";
-import { t } from "./i18n.js";
+import { messageIn, t } from "./i18n.js";
 
-/** Fill `section` with the card of `answer` (GET /api/lookup's body). */
-export function renderGridCard(section, answer) {
+/** The role's name in the page's language (a role the messages do not know: the server's). */
+export function roleName(person) {
+  const key = `role.${person.role}`;
+  const known = t(key);
+  return known === key ? (person.role_name ?? person.role) : known;
+}
+
+/** Fill `section` with the card of `answer` (GET /api/lookup's body); `extra` goes last. */
+export function renderGridCard(section, answer, extra = null) {
   const { grid, community, street, neighbour } = answer;
   const office = grid.office ?? community.office ?? null;
+  const staff = grid.staff ?? [];
+  const head = staff.find((person) => person.role === "grid_head") ?? staff[0];
+  const others = staff.filter((person) => person !== head);
   fill(section,
-    h("h2", { "data-testid": "grid-name" }, grid.name ?? grid.code),
+    h("h2", { "data-testid": "grid-name", id: "card-title" }, grid.name ?? grid.code),
+    head
+      ? h("div", { class: "head", "data-testid": "staff" },
+          staffItem(head, true),
+          others.length > 0 && h("details", {},
+            h("summary", {}, t("card.more", { n: others.length })),
+            h("ul", { class: "plain staff" }, others.map((person) => h("li", {}, staffItem(person, false)))),
+          ))
+      : h("p", { class: "muted" }, t("card.nostaff")),
     h(
       "dl",
       {},
@@ -19,28 +37,33 @@ export function renderGridCard(section, answer) {
       h("dt", {}, t("card.street")),
       h("dd", { "data-testid": "street" }, street.short_name ?? street.name),
       grid.residents != null && [
-        h("dt", {}, t("card.residents")),
+        h("dt", {}, t("card.population")),
         h("dd", {}, `${num(grid.residents)} ${t("card.residents")} · ${num(grid.households)} ${t("card.households")}`),
       ],
       office && [h("dt", {}, t("card.office")), h("dd", {}, office)],
     ),
-    h("h3", {}, t("card.staff")),
-    grid.staff?.length
-      ? h("ul", { class: "plain staff", "data-testid": "staff" }, grid.staff.map(staffItem))
-      : h("p", { class: "muted" }, t("card.nostaff")),
     neighbour && h("p", { class: "hint" }, `${t("card.near")} ${neighbour.name ?? neighbour.code} (${num(neighbour.distance_m)} m)`),
+    extra,
   );
   section.hidden = false;
 }
 
-function staffItem(person) {
+function staffItem(person, first) {
+  const phone = person.phone?.replace(/[^\d+]/g, "");
   return h(
-    "li",
-    {},
-    h("span", { class: "role" }, person.role_name ?? person.role),
+    "div",
+    { class: first ? "person first" : "person" },
+    h("span", { class: "role" }, roleName(person)),
     " ",
     h("span", { class: "name" }, person.name),
-    person.phone && h("a", { class: "tel", href: `tel:${person.phone.replace(/[^\d+]/g, "")}`, title: t("card.call") }, `☎ ${person.phone}`),
-    person.duties && h("div", { class: "muted" }, `${t("card.duties")}: ${person.duties}`),
+    phone && h("a", { class: first ? "tel call" : "tel", href: `tel:${phone}` },
+      `☎ ${first ? `${t("card.call")} ` : ""}${person.phone}`),
+    person.duties && h("div", { class: "muted" }, `${t("card.duties")}: ${duties(person)}`),
   );
+}
+
+/** A role's duties in the page's language when they are the default text of that role. */
+function duties(person) {
+  const key = `duties.${person.role}`;
+  return person.duties === messageIn("zh-CN", key) ? t(key) : person.duties;
 }

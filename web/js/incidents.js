@@ -4,14 +4,15 @@ import { t } from "./i18n.js";
 
 export const STATUSES = ["reported", "registered", "dispatched", "handling", "handled", "verified", "closed"];
 
+// Dark enough for white text on a badge (WCAG AA: at least 4.5:1; these are 5.1 to 7.1).
 export const STATUS_COLOURS = {
-  reported: "#e67e22",
-  registered: "#f1c40f",
-  dispatched: "#3498db",
-  handling: "#9b59b6",
-  handled: "#1abc9c",
-  verified: "#27ae60",
-  closed: "#7f8c8d",
+  reported: "#a84300",
+  registered: "#806600",
+  dispatched: "#1f66a8",
+  handling: "#7d3c98",
+  handled: "#0e7c66",
+  verified: "#1e7a3c",
+  closed: "#5f6b6d",
 };
 
 // The digital city-management cycle (gridmap/api/workflow.py): status → allowed actions.

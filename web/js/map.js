@@ -1,7 +1,9 @@
-// One Leaflet map on a plain background, with the optional XYZ base map of web/config.json
-// (Tianditu or an intranet tile server) and its datum: layers are drawn through toMap and
-// clicks read back through fromMap, so the data stay WGS-84 whatever the tiles are drawn in.
+// One Leaflet map over the district's own base map (js/basemap.js: roads, compounds,
+// buildings and names from gridmap's vector tiles), or over the XYZ base map named in
+// web/config.json (Tianditu or an intranet tile server) and its datum: layers are drawn through
+// toMap and clicks read back through fromMap, so the data stay WGS-84 whatever the tiles are.
 import * as L from "leaflet";
+import { addBaseMap } from "./basemap.js";
 import { datumOf } from "./datum.js";
 
 const DEFAULTS = { center: [29.53, 106.57], zoom: 12, basemap: null };
@@ -28,6 +30,8 @@ export function createMap(element, config = DEFAULTS, options = {}) {
       maxZoom: basemap.maxZoom ?? 18,
       attribution: basemap.attribution ?? "",
     }).addTo(map);
+  } else if (basemap !== false) {
+    addBaseMap(map); // the district's own data, WGS-84 like the layers
   }
   const latLngOf = (lon, lat) => {
     const [x, y] = datum.toMap(lon, lat);

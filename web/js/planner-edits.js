@@ -7,13 +7,28 @@
 import { ApiError, post } from "./api.js";
 
 export class EditHistory {
-  /** `planId` at `revision`; `onChange(result, how)` after every applied edit, undo or redo. */
-  constructor(planId, revision, onChange) {
+  /** `planId` at `revision`; `onChange(result, how)` after every applied edit, undo or redo.
+   * `revisions` (GET /api/plans/{id}'s list) rebuild the undo and redo stacks, so they
+   * survive a reload: a revert to the revision before the last edit was an undo, a revert to
+   * the revision after the last undone edit a redo, anything else a new edit. */
+  constructor(planId, revision, onChange, revisions = []) {
     this.planId = planId;
     this.revision = revision;
     this.onChange = onChange;
     this.done = []; // [{ before, after }]: the revisions an edit went from and to
     this.undone = [];
+    const ordered = [...revisions].sort((a, b) => a.number - b.number);
+    for (const revision of ordered.slice(1)) {
+      const to = revision.operation === "revert" ? revision.detail?.request?.to_revision : undefined;
+      const last = this.done.at(-1);
+      const next = this.undone.at(-1);
+      if (to !== undefined && last && to === last.before) this.undone.push(this.done.pop());
+      else if (to !== undefined && next && to === next.after) this.done.push(this.undone.pop());
+      else {
+        this.done.push({ before: revision.base ?? revision.number - 1, after: revision.number });
+        this.undone = [];
+      }
+    }
   }
 
   get canUndo() {

@@ -13,7 +13,7 @@ const ROLE_NAMES = {
   safety_fire: "安全消防联络员",
 };
 
-export function renderGrid(section, properties, { target, missing }) {
+export function renderGrid(section, properties, { target, missing, locked = false, onLock = null }) {
   const deviation = properties.residents / target - 1;
   fill(
     section,
@@ -29,6 +29,10 @@ export function renderGrid(section, properties, { target, missing }) {
         h("tr", {}, h("th", {}, t("planner.missing")), h("td", { "data-testid": "grid-missing" }, missing.length ? missing.map((r) => ROLE_NAMES[r] ?? r).join("、") : "–")),
     ),
   );
+  if (onLock) {
+    section.append(h("label", { class: "row" },
+      h("input", { type: "checkbox", "data-testid": "lock", checked: locked, onchange: onLock }), t("planner.lock")));
+  }
   section.dataset.code = properties.code;
   section.dataset.residents = String(properties.residents);
   section.hidden = false;
@@ -41,7 +45,7 @@ export function renderResult(section, result, { onKeep, onDiscard, canDiscard })
   const warnings = report.issues.filter((i) => i.severity !== "error");
   fill(
     section,
-    h("strong", {}, `${t("planner.revision")} ${result.revision.number} · ${result.revision.operation}`),
+    h("strong", {}, `${t("planner.revision")} ${result.revision.number} · ${operationName(result.revision.operation)}`),
     h("h3", {}, t("planner.diff")),
     h("ul", { "data-testid": "changed" }, result.changed.map((line) => h("li", {}, line))),
     h("p", {}, `${t("planner.moved")}: `, h("strong", { "data-testid": "residents-moved" }, num(result.diff.residents_moved))),
@@ -68,4 +72,42 @@ export function renderComparison(section, diff, changedAtoms, buildings) {
     h("ul", {}, diff.flows.slice(0, 12).map((f) => h("li", {}, `${f.from} → ${f.to}: ${num(f.residents)}`))),
   );
   section.hidden = false;
+}
+
+/** A paint previewed in the browser before the server answers: both grids' new totals. */
+export function renderPreview(section, { atom, from, to, target, others = [], onCommit = null, count = 1 }) {
+  const row = (grid, delta) => {
+    if (!grid) return null;
+    const residents = grid.residents + delta;
+    return h("tr", {}, h("th", {}, grid.name ?? grid.code),
+      h("td", { "data-testid": `preview-${delta > 0 ? "to" : "from"}` }, num(residents)),
+      h("td", {}, pct(residents / target - 1)));
+  };
+  fill(section,
+    h("strong", {}, t("planner.preview")),
+    h("table", { class: "compact" },
+      h("tr", {}, h("th", {}, t("planner.grid")), h("th", {}, t("planner.residents")), h("th", {}, t("planner.deviation"))),
+      row(to, atom.residents), row(from, -atom.residents), others.map(([grid, delta]) => row(grid, delta))),
+    onCommit && h("div", { class: "row" },
+      h("button", { type: "button", class: "primary", "data-testid": "commit-batch", onclick: onCommit }, t("planner.commitbatch", { n: count })),
+      h("span", { class: "hint" }, t("planner.batchhint"))),
+  );
+  section.dataset.residents = String(atom.residents);
+  section.hidden = false;
+}
+
+/** The plan's revisions from the server (they survive a reload), newest first. */
+export function renderHistory(section, revisions, current) {
+  const ordered = [...revisions].sort((a, b) => b.number - a.number);
+  fill(section,
+    h("summary", {}, `${t("planner.history")} (${revisions.length})`),
+    h("ol", { class: "timeline", reversed: true, "data-testid": "history" },
+      ordered.map((r) => h("li", { class: r.number === current ? "current" : null },
+        `${t("planner.revision")} ${r.number} · ${operationName(r.operation)} · ${r.created_by ?? ""} · ${r.created_at?.slice(0, 16).replace("T", " ") ?? ""}`))),
+  );
+}
+
+function operationName(operation) {
+  const key = `operation.${operation}`;
+  return t(key) === key ? operation : t(key);
 }

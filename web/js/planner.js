@@ -2,23 +2,34 @@
 // auto-partition, edits (paint atoms to a neighbouring grid, merge, split along a line, reshape)
 // with their validation and diff, undo/redo, comparison with the plan in force, publish, export.
 import L from "./geoman.js";
-import { download, get, post } from "./api.js";
+import { download, get, post, role } from "./api.js";
 import { h } from "./dom.js";
-import { installSwitch, t, translate } from "./i18n.js";
+import { installSwitch, language, onLanguageChange, t, translate } from "./i18n.js";
 import { createMap, loadConfig, toLonLatGeometry } from "./map.js";
 import { EditHistory } from "./planner-edits.js";
-import { renderComparison, renderGrid, renderResult } from "./planner-panels.js";
+import { renderComparison, renderGrid, renderHistory, renderPreview, renderResult } from "./planner-panels.js";
+import { renderGridTable } from "./planner-table.js";
+import { confirmPublish } from "./planner-publish.js";
 import { gridStyle, legend } from "./planner-style.js";
 import { requireSignIn } from "./signin.js";
 
 const ATOM_STYLE = { color: "#3e4c59", weight: 0.6, dashArray: "2 3", fillOpacity: 0, fillColor: "#000" };
 const CHANGED_STYLE = { color: "#7b3294", weight: 2, dashArray: null, fillColor: "#c2a5cf", fillOpacity: 0.7 };
+const PREVIEW_STYLE = { color: "#1d4ed8", weight: 2, dashArray: null, fillColor: "#1d4ed8", fillOpacity: 0.45 };
+// Geoman's tooltips, in the page's language: drawing ends with a double-click here.
+const GEOMAN_TEXTS = {
+  "zh-CN": { firstVertex: "单击放置第一个点", continueLine: "单击继续，双击结束", finishLine: "双击结束", finishPoly: "双击结束" },
+  en: { firstVertex: "Click to place the first point", continueLine: "Click to go on; double-click to finish", finishLine: "Double-click to finish", finishPoly: "Double-click to finish" },
+};
 
 async function main() {
   installSwitch(document.getElementById("lang"));
   const config = await loadConfig();
   const view = createMap(document.getElementById("map"), config);
   legend().addTo(view.map);
+  const geomanLanguage = () => view.map.pm.setLang(`gridmap-${language()}`, { tooltips: GEOMAN_TEXTS[language()] }, language() === "en" ? "en" : "zh");
+  geomanLanguage();
+  onLanguageChange(geomanLanguage);
   requireSignIn(document.getElementById("account"), () => start(view));
 }
 
@@ -27,7 +38,56 @@ function start(view) {
   const $ = (id) => document.getElementById(id);
   const state = { plan: null, grids: null, target: 3000, selected: null, mode: "select", history: null, missing: new Map(), areas: new Map() };
   const gridsLayer = view.geoJSON(null, { style: (f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), onEachFeature: (f, layer) => layer.on("click", () => onGrid(f.properties.code)) }).addTo(map);
-  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", () => onAtom(f)) }).addTo(map);
+  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", (event) => onAtom(f, layer, event)) }).addTo(map);
+  const labelsLayer = L.layerGroup().addTo(map);
+  state.batch = [];
+  // Locked grids (kept per plan in this browser): paint neither takes from them nor adds to them.
+  const lockKey = () => `gridmap.locked.${state.plan?.id}`;
+  const locked = () => new Set(JSON.parse(localStorage.getItem(lockKey()) ?? "[]"));
+  function toggleLock(code) {
+    const set = locked();
+    if (set.has(code)) set.delete(code);
+    else set.add(code);
+    localStorage.setItem(lockKey(), JSON.stringify([...set]));
+    showSelected();
+  }
+
+  /** The gathered compounds' preview: each grid's totals after the move, and a commit button. */
+  function previewBatch() {
+    const moved = new Map();
+    for (const { feature } of state.batch) {
+      const { grid, residents } = feature.properties;
+      moved.set(grid, (moved.get(grid) ?? 0) - residents);
+      moved.set(state.selected, (moved.get(state.selected) ?? 0) + residents);
+    }
+    const totals = (code) => state.grids.features.find((f) => f.properties.code === code)?.properties;
+    renderPreview($("preview"), {
+      atom: { residents: moved.get(state.selected) },
+      to: totals(state.selected),
+      from: null,
+      target: state.target,
+      others: [...moved].filter(([code]) => code !== state.selected).map(([code, delta]) => [totals(code), delta]),
+      onCommit: commitBatch,
+      count: state.batch.length,
+    });
+  }
+
+  function commitBatch() {
+    const batch = state.batch;
+    state.batch = [];
+    if (!batch.length) return;
+    performance.mark("gridmap:paint");
+    edit({ operation: "move", cells: batch.map((b) => b.feature.properties.cell), to_grid: state.selected }).then((ok) => {
+      if (!ok) for (const { layer } of batch) layer.setStyle(ATOM_STYLE);
+      $("preview").hidden = true;
+    });
+  }
+
+  function cancelBatch() {
+    for (const { layer } of state.batch) layer.setStyle(ATOM_STYLE);
+    state.batch = [];
+    $("preview").hidden = true;
+  }
   const buildingsLayer = L.layerGroup().addTo(map);
   $("work").hidden = false;
   translate($("work"));
@@ -36,7 +96,11 @@ function start(view) {
     $("message").textContent = text;
     $("message").className = isError ? "error" : "hint";
   };
-  const failed = (error) => say(`${t("error")}: ${error.message}`, true);
+  // A refusal the messages know says what to do, in the page's language; others as they came.
+  const failed = (error) => {
+    const key = error.status === 409 ? "refusal.stale" : `refusal.${error.body?.reason}`;
+    say(t(key) !== key ? t(key) : `${t("error")}: ${error.message}`, true);
+  };
 
   async function loadPlans(selectId) {
     const { plans } = await get("/api/plans");
@@ -51,8 +115,10 @@ function start(view) {
     const answer = await get(`/api/plans/${encodeURIComponent(id)}`);
     state.plan = answer.plan;
     state.target = answer.plan.params?.target ?? 3000;
-    if (!state.history || state.history.planId !== id) state.history = new EditHistory(id, answer.revision, afterEdit);
+    if (!state.history || state.history.planId !== id) state.history = new EditHistory(id, answer.revision, afterEdit, answer.revisions);
     state.history.revision = answer.revision;
+    state.revisions = answer.revisions;
+    showHistory();
     state.grids = answer.grids;
     gridsLayer.clearLayers().addData(answer.grids);
     if (fit && !state.drawn) view.fitOnce(gridsLayer);
@@ -94,14 +160,34 @@ function start(view) {
     drawAtoms(await fetchAtoms(state.plan?.id));
   }
 
+  function showTable() {
+    const communities = new Set(areaCommunities());
+    const shown = (state.grids?.features ?? []).filter((f) => communities.has(f.properties.community_code));
+    renderGridTable($("grid-table"), shown, { target: state.target, missing: state.missing, selected: state.selected, onSelect: onGrid });
+  }
+
+  /** Labels on the map for the chosen area's grids: the grid's number and its residents. */
+  function showLabels() {
+    labelsLayer.clearLayers();
+    const communities = new Set(areaCommunities());
+    gridsLayer.eachLayer((layer) => {
+      const p = layer.feature.properties;
+      if (!communities.has(p.community_code)) return;
+      const text = `${p.code.slice(-3)} · ${p.residents.toLocaleString()}${locked().has(p.code) ? " 🔒" : ""}`;
+      labelsLayer.addLayer(L.tooltip({ permanent: true, direction: "center", className: "grid-label", interactive: false }).setLatLng(layer.getBounds().getCenter()).setContent(text));
+    });
+  }
+
   function showSelected() {
+    showTable();
+    showLabels();
     const feature = state.grids?.features.find((f) => f.properties.code === state.selected);
     if (!feature) {
       $("grid").hidden = true;
       return;
     }
-    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined) });
-    gridsLayer.setStyle((f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }));
+    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined), locked: locked().has(feature.properties.code), onLock: () => toggleLock(feature.properties.code) });
+    gridsLayer.setStyle((f) => ({ ...gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), dashArray: locked().has(f.properties.code) ? "6 4" : null }));
   }
 
   function onGrid(code) {
@@ -113,10 +199,39 @@ function start(view) {
     showSelected();
   }
 
-  function onAtom(feature) {
+  function onAtom(feature, layer, event) {
     const { grid, cell } = feature.properties;
     if (state.mode === "paint" && state.selected && grid !== state.selected) {
-      edit({ operation: "move", cells: [cell], to_grid: state.selected, from_grid: grid });
+      if (state.plan?.status !== "draft") {
+        say(t("planner.nodraft"), true);
+        return;
+      }
+      if (locked().has(grid) || locked().has(state.selected)) {
+        say(t("planner.islocked", { grid: locked().has(grid) ? grid : state.selected }), true);
+        return;
+      }
+      // Shift+click gathers compounds (a brush); Enter or the preview's button moves them all
+      // as one edit.
+      if (event?.originalEvent?.shiftKey || state.batch.length) {
+        if (!state.batch.some((b) => b.feature === feature)) state.batch.push({ feature, layer });
+        layer.setStyle(PREVIEW_STYLE);
+        previewBatch();
+        return;
+      }
+      // Previewed at once in the browser (the atom recoloured, both grids' totals); the server
+      // then commits the edit and stays the judge: a refusal takes the preview back.
+      performance.mark("gridmap:paint");
+      layer.setStyle(PREVIEW_STYLE);
+      const totals = (code) => state.grids.features.find((f) => f.properties.code === code)?.properties;
+      renderPreview($("preview"), { atom: feature.properties, from: totals(grid), to: totals(state.selected), target: state.target });
+      performance.mark("gridmap:paint-preview");
+      performance.measure("gridmap:paint-to-preview", "gridmap:paint", "gridmap:paint-preview");
+      edit({ operation: "move", cells: [cell], to_grid: state.selected, from_grid: grid }).then((ok) => {
+        if (!ok) layer.setStyle(ATOM_STYLE);
+        $("preview").hidden = true;
+        performance.mark("gridmap:paint-commit");
+        performance.measure("gridmap:paint-to-commit", "gridmap:paint", "gridmap:paint-commit");
+      });
       return;
     }
     onGrid(grid);
@@ -130,9 +245,11 @@ function start(view) {
     performance.mark("gridmap:edit-start");
     try {
       await state.history.apply(request);
+      return true;
     } catch (error) {
       failed(error);
       if (error.status === 409) await loadPlan(state.plan.id, { fit: false });
+      return false;
     }
   }
 
@@ -164,7 +281,13 @@ function start(view) {
       onDiscard: () => history("undo"),
     });
     updateButtons();
+    state.revisions = [...(state.revisions ?? []), result.revision];
+    showHistory();
     document.body.dataset.applied = String(result.revision.number);
+  }
+
+  function showHistory() {
+    renderHistory($("history"), state.revisions ?? [], state.history?.revision);
   }
 
   async function history(which) {
@@ -184,12 +307,17 @@ function start(view) {
     }
     $("undo").disabled = !state.history?.canUndo;
     $("redo").disabled = !state.history?.canRedo;
+    // Publishing needs the admin role (the server refuses anyone else): planners do not see it.
+    $("publish").hidden = role() !== "admin";
     $("publish").disabled = !draft;
   }
 
   function setMode(mode) {
     state.mode = state.mode === mode ? "select" : mode;
     map.pm.disableDraw();
+    // The double-click that finishes a line or an outline must not zoom the map too.
+    if (state.mode === "split" || state.mode === "reshape") map.doubleClickZoom.disable();
+    else map.doubleClickZoom.enable();
     if (state.mode === "paint") say(t("planner.clickatom"));
     if (state.mode === "merge") say(t("planner.mergewith"));
     if ((state.mode === "split" || state.mode === "reshape") && state.selected) {
@@ -204,6 +332,7 @@ function start(view) {
     layer.remove();
     const mode = state.mode;
     state.mode = "select";
+    setTimeout(() => map.doubleClickZoom.enable(), 400); // after the finishing double-click
     updateButtons();
     if (mode === "split") edit({ operation: "split", grid: state.selected, line: geometry });
     if (mode === "reshape") edit({ operation: "reshape", grid: state.selected, polygon: geometry });
@@ -261,6 +390,7 @@ function start(view) {
 
   $("plan").addEventListener("change", () => { state.selected = null; state.history = null; loadPlan($("plan").value).catch(failed); });
   $("area").addEventListener("change", async () => {
+    showTable();
     await loadAtoms().catch(failed);
     if (atomsLayer.getLayers().length) map.fitBounds(atomsLayer.getBounds());
   });
@@ -291,8 +421,29 @@ function start(view) {
       failed(error);
     }
   });
+  // Ctrl+Z undo, Ctrl+Y (or Ctrl+Shift+Z) redo, Esc leaves the tool (not while typing).
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest?.("input, textarea, select, dialog")) return;
+    const key = event.key.toLowerCase();
+    if ((event.ctrlKey || event.metaKey) && key === "z" && !event.shiftKey && state.history?.canUndo) {
+      event.preventDefault();
+      history("undo");
+    } else if ((event.ctrlKey || event.metaKey) && (key === "y" || (key === "z" && event.shiftKey)) && state.history?.canRedo) {
+      event.preventDefault();
+      history("redo");
+    } else if (event.key === "Enter" && state.batch.length) {
+      event.preventDefault();
+      commitBatch();
+    } else if (event.key === "Escape" && state.batch.length) {
+      cancelBatch();
+    } else if (event.key === "Escape" && state.mode !== "select") {
+      setMode(state.mode);
+      say("");
+    }
+  });
   $("publish").addEventListener("click", async () => {
     try {
+      if (!(await confirmPublish(state.plan))) return;
       await post(`/api/plans/${encodeURIComponent(state.plan.id)}/publish`, {});
       await loadMissing();
       await loadPlans(state.plan.id);
