@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 from shapely.geometry import Point, box
 
-from gridmap.store.postgis import PostgisLayers, apply_migrations
+from gridmap.store.postgis import PostgisLayers, apply_migrations, available_migrations
 
 pytestmark = pytest.mark.postgis
 
@@ -178,7 +178,7 @@ def test_migration_002_moves_rows_of_a_version_1_database_into_partitions(url):
                 (key, x, Y, district),
             )
         conn.commit()
-        assert apply_migrations(conn) == [2, 3, 4]
+        assert apply_migrations(conn) == [v for v, _ in available_migrations()][1:]
     assert placed(url, "buildings", "id") == {
         "B1": f"buildings_{NANAN}",
         "B2": "buildings_default",

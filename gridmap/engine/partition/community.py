@@ -273,6 +273,7 @@ def partition_community(
         labels[cell_atom],
         cells[weight].astype(float).fillna(0).to_numpy(),
         firm_contacts(canvas.adjacency, MIN_CONTACT_M),
+        cell_atom,
     )
     labelled["grid"] = cell_labels
     grids = dissolve_grids(labelled[[*CELL_COLUMNS, "geometry"]])
@@ -322,13 +323,17 @@ def _on_roads(g: CommunityGraph, labels: np.ndarray) -> float | None:
     return round(float(g.edge_road[cut].sum()) / length, 3) if length > 0 else None
 
 
-def _reconnect(labels: np.ndarray, weights: np.ndarray, adj: Adjacency) -> tuple[np.ndarray, int]:
-    """Give empty cells cut off from the rest of their grid to the neighbour they touch most.
+def _reconnect(
+    labels: np.ndarray, weights: np.ndarray, adj: Adjacency, cell_atom: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Give cells cut off from the rest of their grid to the neighbour they touch most.
 
     An atom may own several cells (its footprint and stretches of empty land), so a grid that is
-    contiguous as a set of atoms can still be apart on the map; cells without buildings move
-    freely, and moving them makes every grid one piece again. Cells holding buildings are
-    never moved.
+    contiguous as a set of atoms can still be apart on the map: an atom joined to the grid by
+    its empty land may hold its buildings in a cell that touches only other grids. Cells
+    without buildings move freely; a detached piece holding buildings moves whole when none of
+    its atoms has buildings in the rest of the grid (so no atom is split), which makes every
+    grid one piece again.
     """
     labels = labels.copy()
     moved = 0
@@ -341,6 +346,13 @@ def _reconnect(labels: np.ndarray, weights: np.ndarray, adj: Adjacency) -> tuple
                 continue
             heaviest = np.argmax(np.bincount(parts[members], weights=weights[members]))
             stray.extend(np.flatnonzero(members & (parts != heaviest) & (weights == 0)))
+            held = members & (weights > 0)
+            for part in set(parts[members].tolist()) - {int(heaviest)}:
+                piece = members & (parts == part)
+                mine = set(cell_atom[piece & held].tolist())
+                rest = set(cell_atom[held & ~piece].tolist())
+                if mine and not mine & rest:
+                    stray.extend(np.flatnonzero(piece & held))
         if not stray:
             break
         matrix = adj.matrix().tocsr()
