@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 __all__ = [
     "community_of_grid",
     "district_of",
     "division_level",
     "grid_sequence",
+    "in_scope",
     "normalize_division_code",
     "parent_code",
     "short_name",
@@ -139,3 +141,32 @@ def short_name(name: str) -> str:
                 "" if name[: -len(suffix)].endswith(replacement) else replacement
             )
     return name
+
+
+def in_scope(scope: Sequence[str], code: str | None) -> bool:
+    """Whether a community, grid or street ``code`` lies in ``scope``, a list of division codes
+    (districts, streets or communities; empty: everywhere).
+
+    Examples
+    --------
+    >>> in_scope([], "500108003002001"), in_scope(["500108003000"], "500108003002001")
+    (True, True)
+    >>> in_scope(["500108003002"], "500108004001"), in_scope(["500108003002"], None)
+    (False, False)
+    """
+    if not scope:
+        return True
+    if not code:
+        return False
+    code = str(code)
+    for entry in scope:
+        level = division_level(entry)
+        if level == "community" and code[:12] == entry:
+            return True
+        if level == "street" and street_of(code) == entry:
+            return True
+        if level == "district" and district_of(code) == entry:
+            return True
+        if level == "city" and code[:4] == entry[:4]:
+            return True
+    return False

@@ -356,6 +356,12 @@ USERS = Layer(
         Column("password_hash", "str", nullable=False),
         Column("created_at", "str", nullable=False, doc=_TIME),
         Column("active", "bool", nullable=False),
+        Column(
+            "scope",
+            "str",
+            doc="JSON list of the district, street or community codes the user works in; "
+            "empty: city-wide (admins are always city-wide)",
+        ),
     ),
     None,
     "People who sign in.",

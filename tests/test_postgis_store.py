@@ -19,6 +19,7 @@ from gridmap.store.gpkg import Workspace
 from gridmap.store.postgis import (
     PostgisLayers,
     apply_migrations,
+    available_migrations,
     dump_to_workspace,
     load_workspace,
 )
@@ -178,15 +179,17 @@ def store(url: str) -> PostgisLayers:
 
 
 def test_migrations_are_idempotent(url):
+    every = [number for number, _ in available_migrations()]
+    assert every == list(range(1, len(every) + 1))  # numbered 1, 2, … without a gap
     with psycopg.connect(url) as conn:
-        assert apply_migrations(conn) == [1, 2, 3, 4, 5, 6]
+        assert apply_migrations(conn) == every
         assert apply_migrations(conn) == []
         rows = conn.execute(
             "SELECT version, applied_at FROM gridmap_migrations ORDER BY version"
         ).fetchall()
     with psycopg.connect(url) as conn:
         assert apply_migrations(conn) == []
-    assert [v for v, _ in rows] == [1, 2, 3, 4, 5, 6]
+    assert [v for v, _ in rows] == every
     assert all(at is not None for _, at in rows)
 
 

@@ -30,6 +30,7 @@ from gridmap.api.incident_data import (
     responsible_staff,
 )
 from gridmap.api.params import MAX_NUMBER, AwareTime
+from gridmap.api.scope import require_in_scope, sees
 from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.codes import street_of
@@ -80,12 +81,19 @@ class IncidentChange(BaseModel):
 
 
 def create_incident(
-    request: Request, body: NewIncident, actor: str, channel: str = "office"
+    request: Request,
+    body: NewIncident,
+    actor: str,
+    channel: str = "office",
+    user: User | None = None,
 ) -> dict[str, Any]:
-    """Locate, set the deadline, store; the answer with location, candidates and staff."""
+    """Locate, set the deadline, store; the answer with location, candidates and staff.
+    A ``user`` (staff recording it) must have the place in their scope."""
     store = store_in(request)
     settings: Settings = request.app.state.settings
     where = locate_point(request.app.state, store, body.lon, body.lat)
+    if user is not None:
+        require_in_scope(user, [where["community_code"]], "the incident's community")
     now = dt.datetime.now(dt.UTC)
     fields = {
         "category": body.category,
@@ -122,7 +130,7 @@ def create_incident(
 def post_incident(request: Request, body: NewIncident, user: Staff) -> dict[str, Any]:
     """The grid, community and street are found from the point; near a boundary both grids
     are in ``candidates`` and ``near_boundary`` is true."""
-    return create_incident(request, body, user.name)
+    return create_incident(request, body, user.name, user=user)
 
 
 @router.get("", summary="Incidents, filtered")
@@ -155,6 +163,7 @@ def list_incidents(
         bbox=parse_bbox(bbox),
     )
     now = dt.datetime.now(dt.UTC)
+    found = [i for i in found if sees(user, i.fields.get("community_code"))]
     rows = [incident_json(i, private=True, now=now) for i in found]
     if overdue is not None:
         rows = [r for r in rows if r["overdue"] == overdue]
@@ -166,6 +175,7 @@ def get_incident(request: Request, incident_id: str, user: Staff) -> dict[str, A
     """The incident, every step of its life, and the grid's staff."""
     store = store_in(request)
     incident = store.incident(incident_id)
+    require_in_scope(user, [incident.fields.get("community_code")], f"incident {incident_id} in")
     return {
         "incident": incident_json(incident, private=True),
         "events": [event_json(e) for e in store.incident_events(incident_id)],
@@ -191,6 +201,7 @@ async def patch_incident(
 def _apply(request: Request, incident_id: str, body: IncidentChange, user: User) -> dict[str, Any]:
     store = store_in(request)
     current = store.incident(incident_id)
+    require_in_scope(user, [current.fields.get("community_code")], f"incident {incident_id} in")
     if current.version != body.version:
         raise StaleVersionError(incident_id, body.version, current)
     status = str(current.fields.get("status") or "reported")

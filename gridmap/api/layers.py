@@ -21,6 +21,7 @@ from gridmap.api.errors import ApiError
 from gridmap.api.features import LAYERS, FeatureCache, feature_collection, parse_bbox
 from gridmap.api.limits import FEATURES_PER_TOKEN, charge, rate_limited
 from gridmap.api.plan_access import PlanAccess
+from gridmap.api.scope import sees
 from gridmap.errors import InputError
 from gridmap.store.contract import User
 
@@ -170,6 +171,8 @@ def _incidents(request: Request, user: User | None, box: Any) -> dict[str, Any]:
         raise ApiError("forbidden", f"权限不足: {user.name} is {user.role}; incidents need staff")
     features = []
     for incident in request.app.state.store.incidents(bbox=box):
+        if not sees(user, incident.fields.get("community_code")):
+            continue  # outside the user's scope
         fields = dict(incident.fields)
         props: dict[str, Any] = {
             "id": incident.id,

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from gridmap.api.auth import require
 from gridmap.api.deps import StoreDep
 from gridmap.api.params import MAX_NUMBER
+from gridmap.api.scope import PlanPlanner
 from gridmap.service.edit import atoms_of
 from gridmap.store.contract import User
 
@@ -32,7 +33,7 @@ Planner = Annotated[User, Depends(require("planner"))]
 async def get_atoms(
     store: StoreDep,
     plan_id: str,
-    user: Planner,
+    user: PlanPlanner,
     community: Annotated[list[str] | None, Query(max_length=500)] = None,
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:

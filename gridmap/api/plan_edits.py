@@ -23,6 +23,7 @@ from gridmap.api.deps import SettingsDep, StoreDep
 from gridmap.api.errors import error_body
 from gridmap.api.params import MAX_NUMBER
 from gridmap.api.plans import revision_json
+from gridmap.api.scope import PlanPlanner
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.service.edit import EditRefused, edit_plan
 from gridmap.settings import Settings
@@ -123,7 +124,7 @@ def _edit(store: Store, settings: Settings, plan_id: str, edit: Any, user: User)
 
 @router.post("/{plan_id}/edits", status_code=201, summary="Edit a draft plan from a base revision")
 async def post_edit(
-    store: StoreDep, settings: SettingsDep, plan_id: str, edit: Edit, user: Planner
+    store: StoreDep, settings: SettingsDep, plan_id: str, edit: Edit, user: PlanPlanner
 ) -> Any:
     """Move, merge, split, reshape or rebalance; 409 with ``winner`` on a stale base;
     422 with ``reason`` when the engine refuses the edit (it would break the plan). The answer

@@ -21,7 +21,9 @@ from gridmap.api.auth import require
 from gridmap.api.deps import SettingsDep, StoreDep, settings_in, store_in
 from gridmap.api.errors import error_body
 from gridmap.api.params import MAX_NUMBER
+from gridmap.api.scope import PlanPlanner, require_in_scope, scope_of, sees
 from gridmap.api.write_limits import LimitedRoute
+from gridmap.errors import InputError
 from gridmap.service.plans import coverage_report as plan_report
 from gridmap.service.plans import (
     diff_against,
@@ -99,7 +101,8 @@ def list_plans(
 ) -> dict[str, Any]:
     """Every plan (optionally of one status or covering one community)."""
     plans = store.plans(status=status, community=community)
-    return {"plans": [plan_json(p) for p in plans]}
+    mine = [p for p in plans if all(sees(user, c) for c in p.communities)]  # in the scope
+    return {"plans": [plan_json(p) for p in mine]}
 
 
 @router.post("", status_code=201, summary="A new draft plan: a copy, or a partition")
@@ -115,10 +118,17 @@ def create_plan(
             if body.from_plan
             else published_plan_for(store, body.community)
         )
+        require_in_scope(user, source.communities, f"plan {source.id}: communities")
         made = store.copy_plan(
             source.id, name=body.name or f"copy of {source.name}", actor=user.name
         )
     else:
+        if scope_of(user) and not body.communities:
+            raise InputError(
+                f"communities: {user.name} works in {', '.join(scope_of(user))}; name the "
+                "communities to partition"
+            )
+        require_in_scope(user, body.communities or [], "communities")
         report = partition_store(
             store,
             communities=body.communities,
@@ -139,7 +149,7 @@ def create_plan(
 def get_plan(
     store: StoreDep,
     plan_id: str,
-    user: Planner,
+    user: PlanPlanner,
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, Any]:
     """The plan, its revisions, and the grids of ``revision`` (default the head) as GeoJSON."""
@@ -158,7 +168,7 @@ def get_report(
     store: StoreDep,
     settings: SettingsDep,
     plan_id: str,
-    user: Planner,
+    user: PlanPlanner,
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     format: Literal["json", "geojson"] = "json",
 ) -> dict[str, Any]:
@@ -171,7 +181,7 @@ def get_report(
 def get_diff(
     store: StoreDep,
     plan_id: str,
-    user: Planner,
+    user: PlanPlanner,
     against: Annotated[
         str, Query(max_length=80, description="'published', PLAN or PLAN@REVISION")
     ] = "published",
@@ -185,7 +195,7 @@ def get_diff(
 def export_plan(
     store: StoreDep,
     plan_id: str,
-    user: Planner,
+    user: PlanPlanner,
     format: Literal["gpkg", "geojson", "shp", "csv"] = "geojson",
     revision: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> Response:

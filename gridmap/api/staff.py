@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
 from gridmap.api.errors import error_body
+from gridmap.api.scope import require_in_scope, sees
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError
 from gridmap.service import staff as service
@@ -101,8 +102,11 @@ def list_staff(
     user: Staff,
     community: Annotated[str | None, Query(max_length=12)] = None,
 ) -> dict[str, Any]:
-    """Everyone (optionally of one community), with their etags."""
-    return {"staff": service.people(_store(request), community), "roles": _roles(request)}
+    """Everyone (optionally of one community) in the caller's scope, with their etags."""
+    people = [
+        p for p in service.people(_store(request), community) if sees(user, p.get("community_code"))
+    ]
+    return {"staff": people, "roles": _roles(request)}
 
 
 @router.get("/missing-roles", summary="Grids in force missing any staff role")
@@ -117,6 +121,8 @@ def missing_roles(request: Request, user: Staff) -> dict[str, Any]:
     grids = store.grids_at()
     out = []
     for code, community in zip(grids["code"], grids["community_code"], strict=True):
+        if not sees(user, str(community)):
+            continue
         missing = [r for r in wanted if r not in held.get(str(code), set())]
         if missing:
             out.append(
@@ -129,7 +135,10 @@ def missing_roles(request: Request, user: Staff) -> dict[str, Any]:
 def get_person(request: Request, staff_id: str, user: Staff) -> dict[str, Any]:
     """The person, their etag and assignments."""
     store = _store(request)
-    return _with_assignments(store, service.person(store, staff_id))
+    person = service.person(store, staff_id)
+    if person.get("community_code"):  # a person of no community is everyone's to call
+        require_in_scope(user, [person["community_code"]], f"staff {staff_id} of")
+    return _with_assignments(store, person)
 
 
 @router.post("", status_code=201, summary="Add a person")

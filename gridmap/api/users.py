@@ -31,6 +31,9 @@ class NewUser(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")]
     role: Literal["public", "staff", "planner", "admin"]
     password: Annotated[str, Field(min_length=8, max_length=256)]
+    scope: Annotated[list[Annotated[str, Field(pattern=r"^\d{12}$")]], Field(max_length=200)] = (
+        Field(default_factory=list, description="district, street or community codes; []: all")
+    )
 
 
 @router.get("/me", summary="Who am I")
@@ -48,7 +51,10 @@ def list_users(store: StoreDep, user: Admin) -> dict[str, Any]:
 @router.post("", status_code=201, summary="Add a user (admin)")
 def add_user(store: StoreDep, body: NewUser, user: Admin) -> dict[str, Any]:
     """A new user; 409 when the name is taken."""
-    return user_json(add_user_to(store, body.name, body.role, body.password, actor=user.name))
+    made = add_user_to(
+        store, body.name, body.role, body.password, actor=user.name, scope=body.scope
+    )
+    return user_json(made)
 
 
 class UserChange(BaseModel):
@@ -57,6 +63,9 @@ class UserChange(BaseModel):
     role: Literal["public", "staff", "planner", "admin"] | None = None
     active: bool | None = None
     password: Annotated[str | None, Field(min_length=8, max_length=256)] = None
+    scope: (
+        Annotated[list[Annotated[str, Field(pattern=r"^\d{12}$")]], Field(max_length=200)] | None
+    ) = None
 
 
 @router.patch("/{name}", summary="Change a user's role, disable or enable them, reset the password")
@@ -64,7 +73,13 @@ def change_user(store: StoreDep, name: str, body: UserChange, user: Admin) -> di
     """Audited; the change holds at once (roles are read on every request). 409 when it would
     leave no active admin; 404 for an unknown name."""
     changed = change_user_in(
-        store, name, actor=user.name, role=body.role, active=body.active, password=body.password
+        store,
+        name,
+        actor=user.name,
+        role=body.role,
+        active=body.active,
+        password=body.password,
+        scope=body.scope,
     )
     return user_json(changed)
 

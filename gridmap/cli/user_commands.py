@@ -1,5 +1,6 @@
 """Users who sign in to the web app: ``gridmap user add NAME --role ROLE``, ``user list``,
-``user set NAME [--role R] [--enable|--disable] [--password]``, ``user remove NAME``.
+``user set NAME [--role R] [--enable|--disable] [--password] [--scope CODE…|--city-wide]``,
+``user remove NAME``.
 
 The password is read from a prompt (asked twice, not echoed) or, with ``--password-stdin``, from
 the first line of standard input (for scripts); it is stored only as an argon2 hash.
@@ -33,6 +34,15 @@ user_app = typer.Typer(
 app.add_typer(user_app, name="user")
 
 
+ScopeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help="A district, street or community code the user works in (repeatable).",
+    ),
+]
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -50,11 +60,13 @@ def add_command(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
+    scope: ScopeOpt = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a user with a role; the password is hashed with argon2."""
+    """Add a user with a role (and, for staff and planners, the streets or communities they
+    work in: --scope, repeatable; none: city-wide); the password is hashed with argon2."""
     from gridmap.cli.db_commands import _actor
     from gridmap.service.users import ROLES, add_user, check_new_user
 
@@ -65,7 +77,7 @@ def add_command(
         check_new_user(role, password)  # before the store is opened (or created)
         store = open_target(workspace, database_url, must_exist=False)  # a first user may
         try:  # come before any data
-            user = add_user(store, name, role, password, actor=_actor())
+            user = add_user(store, name, role, password, actor=_actor(), scope=scope or ())
         finally:
             store.close()
     except GridmapError as exc:
@@ -89,7 +101,9 @@ def list_command(
             store.close()
     except GridmapError as exc:
         fail(exc, as_json)
-    rows = [{"name": u.name, "role": u.role, "active": u.active} for u in users]
+    rows = [
+        {"name": u.name, "role": u.role, "active": u.active, "scope": list(u.scope)} for u in users
+    ]
     if as_json:
         emit_json({"users": rows})
         return
@@ -113,6 +127,10 @@ def set_command(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
     ] = False,
+    scope: ScopeOpt = None,
+    city_wide: Annotated[
+        bool, typer.Option("--city-wide", help="Clear the user's scope: they work everywhere.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
@@ -130,7 +148,13 @@ def set_command(
         store = open_target(workspace, database_url)
         try:
             user = change_user(
-                store, name, actor=_actor(), role=role, active=active, password=new_password
+                store,
+                name,
+                actor=_actor(),
+                role=role,
+                active=active,
+                password=new_password,
+                scope=[] if city_wide else scope,
             )
         finally:
             store.close()

@@ -8,6 +8,7 @@ admin``. Passwords are hashed with argon2 (argon2-cffi) and never stored or show
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -70,14 +71,22 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def add_user(store: Store, name: str, role: str, password: str, *, actor: str) -> User:
+def add_user(
+    store: Store,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    actor: str,
+    scope: Sequence[str] = (),
+) -> User:
     """Add a user with ``role``; the password (at least 8 characters) is stored hashed.
 
     Raises InputError for an unknown role or a short password, ConflictError when the name
     is taken.
     """
     check_new_user(role, password)
-    return store.add_user(name, role, hash_password(password), actor=actor)
+    return store.add_user(name, role, hash_password(password), actor=actor, scope=scope)
 
 
 def change_user(
@@ -88,6 +97,7 @@ def change_user(
     role: str | None = None,
     active: bool | None = None,
     password: str | None = None,
+    scope: Sequence[str] | None = None,
 ) -> User:
     """Change a user's role, disable or enable them, or set a new password (hashed). The
     change holds at once: roles are read on every request. ConflictError when no active admin
@@ -97,7 +107,9 @@ def change_user(
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
     hashed = None if password is None else hash_password(password)
-    return store.update_user(name, actor=actor, role=role, active=active, password_hash=hashed)
+    return store.update_user(
+        name, actor=actor, role=role, active=active, password_hash=hashed, scope=scope
+    )
 
 
 def remove_user(store: Store, name: str, *, actor: str) -> None:
@@ -129,6 +141,7 @@ def user_json(user: User) -> dict[str, Any]:
         "role": user.role,
         "active": user.active,
         "created_at": user.created_at.isoformat(),
+        "scope": list(user.scope),
     }
 
 

@@ -71,7 +71,7 @@ RECORD_TABLES: dict[str, tuple[str, ...]] = {
         "to_status",
         "note",
     ),
-    "users": ("name", "role", "password_hash", "created_at", "active"),
+    "users": ("name", "role", "password_hash", "created_at", "active", "scope"),
     "audit_log": ("seq", "at", "actor", "action", "outcome", "plan_id", "revision", "detail"),
 }
 _TIMES = {

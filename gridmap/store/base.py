@@ -481,9 +481,17 @@ class StoreBase:
         """An incident's events, first first."""
         return records.incident_events(self, incident_id)
 
-    def add_user(self, name: str, role: str, password_hash: str, *, actor: str) -> User:
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        password_hash: str,
+        *,
+        actor: str,
+        scope: Sequence[str] = (),
+    ) -> User:
         """A new user; ConflictError when the name is taken."""
-        return records.add_user(self, name, role, password_hash, actor=actor)
+        return records.add_user(self, name, role, password_hash, actor=actor, scope=scope)
 
     def update_user(
         self,
@@ -493,11 +501,18 @@ class StoreBase:
         role: str | None = None,
         active: bool | None = None,
         password_hash: str | None = None,
+        scope: Sequence[str] | None = None,
     ) -> User:
-        """Change a user's role, active flag or password hash (audited); ConflictError when
-        no active admin would be left."""
+        """Change a user's role, active flag, password hash or scope (audited); ConflictError
+        when no active admin would be left."""
         return records.update_user(
-            self, name, actor=actor, role=role, active=active, password_hash=password_hash
+            self,
+            name,
+            actor=actor,
+            role=role,
+            active=active,
+            password_hash=password_hash,
+            scope=scope,
         )
 
     def delete_user(self, name: str, *, actor: str) -> None:

@@ -198,6 +198,7 @@ class User:
     password_hash: str
     created_at: dt.datetime
     active: bool = True
+    scope: tuple[str, ...] = ()  # division codes the user works in; (): city-wide
 
 
 @dataclass(frozen=True)
@@ -454,7 +455,15 @@ class Store(Protocol):
 
     # --- users and audit -----------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str, password_hash: str, *, actor: str) -> User:
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        password_hash: str,
+        *,
+        actor: str,
+        scope: Sequence[str] = (),
+    ) -> User:
         """A new user; ConflictError when the name is taken."""
         ...
 
@@ -474,8 +483,9 @@ class Store(Protocol):
         role: str | None = None,
         active: bool | None = None,
         password_hash: str | None = None,
+        scope: Sequence[str] | None = None,
     ) -> User:
-        """Change a user's role, active flag or password hash, audited (never the hash);
+        """Change a user's role, active flag, password hash or scope, audited (never the hash);
         NotFoundError for an unknown name, ConflictError when no active admin would be left."""
         ...
 

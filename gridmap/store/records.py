@@ -10,7 +10,8 @@ wins; the loser's attempt is audited as a conflict in a transaction of its own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gridmap.errors import ConflictError, InputError, NotFoundError
@@ -45,6 +46,7 @@ __all__ = [
     "assign_staff",
     "audit",
     "change_incident",
+    "check_scope",
     "delete_user",
     "equal",
     "forget_sign_in_failures",
@@ -76,7 +78,8 @@ _EVENT = (
 )
 _EVENTS = "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY seq"
 _INSERT_USER = (
-    "INSERT INTO users (name, role, password_hash, created_at, active) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO users (name, role, password_hash, created_at, active, scope)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -380,7 +383,15 @@ def _add_event(store: StoreBase, conn: Any, incident_id: str, event: IncidentEve
 # --- users ---------------------------------------------------------------------------------------
 
 
-def add_user(store: StoreBase, name: str, role: str, password_hash: str, *, actor: str) -> User:
+def add_user(
+    store: StoreBase,
+    name: str,
+    role: str,
+    password_hash: str,
+    *,
+    actor: str,
+    scope: Sequence[str] = (),
+) -> User:
     """A new user; ConflictError when the name is taken."""
     check_actor(actor)
     check_user(name, role)
@@ -388,14 +399,17 @@ def add_user(store: StoreBase, name: str, role: str, password_hash: str, *, acto
     with store._write() as conn:
         if store._rows(conn, "SELECT name FROM users WHERE name = ?" + store._FOR_UPDATE, (name,)):
             raise ConflictError(f"{store._where}: there is a user called {name!r} already")
-        store._rows(conn, _INSERT_USER, (name, role, password_hash, store._stamp(now()), True))
-        store._audit(conn, actor, "add_user", detail={"name": name, "role": role})
+        codes = check_scope(scope)
+        row = (name, role, password_hash, store._stamp(now()), True, json.dumps(codes))
+        store._rows(conn, _INSERT_USER, row)
+        store._audit(conn, actor, "add_user", detail={"name": name, "role": role, "scope": codes})
         return _user(store, conn, name)
 
 
 _SET_ROLE = "UPDATE users SET role = ? WHERE name = ?"
 _SET_ACTIVE = "UPDATE users SET active = ? WHERE name = ?"
 _SET_HASH = "UPDATE users SET password_hash = ? WHERE name = ?"
+_SET_SCOPE = "UPDATE users SET scope = ? WHERE name = ?"
 _DELETE_USER = "DELETE FROM users WHERE name = ?"
 _ACTIVE_ADMINS = "SELECT name FROM users WHERE role = 'admin' AND active = ?"
 
@@ -408,14 +422,17 @@ def update_user(
     role: str | None = None,
     active: bool | None = None,
     password_hash: str | None = None,
+    scope: Sequence[str] | None = None,
 ) -> User:
-    """Change a user's role, disable or enable them, or set a new password hash; audited
-    (never the hash). ConflictError when it would leave no active admin."""
+    """Change a user's role, disable or enable them, set a new password hash or their scope;
+    audited (never the hash). ConflictError when it would leave no active admin."""
     check_actor(actor)
     if role is not None:
         check_user(name, role)
-    if role is None and active is None and password_hash is None:
-        raise InputError(f"user {name!r}: nothing to change (give a role, active or a password)")
+    if role is None and active is None and password_hash is None and scope is None:
+        raise InputError(
+            f"user {name!r}: nothing to change (give a role, active, a password or a scope)"
+        )
     with store._write() as conn:
         before = _user(store, conn, name, lock=True)
         demoted = (role is not None and role != "admin") or active is False
@@ -431,6 +448,10 @@ def update_user(
         if password_hash is not None:
             store._rows(conn, _SET_HASH, (password_hash, name))
             changed["password"] = "reset"
+        if scope is not None:
+            codes = check_scope(scope)
+            store._rows(conn, _SET_SCOPE, (json.dumps(codes), name))
+            changed["scope"] = [list(before.scope), codes]
         store._audit(conn, actor, "update_user", detail=changed)
         return _user(store, conn, name)
 
@@ -507,7 +528,26 @@ def _user_of(store: StoreBase, row: Mapping[str, Any]) -> User:
         row["password_hash"],
         store._time(row["created_at"]),  # type: ignore[arg-type]
         bool(row["active"]),
+        tuple(json.loads(row.get("scope") or "[]")),
     )
+
+
+def check_scope(scope: Sequence[str]) -> list[str]:
+    """A scope as stored: 12-digit division codes (district, street or community), sorted.
+
+    >>> check_scope(["500108003000", "500108001002"])
+    ['500108001002', '500108003000']
+    """
+    if isinstance(scope, str):
+        raise InputError(f"scope: expected a list of division codes, got the text {scope!r}")
+    codes = sorted({str(c).strip() for c in scope})
+    bad = [c for c in codes if not (len(c) == 12 and c.isdigit())]
+    if bad:
+        raise InputError(
+            f"scope: {', '.join(map(repr, bad))} is not a 12-digit division code "
+            "(a district 500108000000, a street 500108003000 or a community 500108003002)"
+        )
+    return codes
 
 
 def equal(**given: str | None) -> tuple[list[str], list[Any]]:
