@@ -52,7 +52,9 @@ class LimitedRoute(APIRoute):
             if request.method in WRITE_METHODS:
                 limit = int(request.app.state.settings.max_write_bytes)
                 length = request.headers.get("content-length")
-                if length is not None and (not length.isdigit() or int(length) > limit):
+                if length is not None and (
+                    not (length.isascii() and length.isdigit()) or int(length) > limit
+                ):
                     raise _too_large(limit)
                 request = Request(request.scope, _capped(request.receive, limit))
                 # Read here, so the refusal is ours (413), not a body-parsing error (400);

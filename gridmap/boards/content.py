@@ -53,7 +53,7 @@ class BoardSelection:
             raise InputError("give exactly one of --grid, --community or --street")
         kind, code = given[0]
         digits = {"grid": (15,), "community": (12,), "street": (9, 12)}[kind]
-        if not code.isdigit() or len(code) not in digits:
+        if not (code.isascii() and code.isdigit()) or len(code) not in digits:
             wanted = " or ".join(str(d) for d in digits)
             raise InputError(f"--{kind} {code!r}: expected a {wanted}-digit code")
         return code[:9] if kind == "street" else code

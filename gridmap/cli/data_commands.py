@@ -267,4 +267,4 @@ def _field_map(pairs: list[str]) -> dict[str, str]:
 def _crs(value: str | None) -> str | None:
     if value is None:
         return None
-    return f"EPSG:{value}" if value.isdigit() else value
+    return f"EPSG:{value}" if value.isascii() and value.isdigit() else value

@@ -73,7 +73,7 @@ def grid_display_name(name: Any, code: str, community_short: str | None) -> str:
     if isinstance(name, str) and name.strip():
         return name
     tail = grid_sequence(code)
-    sequence = int(tail) if tail.isdigit() else tail
+    sequence = int(tail) if tail.isascii() and tail.isdigit() else tail
     return f"{community_short or community_of_grid(code)}第{sequence}网格"
 
 

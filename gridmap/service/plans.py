@@ -328,7 +328,7 @@ def diff_against(
         label = "published"
     else:
         other, _, number = against.partition("@")
-        if number and (not number.isdigit() or int(number) > _MAX_NUMBER):
+        if number and (not (number.isascii() and number.isdigit()) or int(number) > _MAX_NUMBER):
             raise InputError(
                 f"against={against!r}: write PLAN or PLAN@REVISION (a number up to {_MAX_NUMBER})"
             )

@@ -541,7 +541,7 @@ def check_scope(scope: Sequence[str]) -> list[str]:
     if isinstance(scope, str):
         raise InputError(f"scope: expected a list of division codes, got the text {scope!r}")
     codes = sorted({str(c).strip() for c in scope})
-    bad = [c for c in codes if not (len(c) == 12 and c.isdigit())]
+    bad = [c for c in codes if not (len(c) == 12 and c.isascii() and c.isdigit())]
     if bad:
         raise InputError(
             f"scope: {', '.join(map(repr, bad))} is not a 12-digit division code "

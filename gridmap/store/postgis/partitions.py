@@ -62,7 +62,11 @@ def district_of_code(code: object) -> str:
     >>> district_of_code(None)
     ''
     """
-    if not isinstance(code, str) or len(code) < 6 or not code[:6].isdigit():
+    if (
+        not isinstance(code, str)
+        or len(code) < 6
+        or not (code[:6].isascii() and code[:6].isdigit())
+    ):
         return NO_DISTRICT
     return code[:6] + "000000"
 

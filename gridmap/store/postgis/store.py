@@ -99,7 +99,7 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
 def plan_key(plan_id: object) -> int | None:
     """The database key of a plan id ("12" → 12); None when it cannot be one."""
     text = str(plan_id).strip()
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 class PostgisStore(StoreBase):
