@@ -36,7 +36,7 @@ def test_clerk_records_an_incident_and_closes_it(page, web_workspace: Path) -> N
     assert first.get_attribute("value") == grid["code"]
     assert first.is_checked()
     assert form.locator("[data-testid=draft-staff] li").count() >= 5
-    form.locator("select[name=category]").select_option("市容环境")
+    form.locator("select[name=category]").select_option("市容环境/暴露垃圾")
     form.locator("textarea[name=description]").fill("小区门口垃圾堆放")
     form.locator("button[type=submit]").click()
 

@@ -17,7 +17,7 @@ TILE = 256
 STREET = "500108001000"  # 铜元局街道: 10 communities, 38 grids, a plan without errors
 PASSWORD = "web-test-password"
 USERS = {"clerk": "staff", "planner": "admin", "drafter": "planner"}  # publishing needs admin
-OVERDUE_CATEGORY = "即办件"  # due at once (0 hours) on the test server
+OVERDUE_CATEGORY = "突发事件/路面塌陷"  # due at once (0 hours) on the test server
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 

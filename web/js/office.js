@@ -33,7 +33,9 @@ function start(view) {
   let draftMarker = null;
   let categories = [];
   get("/open311/v2/services.json").then((services) => {
-    categories = services.map((s) => s.service_code);
+    // An office case's category is the table's "大类/小类" (what the deadlines are keyed by);
+    // the Open311 service code is the residents' ASCII id of the same category.
+    categories = services.map((s) => `${s.group}/${s.service_name}`);
   });
   get("/api/layers/grids").then((fc) => {
     const grids = view.geoJSON(fc, { style: { color: "#9aa5b1", weight: 1, fillOpacity: 0.05 }, interactive: false }).addTo(map);
