@@ -6,7 +6,6 @@ app maps them here. FastAPI's own errors (unknown route, bad query) get the same
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +54,16 @@ def error_body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
 
 
-# What a store's message may add for a person at the command line but not for the public: the
-# ids that exist (a caller may not be allowed to see them).
-_LISTS = re.compile(r"; the (?:plans|ids|users|incidents) are: .*$")
-
-
 def public_detail(exc: GridmapError, settings: Settings) -> str:
     """The error's message without the store's path or host or a list of existing ids.
 
-    Errors that say ``where`` and ``hint`` apart (:class:`GridmapError`) give their
-    ``public`` text; for the rest, the workspace path and database name and host are cut out.
+    Errors that say ``where`` and ``hint`` apart (:class:`GridmapError`, as the store's
+    not-found errors do) give their ``public`` text; from any other, the workspace path and the
+    database's name and host are cut out.
     """
     if exc.where is not None or exc.hint:
         return exc.public
-    text = _LISTS.sub("", str(exc))
+    text = str(exc)
     for place in _store_places(settings):
         text = text.replace(f"{place}: ", "").replace(place, "the store")
     return text

@@ -9,21 +9,17 @@ store, with the same :class:`~gridmap.service.grids.GridLocator`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-import shapely
 
-from gridmap.api.workflow import OPEN_STATUSES, is_overdue
+from gridmap.api.workflow import is_overdue
 from gridmap.codes import street_of
 from gridmap.errors import NotFoundError
-from gridmap.service.grids import NEAR_M, GridLocator, locate_points
+from gridmap.service.grids import NEAR_M, GridLocator
 from gridmap.store.contract import (
     Incident,
     IncidentEvent,
-    Publication,
-    StaleVersionError,
     Store,
 )
 
@@ -32,7 +28,6 @@ __all__ = [
     "event_json",
     "incident_json",
     "locate_point",
-    "regrid_incidents",
     "responsible_staff",
 ]
 
@@ -147,72 +142,3 @@ def responsible_staff(store: Store, grid_code: str | None) -> list[dict[str, Any
             }
         )
     return out
-
-
-def regrid_incidents(store: Store, publications: Sequence[Publication], actor: str) -> int:
-    """Move open incidents in the published communities to the grid now holding their point.
-
-    Each move is an event ``regrid`` (note: old → new grid, plan and revision). An incident
-    updated meanwhile by someone else is re-read and tried again. Returns how many moved.
-    """
-    if not publications:
-        return 0
-    pinned = {p.community_code: p for p in publications}
-    grids = store.grids_at()
-    grids = grids[grids["community_code"].isin(list(pinned))]
-    if grids.empty:
-        return 0
-    bbox = tuple(float(v) for v in grids.total_bounds)
-    candidates = [
-        i
-        for i in store.incidents(bbox=bbox)  # type: ignore[arg-type]
-        if i.fields.get("status") in OPEN_STATUSES
-        and i.fields.get("lon") is not None
-        and i.fields.get("lat") is not None
-    ]
-    if not candidates:
-        return 0
-    points = shapely.points(
-        [float(i.fields["lon"]) for i in candidates], [float(i.fields["lat"]) for i in candidates]
-    )
-    found = locate_points(grids, points)
-    community_of = grids.set_index("code")["community_code"]
-    moved = 0
-    for incident, new in zip(candidates, found, strict=True):
-        if new is None or new == incident.fields.get("grid_code"):
-            continue
-        community = str(community_of.loc[new])
-        pub = pinned[community]
-        moved += _regrid_one(store, incident, new, community, pub, actor)
-    return moved
-
-
-def _regrid_one(
-    store: Store, incident: Incident, new: str, community: str, pub: Publication, actor: str
-) -> int:
-    for _ in range(5):
-        old = incident.fields.get("grid_code")
-        if old == new:
-            return 0
-        status = str(incident.fields.get("status"))
-        event = IncidentEvent(
-            incident.id,
-            0,
-            dt.datetime.now(dt.UTC),
-            actor,
-            "regrid",
-            status,
-            status,
-            f"网格调整 regrid: {old or '—'} → {new} (plan {pub.plan_id} revision {pub.revision})",
-        )
-        changes = {
-            "grid_code": new,
-            "community_code": community,
-            "street_code": street_of(community),
-        }
-        try:
-            store.update_incident(incident.id, incident.version, changes, actor=actor, event=event)
-            return 1
-        except StaleVersionError as exc:
-            incident = exc.current
-    return 0

@@ -26,7 +26,6 @@ from gridmap.api.incident_data import (
     event_json,
     incident_json,
     locate_point,
-    regrid_incidents,
     responsible_staff,
 )
 from gridmap.api.params import MAX_NUMBER, AwareTime
@@ -38,7 +37,7 @@ from gridmap.errors import InputError
 from gridmap.settings import Settings
 from gridmap.store.contract import IncidentEvent, StaleVersionError, Store, User
 
-__all__ = ["create_incident", "regrid_incidents", "router"]
+__all__ = ["create_incident", "router"]
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], route_class=LimitedRoute)
 

@@ -31,6 +31,7 @@ from gridmap.api.errors import ApiError, error_body
 from gridmap.api.limits import TokenBuckets
 from gridmap.errors import InputError
 from gridmap.settings import Settings
+from gridmap.store.common import MAX_USER_NAME
 from gridmap.store.contract import Store
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
     "SignInGuard",
 ]
 
-MAX_NAME = 100  # characters of a user name
+MAX_NAME = MAX_USER_NAME  # characters of a user name (the store refuses longer new names)
 MAX_FAILURES = 10  # wrong passwords for one name within FAILURE_WINDOW_S lock it
 FAILURE_WINDOW_S = 300
 WAIT_S = 1.0  # how long an attempt may wait for a hashing slot

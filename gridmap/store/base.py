@@ -292,7 +292,9 @@ class StoreBase:
                 (str(r["id"]) for r in self._rows(conn, "SELECT id FROM plans")), key=_id_order
             )
             shown = ", ".join(known[-20:]) or "none"
-            raise NotFoundError(f"{self._where}: no plan {plan_id}; the plans are: {shown}")
+            raise NotFoundError(
+                f"no plan {plan_id}", where=self._where, hint=f"the plans are: {shown}"
+            )
         return self._plan_of(rows[0])
 
     def _plan_of(self, row: Mapping[str, Any]) -> PlanInfo:

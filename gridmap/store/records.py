@@ -212,7 +212,7 @@ def _staff_row(store: StoreBase, conn: Any, staff_id: str, *, lock: bool = False
     query = _STAFF_ROW + " WHERE id = ?" + (store._FOR_UPDATE if lock else "")
     rows = store._staff_rows(conn, query, (str(staff_id),))
     if not rows:
-        raise NotFoundError(f"{store._where}: no staff {staff_id!r} in the staff layer")
+        raise NotFoundError(f"no staff {staff_id!r} in the staff layer", where=store._where)
     row = {k: rows[0][k] for k in ("id", *STAFF_FIELDS)}
     return {**row, "etag": staff_etag(row)}
 
@@ -346,7 +346,7 @@ def read_incident(store: StoreBase, conn: Any, incident_id: str, *, lock: bool =
         query = "SELECT * FROM incidents WHERE id = ?" + (store._FOR_UPDATE if lock else "")
         rows = store._rows(conn, query, (key,))
     if not rows:
-        raise NotFoundError(f"{store._where}: no incident {incident_id}")
+        raise NotFoundError(f"no incident {incident_id}", where=store._where)
     return _incident_of(store, rows[0])
 
 
@@ -517,7 +517,7 @@ def _user(store: StoreBase, conn: Any, name: str, *, lock: bool = False) -> User
     query = "SELECT * FROM users WHERE name = ?" + (store._FOR_UPDATE if lock else "")
     rows = store._rows(conn, query, (name,))
     if not rows:
-        raise NotFoundError(f"{store._where}: no user {name!r}")
+        raise NotFoundError(f"no user {name!r}", where=store._where)
     return _user_of(store, rows[0])
 
 
