@@ -393,6 +393,20 @@ SIGN_IN_FAILURES = Layer(
     "Wrong passwords of the last minutes, per user name: the lockout every server process sees "
     "(kept only for the lockout window; not part of a backup).",
 )
+RATE_USAGE = Layer(
+    "rate_usage",
+    "client",
+    (
+        Column("bucket", "str", nullable=False, doc="requests, sign_in_address or sign_in_name"),
+        Column("client", "str", nullable=False, doc="the client address or user name"),
+        Column("slot", "int", nullable=False, doc="the 10-second slot: Unix time // 10"),
+        Column("process", "str", nullable=False, doc="the server process that took the tokens"),
+        Column("tokens", "float", nullable=False, doc="tokens it took in that slot"),
+    ),
+    None,
+    "Tokens each server process took from its rate-limit buckets in the last minute: how every "
+    "process on the store shares one budget per client (not part of a backup).",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
     for lyr in (
@@ -403,6 +417,7 @@ RECORD_LAYERS: dict[str, Layer] = {
         USERS,
         AUDIT_LOG,
         SIGN_IN_FAILURES,
+        RATE_USAGE,
     )
 }
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from gridmap.errors import InputError, NotFoundError
 from gridmap.schema import LAYERS, RESERVED_LAYERS
-from gridmap.store import publishing, records, revisions
+from gridmap.store import publishing, records, revisions, usage
 from gridmap.store.common import check_actor, check_bbox, now, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
@@ -532,6 +532,20 @@ class StoreBase:
     def forget_sign_in_failures(self, name: str) -> None:
         """Forget ``name``'s wrong passwords."""
         records.forget_sign_in_failures(self, name)
+
+    def share_rate_usage(
+        self,
+        process: str,
+        slot: int,
+        taken: Mapping[tuple[str, str], float],
+        *,
+        since_slot: int,
+        expire_before: int,
+    ) -> dict[tuple[str, str, int], float]:
+        """Add what ``process`` took from its rate-limit buckets; what the others took."""
+        return usage.share_rate_usage(
+            self, process, slot, taken, since_slot=since_slot, expire_before=expire_before
+        )
 
     def user(self, name: str) -> User:
         """One user."""

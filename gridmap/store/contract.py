@@ -506,6 +506,21 @@ class Store(Protocol):
         """Forget ``name``'s wrong passwords (after a right one)."""
         ...
 
+    def share_rate_usage(
+        self,
+        process: str,
+        slot: int,
+        taken: Mapping[tuple[str, str], float],
+        *,
+        since_slot: int,
+        expire_before: int,
+    ) -> dict[tuple[str, str, int], float]:
+        """Add ``taken`` ((bucket kind, client) → tokens) to ``process``'s usage in ``slot``,
+        delete slots before ``expire_before``, and answer what every other process took in the
+        slots from ``since_slot`` on, (bucket kind, client, slot) → tokens: how the server
+        processes of one store share their rate limits (:mod:`gridmap.api.limits`)."""
+        ...
+
     def audit(
         self, *, plan_id: str | None = None, since: dt.datetime | None = None
     ) -> list[AuditEntry]:

@@ -66,6 +66,7 @@ _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "incident_events": ("UNIQUE (incident_id, seq)",),
     "users": ("UNIQUE (name)",),
     "audit_log": ("UNIQUE (seq)",),
+    "rate_usage": ("UNIQUE (bucket, client, slot, process)",),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",
@@ -73,6 +74,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS staff_assignments_grid ON staff_assignments (grid_code)",
     "CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at)",
     "CREATE INDEX IF NOT EXISTS audit_log_plan ON audit_log (plan_id)",
+    "CREATE INDEX IF NOT EXISTS rate_usage_slot ON rate_usage (slot)",
 )
 _ASSIGN = (
     "INSERT OR IGNORE INTO staff_assignments (staff_id, grid_code, role, assigned_at, "
