@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         description="Requests a client IP may make at once (a map view loads dozens "
         "of tiles) before the rate limit applies.",
     )
+    rate_limit_sync_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How often each server process shares what its rate-limit and sign-in "
+        "buckets gave out with the other processes on the store (one short transaction); a "
+        "client's budget is shared with about this much lag. 0: each process limits alone.",
+    )
     max_layer_features: int = Field(
         10_000,
         gt=0,

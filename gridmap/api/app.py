@@ -21,6 +21,7 @@ from gridmap.api import (
     health,
     incidents,
     layers,
+    limits,
     office_reach,
     ogc,
     open311,
@@ -49,6 +50,7 @@ __all__ = ["ROUTERS", "create_app"]
 # this order, and ``shutdown(app)``, run in the reverse order before it closes.
 ROUTERS = (
     health,
+    limits,
     auth,
     public,
     layers,

@@ -11,8 +11,12 @@ and slowed every lookup 13-fold. So, before any hashing:
 - at most ``settings.sign_in_concurrency`` hashes run at once; an attempt that cannot start one
   within :data:`WAIT_S` gets 503 with Retry-After instead of queueing without end.
 
-Wrong passwords per name are counted by :class:`FailedSignIns` in the store, for the lockout
-window only, so every server process on one store sees the same lockout.
+Every server process on one store sees the same limits: wrong passwords per name are counted
+by :class:`FailedSignIns` in the store (for the lockout window only; a sign-in is rare and costs
+a hash, so a row per failure is cheap), and the per-address and per-name buckets are shared
+through the store by :class:`gridmap.api.limits.SharedLimits` (as ``sign_in_address`` and
+``sign_in_name``), with about ``settings.rate_limit_sync_seconds`` of lag, so that a refusal
+stays a few microseconds of memory work.
 """
 
 from __future__ import annotations
@@ -76,7 +80,11 @@ class FailedSignIns:
 
 
 class SignInGuard:
-    """The limits of :mod:`this module <gridmap.api.sign_in_guard>`, one per app."""
+    """The limits of :mod:`this module <gridmap.api.sign_in_guard>`, one per app.
+
+    ``by_address`` and ``by_name`` are kept in step with the other processes' by the app's
+    :class:`~gridmap.api.limits.SharedLimits` task, which finds them on
+    ``app.state.sign_in_guard``."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         rate = settings.sign_in_per_minute / 60.0
