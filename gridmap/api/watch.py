@@ -6,63 +6,103 @@ one made through another process (another ``gridmap serve`` on the same database
 the primary of the replica this process reads from) is noticed here: every
 ``settings.refresh_seconds`` the store's :meth:`~gridmap.store.contract.Store.change_stamp`
 (a count of publications and assignments, one cheap query) is read, and when it has changed the
-indexes are rebuilt and the tiles forgotten. PostgreSQL's LISTEN/NOTIFY would be quicker but does
-not reach a streaming replica (notifications are not replicated); a count works on both engines.
+indexes are rebuilt and the tiles forgotten (:func:`refresh`).
+
+On PostGIS the server also LISTENs on channel ``gridmap_changes`` of ``settings.database_url``:
+a trigger on publications and staff assignments (migration 009) notifies it when such a change
+commits, and the stamp is read at once instead of at the next tick. The count stays: it is the
+fallback when the listening connection is down, and the only way on a streaming replica
+(notifications are not replicated) and on a GeoPackage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-__all__ = ["router", "shutdown", "startup"]
+__all__ = ["CHANNEL", "refresh", "router", "shutdown", "startup"]
 
 router = APIRouter(include_in_schema=False)  # no routes: a lifespan task
 _log = logging.getLogger(__name__)
 
+CHANNEL = "gridmap_changes"  # the NOTIFY channel of migration 009's trigger
+
 
 async def startup(app: FastAPI) -> None:
-    """Start watching (when ``settings.refresh_seconds`` > 0)."""
-    seconds = float(app.state.settings.refresh_seconds)
-    app.state.watch = None
+    """Start watching (when ``settings.refresh_seconds`` > 0), and listening on PostGIS."""
+    settings = app.state.settings
+    seconds = float(settings.refresh_seconds)
+    app.state.watch = app.state.watch_listen = None
     if seconds <= 0:
         return
     stamp = await run_in_threadpool(app.state.read_store.change_stamp)
-    app.state.watch = asyncio.create_task(_watch(app, seconds, stamp))
+    wake = asyncio.Event()
+    app.state.watch = asyncio.create_task(_watch(app, seconds, stamp, wake))
+    if settings.database_url:
+        retry_s = min(seconds, 5.0)
+        app.state.watch_listen = asyncio.create_task(_listen(settings.database_url, wake, retry_s))
 
 
 async def shutdown(app: FastAPI) -> None:
-    task = getattr(app.state, "watch", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for name in ("watch_listen", "watch"):
+        task = getattr(app.state, name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-async def _watch(app: FastAPI, seconds: float, stamp: tuple[Any, ...]) -> None:
+async def _watch(app: FastAPI, seconds: float, stamp: tuple[Any, ...], wake: asyncio.Event) -> None:
     while True:
-        await asyncio.sleep(seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+        wake.clear()
         try:
             now = await run_in_threadpool(app.state.read_store.change_stamp)
             if now != stamp:
-                await run_in_threadpool(refresh, app)
+                await refresh(app)
                 stamp = now
         except Exception:  # the store is down for a moment: keep serving, try again
             _log.warning("watching the store for changes failed; trying again", exc_info=True)
 
 
-def refresh(app: FastAPI) -> None:
-    """Rebuild the lookup and search indexes and forget the tiles and layers."""
+async def _listen(url: str, wake: asyncio.Event, retry_s: float) -> None:
+    """Set ``wake`` on every notification of :data:`CHANNEL`; reconnect after ``retry_s``
+    when the connection fails (polling goes on meanwhile)."""
+    import psycopg
+    from psycopg import sql
+
+    failing = False
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                wake.set()  # whatever changed while not listening
+                failing = False
+                async for _ in conn.notifies():
+                    wake.set()
+        except Exception:
+            if not failing:
+                _log.warning("listening for changes failed; polling meanwhile", exc_info=True)
+            failing = True
+        await asyncio.sleep(retry_s)
+
+
+async def refresh(app: FastAPI) -> None:
+    """Rebuild the lookup and search indexes (off the event loop: it takes seconds) and forget
+    the tiles and layers. A tile cache's ``invalidate`` may be a coroutine function."""
     locator = getattr(app.state, "locator", None)
     if locator is not None:
-        locator.refresh()
+        await run_in_threadpool(locator.refresh)  # the search index rebuilds with it
     tiles = getattr(app.state, "tiles", None)
-    if tiles is not None:
-        tiles.invalidate()
-    elif getattr(app.state, "features", None) is not None:
-        app.state.features.invalidate()
+    target = tiles if tiles is not None else getattr(app.state, "features", None)
+    if target is not None:
+        done = await run_in_threadpool(target.invalidate)
+        if inspect.isawaitable(done):
+            await done
