@@ -162,6 +162,14 @@ def seeded_postgis(postgis_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
 @pytest.fixture(params=ENGINES)
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     """A fresh copy of the seeded store of each engine, served by the app."""
+    with copied_world(request, tmp_path) as w:
+        yield w
+
+
+@contextmanager
+def copied_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A fresh copy of the seeded store of engine ``request.param``, served by the app (for
+    fixtures of a wider scope than ``world``)."""
     if request.param == "gpkg":
         source, made = request.getfixturevalue("seeded_gpkg")
         path = tmp_path / "w.gpkg"
@@ -201,6 +209,7 @@ __all__ = [
     "PASSWORD",
     "ROLE_USERS",
     "World",
+    "copied_world",
     "seed",
     "seeded_gpkg",
     "seeded_postgis",
