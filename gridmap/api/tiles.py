@@ -103,8 +103,15 @@ class TileCache:
         return found
 
     def due(self) -> bool:
-        """Whether it is time to :meth:`check` again."""
-        return self.store is not None and time.monotonic() - self._checked >= self.check_seconds
+        """Whether it is time to :meth:`check` again (true for one caller per interval)."""
+        if self.store is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked < self.check_seconds:
+                return False
+            self._checked = now
+            return True
 
     def invalidate(self) -> None:
         """After a publication: forget every tile, the in-memory layers they come from, and
@@ -269,7 +276,10 @@ async def tile(
                 else (cache.read_prebuilt(key))
             )
     else:
-        key = await run_in_threadpool(cache.live_key, name, z, x, y, plan)
+        if plan is None:  # no store read for the key
+            key = cache.live_key(name, z, x, y, None)
+        else:
+            key = await run_in_threadpool(cache.live_key, name, z, x, y, plan)
         found = cache.cached(key) or await run_in_threadpool(cache.encode, key)
     data, etag, zipped = found
     settings = request.app.state.settings

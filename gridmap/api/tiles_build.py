@@ -38,6 +38,9 @@ __all__ = ["BuildOutcome", "TileBuilder", "build_tiles", "candidate_tiles", "eta
 
 _log = logging.getLogger(__name__)
 _BATCH = 256  # tiles per write transaction
+# The pages draw streets and communities as GeoJSON, not tiles: their deep tiles (each a square
+# of one polygon) are left to live encoding.
+_LAST_ZOOM = {"streets": 14, "communities": 14}
 _CHUNK = 32  # tiles per task of a worker
 
 
@@ -112,11 +115,15 @@ def build_tiles(
     workers = workers or settings.tile_build_workers or min(2, os.cpu_count() or 1)
     stamp = source_stamp(store)  # before reading: the data read is at least this new
     features = FeatureCache(store, settings)
-    zooms = {layer: (MIN_ZOOM[layer], last) for layer in TILE_FIELDS if MIN_ZOOM[layer] <= last}
+    zooms = {
+        layer: (MIN_ZOOM[layer], min(last, _LAST_ZOOM.get(layer, last)))
+        for layer in TILE_FIELDS
+        if MIN_ZOOM[layer] <= last
+    }
     todo = [
         (layer, z, x, y)
-        for layer in zooms
-        for z in range(zooms[layer][0], last + 1)
+        for layer, (first, final) in zooms.items()
+        for z in range(first, final + 1)
         for x, y in sorted(candidate_tiles(_bounds(features, layer), z))
     ]
     set_id = begin_tile_set(store, stamp, zooms)
