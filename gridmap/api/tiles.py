@@ -148,8 +148,23 @@ class TileCache:
 
     def read_prebuilt(self, key: tuple[Any, ...]) -> tuple[bytes, str, bool]:
         """(gzipped MVT, ETag, True) of a prebuilt tile, or the empty tile: it was not stored."""
-        self.misses += 1
         found = self.reader.read(*key[1:]) if self.reader is not None else None
+        return self._kept(key, found)
+
+    async def aread_prebuilt(self, key: tuple[Any, ...]) -> tuple[bytes, str, bool]:
+        """:meth:`read_prebuilt` on the event loop: a GeoPackage's read (tens of µs) or
+        PostGIS's async pool; elsewhere in a thread."""
+        reader = self.reader
+        if reader is not None and reader.is_async:
+            return self._kept(key, await reader.aread(*key[1:]))
+        if reader is not None and reader.blocking:
+            return await run_in_threadpool(self.read_prebuilt, key)
+        return self.read_prebuilt(key)
+
+    def _kept(
+        self, key: tuple[Any, ...], found: tuple[bytes, str] | None
+    ) -> tuple[bytes, str, bool]:
+        self.misses += 1
         made = _EMPTY if found is None else (found[0], found[1], True)
         self.keep(key, made)
         return made
@@ -207,6 +222,8 @@ async def startup(app: FastAPI) -> None:
         encoder, features, settings.tile_cache_size, prebuilt, settings.tile_check_seconds
     )
     app.state.tiles = cache
+    if cache.reader is not None:
+        await cache.reader.open_async()
     await run_in_threadpool(cache.check)
     app.state.tile_builder = None
     if settings.tiles_prebuilt and not getattr(app.state.store, "read_only", False):
@@ -219,6 +236,8 @@ async def shutdown(app: FastAPI) -> None:
         await run_in_threadpool(builder.close)
     cache: TileCache | None = getattr(app.state, "tiles", None)
     if cache is not None:
+        if cache.reader is not None:
+            await cache.reader.aclose()
         cache.close()
 
 
@@ -266,15 +285,7 @@ async def tile(
     access = None if plan is None else await run_in_threadpool(_visibility, request, plan)
     key = None if plan is not None else cache.prebuilt_key(name, z, x, y)
     if key is not None:
-        found = cache.cached(key)
-        if found is None:
-            reader = cache.reader
-            blocking = reader is not None and reader.blocking
-            found = (
-                await run_in_threadpool(cache.read_prebuilt, key)
-                if blocking
-                else (cache.read_prebuilt(key))
-            )
+        found = cache.cached(key) or await cache.aread_prebuilt(key)
     else:
         if plan is None:  # no store read for the key
             key = cache.live_key(name, z, x, y, None)

@@ -169,7 +169,9 @@ def ready_tile_set(store: StoreBase, stamp: str) -> TileSet | None:
 class TileReader:
     """One tile of a set, read by its key: ``read(set_id, layer, z, x, y)`` → (gzipped bytes,
     ETag) or None. A GeoPackage is read through a read-only connection of its own (a primary-key
-    lookup of a few tens of µs, without the store's lock); PostGIS through the store's pool."""
+    lookup of a few tens of µs, without the store's lock); PostGIS through the store's pool, or
+    without a thread through :meth:`aread` once :meth:`open_async` has made an async pool to the
+    same database."""
 
     def __init__(self, store: Any) -> None:
         self._lock = threading.Lock()
@@ -179,6 +181,37 @@ class TileReader:
             uri = f"{store.path.resolve().as_uri()}?mode=ro"
             self._sqlite = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.blocking = self._pool is not None  # PostGIS: call it from a thread
+        self._async: Any = None
+
+    async def open_async(self) -> None:
+        """PostGIS: an async pool of a few connections for :meth:`aread` (in the running loop)."""
+        if self._pool is None or self._async is not None:
+            return
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            self._pool.conninfo, min_size=1, max_size=4, kwargs=dict(self._pool.kwargs), open=False
+        )
+        await pool.open()
+        self._async = pool
+
+    @property
+    def is_async(self) -> bool:
+        return self._async is not None
+
+    async def aread(
+        self, set_id: int, layer: str, z: int, x: int, y: int
+    ) -> tuple[bytes, str] | None:
+        """:meth:`read` on the async pool (PostGIS, after :meth:`open_async`)."""
+        async with self._async.connection() as conn:
+            cursor = await conn.execute(_PG_TILE, (set_id, layer, z, x, y))
+            row = await cursor.fetchone()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async.close()
+            self._async = None
 
     def read(self, set_id: int, layer: str, z: int, x: int, y: int) -> tuple[bytes, str] | None:
         args = (set_id, layer, z, x, y)
