@@ -171,8 +171,11 @@ def _encoded(
         from gridmap.api.tiles_postgis import PostgisTiles
 
         encoder = PostgisTiles(store, settings)
-        with cf.ThreadPoolExecutor(workers) as pool:
-            yield from pool.map(lambda chunk: _encode(encoder, chunk), chunks)
+        threads = cf.ThreadPoolExecutor(workers)
+        try:
+            yield from threads.map(lambda chunk: _encode(encoder, chunk), chunks)
+        finally:  # a build stopped early (its generator closed) drops the chunks not started
+            threads.shutdown(wait=True, cancel_futures=True)
         return
     if workers <= 1 or len(chunks) < 4:
         from gridmap.api.tiles_gpkg import GpkgTiles
@@ -184,13 +187,16 @@ def _encoded(
     # The Python encoder holds the GIL: processes, each reading the workspace once. Spawned,
     # not forked: the server that asks has threads of its own.
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
+    processes = cf.ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_worker_start,
         initargs=(str(store.path), settings.model_dump(mode="json")),
-    ) as pool:
-        yield from pool.map(_worker_encode, chunks)
+    )
+    try:
+        yield from processes.map(_worker_encode, chunks)
+    finally:
+        processes.shutdown(wait=True, cancel_futures=True)
 
 
 def _encode(encoder: Any, chunk: Iterable[tuple[str, int, int, int]]) -> list[Any]:

@@ -4,6 +4,10 @@ rebuilt by a publication, and never for a draft plan (whose tiles stay live)."""
 from __future__ import annotations
 
 import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import handmade
 import mapbox_vector_tile
@@ -164,3 +168,26 @@ def test_a_set_of_older_data_is_not_served(world: World, layer: str) -> None:
     assert cache.check() is None  # the store's stamp moved on: no set is current
     answer = world.client.get(path(layer, 16))
     assert answer.headers["x-tile"] == "live"
+
+
+def test_gridmap_tiles_build_makes_the_set_the_server_then_serves(world: World) -> None:
+    settings = world.settings
+    target = (
+        ["--database-url", settings.database_url]
+        if settings.database_url
+        else ["--workspace", str(settings.workspace)]
+    )
+    gridmap = str(Path(sys.executable).with_name("gridmap"))
+    done = subprocess.run(
+        [gridmap, "tiles", "build", *target, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["tiles"] > 0 and result["tried"] >= result["tiles"]
+    found = ready_tile_set(world.store, source_stamp(world.store))
+    assert found is not None and found.id == result["tile_set"] and found.tiles == result["tiles"]
+    assert world.client.app.state.tiles.check() == found
+    assert world.client.get(path("buildings", 15)).headers["x-tile"] == "prebuilt"
