@@ -24,6 +24,7 @@ thread.
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import threading
 import time
@@ -49,6 +50,7 @@ MVT_TYPE = "application/vnd.mapbox-vector-tile"
 router = APIRouter(tags=["tiles"])
 TileLayer = Enum("TileLayer", {name: name for name in TILE_FIELDS}, type=str)  # type: ignore[misc]
 _EMPTY = (b"", etag_of(b""), False)
+_log = logging.getLogger(__name__)
 
 
 class TileCache:
@@ -101,6 +103,13 @@ class TileCache:
             self.stamp, self.current = stamp, found
             self._checked = time.monotonic()
         return found
+
+    def check_quietly(self) -> None:
+        """:meth:`check`, keeping what was current when the store cannot answer now."""
+        try:
+            self.check()
+        except Exception:
+            _log.warning("looking for the current tile set failed; trying again", exc_info=True)
 
     def due(self) -> bool:
         """Whether it is time to :meth:`check` again (true for one caller per interval)."""
@@ -174,7 +183,8 @@ class TileCache:
         return (layer, z, x, y, plan, head, self.features.generation, self.stamp)
 
     def encode(self, key: tuple[Any, ...]) -> tuple[bytes, str, bool]:
-        """Encode a live tile now (blocking) and keep it."""
+        """Encode a live tile now (blocking) and keep it: (gzipped MVT, ETag, True), or the
+        empty tile."""
         layer, z, x, y, plan, head = key[:6]
         self.misses += 1
         if z < MIN_ZOOM[layer]:
@@ -183,7 +193,9 @@ class TileCache:
             data = self.encoder.tile(layer, z, x, y, plan, head)
         else:
             data = self.encoder.tile(layer, z, x, y, plan)
-        made = (data, etag_of(data), False)
+        # Kept gzipped as prebuilt ones are: a cached tile is answered as it is, not
+        # compressed again per request by the GZip middleware.
+        made = (gzip.compress(data, 6, mtime=0), etag_of(data), True) if data else _EMPTY
         self.keep(key, made)
         return made
 
@@ -227,7 +239,7 @@ async def startup(app: FastAPI) -> None:
     await run_in_threadpool(cache.check)
     app.state.tile_builder = None
     if settings.tiles_prebuilt and not getattr(app.state.store, "read_only", False):
-        app.state.tile_builder = TileBuilder(app.state.store, settings, cache.check)
+        app.state.tile_builder = TileBuilder(app.state.store, settings, cache.check_quietly)
 
 
 async def shutdown(app: FastAPI) -> None:
@@ -281,7 +293,7 @@ async def tile(
         raise InputError(f"plan: only the grids layer has plans, not {name!r}")
     cache: TileCache = request.app.state.tiles
     if cache.due():
-        await run_in_threadpool(cache.check)
+        await run_in_threadpool(cache.check_quietly)
     access = None if plan is None else await run_in_threadpool(_visibility, request, plan)
     key = None if plan is not None else cache.prebuilt_key(name, z, x, y)
     if key is not None:
