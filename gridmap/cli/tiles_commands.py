@@ -58,8 +58,9 @@ def build_command(
 ) -> None:
     """Prebuild every non-empty tile of the published layers (streets, communities, grids in
     force, units, buildings, roads) from each layer's first zoom up to
-    GRIDMAP_TILE_PREBUILD_MAX_ZOOM (16), gzipped with its ETag, as one new tile set; older sets
-    are dropped once it is complete."""
+    GRIDMAP_TILE_PREBUILD_MAX_ZOOM (16; streets and communities, drawn by the pages as GeoJSON,
+    to 14), gzipped with its ETag, as one new tile set; older sets are dropped once it is
+    complete. A running server serves it within GRIDMAP_TILE_CHECK_SECONDS."""
     try:
         store = _open(workspace, database_url)
         try:
