@@ -145,6 +145,26 @@ class Settings(BaseSettings):
     tile_cache_size: int = Field(
         4096, ge=0, description="Vector tiles kept in memory (least recently used out)."
     )
+    tiles_prebuilt: bool = Field(
+        True,
+        description="Serve the tiles prebuilt in the store (gridmap tiles build) while they are "
+        "current, and build them in the background after a publication or a load made through "
+        "the server; off: every tile is encoded live (and cached in memory).",
+    )
+    tile_prebuild_max_zoom: int = Field(
+        16, ge=0, le=20, description="Last zoom prebuilt; tiles beyond it are encoded live."
+    )
+    tile_build_workers: int = Field(
+        0,
+        ge=0,
+        description="Processes (GeoPackage) or connections (PostGIS) that build tiles; 0: up to 2.",
+    )
+    tile_check_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often a server checks which prebuilt tile set is current (a set built "
+        "by another process, a publication dated earlier coming into force).",
+    )
     tile_max_age: int = Field(
         60, ge=0, description="Cache-Control max-age of tiles and layers, in seconds."
     )

@@ -22,6 +22,7 @@ from gridmap.api.deps import SettingsDep, StoreDep, settings_in, store_in
 from gridmap.api.errors import error_body
 from gridmap.api.params import MAX_NUMBER
 from gridmap.api.scope import PlanPlanner, require_in_scope, scope_of, sees
+from gridmap.api.tiles import request_build
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError
 from gridmap.service.plans import coverage_report as plan_report
@@ -232,6 +233,7 @@ async def publish_plan(
             result = await run_in_threadpool(target)
             if inspect.isawaitable(result):
                 await result
+    request_build(request.app)  # the prebuilt tiles, in the background; live until then
     return {
         "plan": plan_json(await run_in_threadpool(store.plan, plan_id)),
         "publications": [

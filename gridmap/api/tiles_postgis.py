@@ -20,7 +20,7 @@ __all__ = ["PostgisTiles"]
 _TILE = sql.SQL(
     "WITH box AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,"
     " ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS ll),"
-    " src AS (SELECT {columns},"
+    " src AS MATERIALIZED (SELECT {columns},"
     " ST_AsMVTGeom(ST_Transform(t.geom, 3857), box.env, %(extent)s, %(buffer)s, true) AS mvtgeom"
     " FROM {source}, box WHERE t.geom && box.ll{where})"
     " SELECT ST_AsMVT(src.*, %(layer)s, %(extent)s, 'mvtgeom') FROM src WHERE mvtgeom IS NOT NULL"

@@ -7,6 +7,7 @@ from gridmap.cli import (
     office_commands,
     repair_commands,
     serve_commands,
+    tiles_commands,
     user_commands,
 )
 from gridmap.cli._app import app
@@ -19,6 +20,7 @@ _COMMAND_MODULES = (
     office_commands,
     repair_commands,
     serve_commands,
+    tiles_commands,
     user_commands,
 )  # importing a module registers its commands on app
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from gridmap.cli._app import JsonOpt, app, emit_json, fail, out, settings
+from gridmap.cli.tiles_commands import TilesOpt
 from gridmap.errors import GridmapError, InputError
 from gridmap.store.contract import Store
 
@@ -94,11 +95,14 @@ def load_command(
     ],
     database_url: DatabaseOpt = None,
     workspace: WorkspaceTarget = None,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup into an empty database or a new workspace (everything: layers, plans
     with every revision, publications, staff, incidents, users, audit log), in one
-    transaction. A workspace of layers only replaces the database's layers (audited)."""
+    transaction. A workspace of layers only replaces the database's layers (audited). Then
+    the published layers' tiles are prebuilt (``--no-tiles``: later, ``gridmap tiles build``)."""
+    from gridmap.cli.tiles_commands import build_inline
     from gridmap.store.backup import is_backup, load_store
     from gridmap.store.postgis import load_workspace
     from gridmap.store.postgis.admin import connect_checked
@@ -121,6 +125,12 @@ def load_command(
         else:
             counts = {"layers": load_workspace(source, target, actor=_actor()), "records": {}}
         seconds = time.perf_counter() - start
+        if tiles:
+            into = _open(remote, target)
+            try:
+                build_inline(into, quiet=as_json)
+            finally:
+                into.close()
     except GridmapError as exc:
         fail(exc, as_json)
     where = _where(remote, target)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, err, fail, out, settings
+from gridmap.cli.tiles_commands import TilesOpt
 from gridmap.errors import GridmapError, InputError
 from gridmap.store.contract import Store
 
@@ -100,13 +101,16 @@ def publish_command(
         ),
     ] = False,
     actor: Annotated[str, typer.Option(help="Who publishes (the audit log).")] = "gridmap",
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Put plans in force for all their communities (ends the publications they replace).
 
     Checked as the API checks: a plan whose coverage report has errors is refused.
-    Open incidents move to their new grids in the same transaction.
+    Open incidents move to their new grids in the same transaction. Then the published
+    layers' tiles are prebuilt into the store (``--no-tiles``: later, ``gridmap tiles build``).
     """
+    from gridmap.cli.tiles_commands import build_inline
     from gridmap.service.publish import publish_plans
 
     try:
@@ -114,6 +118,7 @@ def publish_command(
         try:
             done = publish_plans(store, plan_id, actor=actor, settings=settings(), at=_at(at))
             assigned = assign_community_staff(store, actor=actor) if assign_staff else 0
+            built = build_inline(store, quiet=as_json) if tiles else None
         finally:
             store.close()
     except GridmapError as exc:
@@ -125,6 +130,7 @@ def publish_command(
         "valid_from": publications[0].valid_from.isoformat() if publications else None,
         "incidents_regridded": len(done.incidents_regridded),
         "staff_assigned": assigned,
+        "tiles": None if built is None else built.tiles,
     }
     if as_json:
         emit_json(result)
@@ -133,6 +139,7 @@ def publish_command(
         f"published plan {', '.join(plan_id)} in {len(publications)} communities from "
         f"{result['valid_from']}; {result['incidents_regridded']} open incidents moved to new grids"
         + (f"; {assigned} staff roles assigned" if assign_staff else "")
+        + ("" if built is None else f"; {built.tiles:,} tiles prebuilt in {built.seconds:.1f} s")
     )
 
 
