@@ -35,7 +35,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import Delaunay, KDTree
 
-from gridmap.engine.graph import Adjacency, adjacency
+from gridmap.engine.graph import Adjacency, noded_adjacency
 
 __all__ = ["dissolve", "merge_small_parts", "relabel", "territory_parts"]
 
@@ -254,7 +254,7 @@ def merge_small_parts(
     >>> [c.area for c in cells], atom.tolist(), adj.shared.tolist(), merged
     ([2000.0, 2010.0], [0, 1], [40.0], 1)
     """
-    adj = adjacency(parts)
+    adj = noded_adjacency(parts)
     merged = 0
     for _ in range(16):
         area = shapely.area(parts)

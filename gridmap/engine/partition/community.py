@@ -21,7 +21,13 @@ from pyproj import Transformer
 from gridmap.crs import lonlat_to, metric_crs
 from gridmap.engine.canvas.build import build_canvas
 from gridmap.engine.canvas.split_units import split_heavy_units
-from gridmap.engine.graph import Adjacency, connected_parts, firm_contacts, firm_mask
+from gridmap.engine.graph import (
+    Adjacency,
+    connected_parts,
+    firm_contacts,
+    firm_mask,
+    shared_segments,
+)
 from gridmap.engine.gridcodes import number_grids
 from gridmap.engine.partition.rules import (
     clip_to_own_grids,
@@ -206,24 +212,39 @@ def cluster_cap(target: float, tolerance: float) -> float:
 
 
 def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Metres of each cell contact that run within ROAD_CORRIDOR_M of a road: the share of its
-    points (vertices, at most ROAD_STEP_M apart) near a road, found in the roads' R-tree."""
+    """Metres of each cell contact that run within ROAD_CORRIDOR_M of a road's centre line.
+
+    The cells share their vertices (a canvas), so each contact is a set of segments both
+    cells have (:func:`~gridmap.engine.graph.shared_segments`); each segment is cut into
+    pieces of at most ROAD_STEP_M, and a piece whose midpoint lies in the roads' corridor
+    (their buffer, one prepared polygon) counts whole. Vectorized: no point objects, no
+    intersection of cell boundaries."""
     if roads is None or roads.empty or not len(cell_adj.left):
         return np.zeros(len(cell_adj.left))
+    ends, left, right = shared_segments(cells.geometry.values)
+    x, y = metric(ends[:, :, 0].ravel(), ends[:, :, 1].ravel())
+    x, y = np.asarray(x).reshape(-1, 2), np.asarray(y).reshape(-1, 2)
+    length = np.hypot(x[:, 1] - x[:, 0], y[:, 1] - y[:, 0])
+    pieces = np.maximum(np.ceil(length / ROAD_STEP_M), 1).astype(np.int64)
+    segment = np.repeat(np.arange(len(length)), pieces)
+    first = np.cumsum(pieces) - pieces
+    t = (np.arange(len(segment)) - first[segment] + 0.5) / pieces[segment]
+    px = x[segment, 0] + t * (x[segment, 1] - x[segment, 0])
+    py = y[segment, 0] + t * (y[segment, 1] - y[segment, 0])
     lines = shapely.transform(roads.geometry.values, metric, interleaved=False)
-    edges = shapely.boundary(shapely.transform(cells.geometry.values, metric, interleaved=False))
-    shared = shapely.intersection(edges[cell_adj.left], edges[cell_adj.right])
-    coords, owner = shapely.get_coordinates(
-        shapely.segmentize(shared, ROAD_STEP_M), return_index=True
+    corridor = shapely.union_all(shapely.buffer(lines, ROAD_CORRIDOR_M))
+    shapely.prepare(corridor)
+    near = shapely.intersects_xy(corridor, px, py)
+    metres = np.bincount(
+        segment[near], weights=(length / pieces)[segment[near]], minlength=len(length)
     )
-    near = shapely.STRtree(lines).query(
-        shapely.points(coords), predicate="dwithin", distance=ROAD_CORRIDOR_M
-    )[0]
-    hit = np.zeros(len(coords))
-    hit[near] = 1.0
-    count = np.bincount(owner, minlength=len(shared))
-    share = np.bincount(owner, weights=hit, minlength=len(shared)) / np.maximum(count, 1)
-    return share * shapely.length(shared)
+    n = cell_adj.n
+    contact = cell_adj.left.astype(np.int64) * n + cell_adj.right
+    order = np.argsort(contact, kind="stable")
+    where = np.searchsorted(contact, left * n + right, sorter=order)
+    found = where < len(contact)
+    found[found] = contact[order[where[found]]] == (left * n + right)[found]
+    return np.bincount(order[where[found]], weights=metres[found], minlength=len(contact))
 
 
 def partition_community(

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gridmap.engine.graph import Adjacency
 from gridmap.engine.partition.build import Piece, components, first_plan
-from gridmap.engine.partition.exact import EXACT_MAX_UNITS, exact_partition
+from gridmap.engine.partition.exact import EXACT_MAX_UNITS, ExactResult, exact_partition
 from gridmap.engine.partition.improve import improve
 from gridmap.engine.partition.pieces import Plan, allocate, explain
 from gridmap.engine.partition.polish import polish
@@ -365,13 +365,15 @@ def _solve(
     index: int,
     budget: float | None,
     inner: float = INNER_BAND,
+    exact_memo: dict[bool, ExactResult] | None = None,
 ) -> tuple[Ints, int, bool]:
     """Best labels of several starts on one piece, the moves made, and whether no arrangement
     has every part in band (proven by trying them all).
 
     A small piece (up to EXACT_MAX_UNITS units) where the local search left a part out of band
     is also searched exhaustively, within a budget; its best arrangement replaces the local
-    search's when it scores better.
+    search's when it scores better. The exhaustive search depends on the piece alone, not on
+    the start: ``exact_memo`` keeps its results for the next start on the same piece.
     """
     started = time.perf_counter()
     starts = 1 if budget is None else _MAX_STARTS
@@ -397,10 +399,17 @@ def _solve(
         return labels, moves, False
     if piece.n > EXACT_MAX_UNITS:  # too large to search whole: search around each part out
         return rearrange_regions(piece, labels, k, target, tolerance, inner), moves, False
-    exact = exact_partition(piece, k, target, tolerance, inner=inner)
+    memo = {} if exact_memo is None else exact_memo
+    if True not in memo:
+        memo[True] = exact_partition(piece, k, target, tolerance, inner=inner)
+    exact = memo[True]
     proven = exact.labels is None and exact.complete
     if proven:  # then the fewest parts out of band, if every arrangement can be tried
-        exact = exact_partition(piece, k, target, tolerance, 10_000, within_band=False, inner=inner)
+        if False not in memo:
+            memo[False] = exact_partition(
+                piece, k, target, tolerance, 10_000, within_band=False, inner=inner
+            )
+        exact = memo[False]
     if exact.labels is not None and exact.score < best[0] - 1e-9:
         return exact.labels, moves, proven
     return best[1], moves, proven
@@ -434,9 +443,10 @@ def _best_of_starts(
     best: tuple[tuple[int, float], Ints, int, bool] | None = None
     moves = 0
     starts = 1 if budget is not None else min(POLISHED_STARTS, max(1, _POLISHED_UNITS // piece.n))
+    exact_memo: dict[bool, ExactResult] = {}
     for start in range(starts):
         local, made, proven = _solve(
-            piece, k, target, tolerance, seed + _SEED_STEP * start, index, budget, inner
+            piece, k, target, tolerance, seed + _SEED_STEP * start, index, budget, inner, exact_memo
         )
         moves += made
         local = polish(true_piece, local, k, target, limit * target)
