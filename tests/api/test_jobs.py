@@ -3,9 +3,14 @@ Location, progress and result plan, who may see jobs, bad input named, a failed 
 
 from __future__ import annotations
 
+import json
+
 import handmade
 import pytest
 from seeded import World, seeded_gpkg, seeded_postgis, world
+from typer.testing import CliRunner
+
+from gridmap.cli import app as cli
 
 __all__ = ["seeded_gpkg", "seeded_postgis", "world"]
 
@@ -122,3 +127,20 @@ def test_a_failed_job_shows_its_error(world: World) -> None:
     assert failed["state"] == "failed" and failed["result_plan"] is None
     assert "no community 500108999999" in failed["error"]
     assert failed["finished_at"] and len(world.store.plans()) == before
+
+
+def test_the_cli_lists_the_jobs(world: World) -> None:
+    where = (
+        ["--database-url", world.settings.database_url]
+        if world.settings.database_url
+        else ["--workspace", str(world.settings.workspace)]
+    )
+    job = world.store.add_job("partition", {"communities": [handmade.C1]}, actor="paula")
+    listed = CliRunner().invoke(cli, ["jobs", "--json", *where])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)["jobs"]
+    assert (row["id"], row["kind"], row["created_by"]) == (job.id, "partition", "paula")
+    text = CliRunner().invoke(cli, ["jobs", *where])
+    assert text.exit_code == 0 and text.output.split()[:2] == [job.id, "partition"]
+    bad = CliRunner().invoke(cli, ["jobs", "--state", "sleeping", *where])
+    assert bad.exit_code == 2 and "--state" in bad.output
