@@ -407,6 +407,31 @@ RATE_USAGE = Layer(
     "Tokens each server process took from its rate-limit buckets in the last minute: how every "
     "process on the store shares one budget per client (not part of a backup).",
 )
+JOBS = Layer(
+    "jobs",
+    "id",
+    (
+        Column("id", "str", True, False, "1, 2, … in the order submitted"),
+        Column("kind", "str", nullable=False, doc="what the job does: partition"),
+        Column("state", "str", nullable=False, doc="queued | running | done | failed"),
+        Column("params", "str", doc="JSON: the job's input (communities, target…)"),
+        Column("created_at", "str", nullable=False, doc=_TIME),
+        Column("created_by", "str", nullable=False, doc="the user who submitted it"),
+        Column("started_at", "str", doc=_TIME + ", of the first claim"),
+        Column("finished_at", "str", doc=_TIME),
+        Column("progress", "str", doc="JSON: done, total, current community, stage"),
+        Column("result_plan", "str", doc="the plan the job made"),
+        Column("result", "str", doc="JSON: the job's summary (grids, in band…)"),
+        Column("error", "str", doc="why the job failed"),
+        Column("attempts", "int", doc="claims by a worker (a claim after a lost lease counts)"),
+        Column("worker", "str", doc="the worker holding or last holding it (host:pid)"),
+        Column("lease", "str", doc="the token of the current claim"),
+        Column("lease_until", "str", doc=_TIME + ": another worker may claim it after"),
+    ),
+    None,
+    "Long jobs run in the background (a partition), their progress and result; kept so that a "
+    "restart neither loses nor repeats one (not part of a backup).",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
     for lyr in (
@@ -418,6 +443,7 @@ RECORD_LAYERS: dict[str, Layer] = {
         AUDIT_LOG,
         SIGN_IN_FAILURES,
         RATE_USAGE,
+        JOBS,
     )
 }
 

@@ -59,6 +59,33 @@ class Settings(BaseSettings):
         description="How often the server looks for publications and staff changes made by "
         "other processes (or replicated), to rebuild its lookup index and tiles; 0: never.",
     )
+    job_workers: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Threads of each server process that run background jobs (partitions "
+        "submitted over the API); 0: this process runs none, another one does.",
+    )
+    job_lease_seconds: float = Field(
+        15.0,
+        ge=2,
+        description="How long a worker holds a job without renewing its lease (it renews every "
+        "third of this); a job whose server was killed is taken up again after it.",
+    )
+    job_poll_seconds: float = Field(
+        2.0, gt=0, description="How often an idle worker looks for jobs submitted elsewhere."
+    )
+    job_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes a background partition spreads its communities over.",
+    )
+    job_max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Times a job may lose its worker (server killed) before it is failed.",
+    )
     target: int = Field(3000, gt=0, description="Target weight (residents) per grid.")
     tolerance: float = Field(0.2, ge=0, lt=1, description="Allowed relative deviation.")
     weight: str = Field("residents", pattern="^(residents|households)$")

@@ -1,4 +1,5 @@
-"""Plans for planners: list, create (copy or partition), report, diff, export, publish.
+"""Plans for planners: list, create (copy, or partition as a background job), report, diff,
+export, publish.
 
 Reading and making plans needs ``planner``; publishing needs ``admin``. Edits are in
 :mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids in the
@@ -20,16 +21,18 @@ from pydantic import BaseModel, Field
 from gridmap.api.auth import require
 from gridmap.api.deps import SettingsDep, StoreDep, settings_in, store_in
 from gridmap.api.errors import error_body
+from gridmap.api.jobs import wake_workers
 from gridmap.api.params import MAX_NUMBER
 from gridmap.api.scope import PlanPlanner, require_in_scope, scope_of, sees
 from gridmap.api.tiles import request_build
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError
+from gridmap.service.jobs import job_summary, submit_partition
 from gridmap.service.plans import coverage_report as plan_report
 from gridmap.service.plans import (
     diff_against,
+    division_communities,
     export_grids,
-    partition_store,
     published_plan_for,
 )
 from gridmap.store.contract import PlanInfo, RevisionInfo, User
@@ -54,6 +57,13 @@ class NewPlan(BaseModel):
     )
     communities: list[Annotated[str, Field(max_length=12)]] | None = Field(
         None, max_length=500, description="partition: community codes (default all)"
+    )
+    division: str | None = Field(
+        None,
+        min_length=12,
+        max_length=12,
+        pattern=r"^[0-9]{12}$",
+        description="partition: every community of this district or street (12-digit code)",
     )
     target: int | None = Field(None, gt=0, le=1_000_000, description="partition: weight per grid")
     tolerance: float | None = Field(None, ge=0, lt=1)
@@ -106,44 +116,52 @@ def list_plans(
     return {"plans": [plan_json(p) for p in mine]}
 
 
-@router.post("", status_code=201, summary="A new draft plan: a copy, or a partition")
+@router.post(
+    "",
+    status_code=201,
+    summary="A new draft plan: a copy (201), or a partition run in the background (202)",
+    responses={202: {"description": "The partition job, queued; Location: /api/jobs/{id}"}},
+)
 def create_plan(
-    store: StoreDep, settings: SettingsDep, body: NewPlan, user: Planner
-) -> dict[str, Any]:
-    """``mode=copy`` copies ``from_plan`` or the plan in force; ``mode=partition`` partitions
-    ``communities`` (default all) with ``target`` and ``tolerance`` (default: the settings)."""
-    summary: dict[str, Any] = {}
-    if body.mode == "copy":
-        source = (
-            store.plan(body.from_plan)
-            if body.from_plan
-            else published_plan_for(store, body.community)
-        )
-        require_in_scope(user, source.communities, f"plan {source.id}: communities")
-        made = store.copy_plan(
-            source.id, name=body.name or f"copy of {source.name}", actor=user.name
-        )
-    else:
-        if scope_of(user) and not body.communities:
+    request: Request, store: StoreDep, settings: SettingsDep, body: NewPlan, user: Planner
+) -> Any:
+    """``mode=copy`` copies ``from_plan`` or the plan in force (201, the new plan).
+    ``mode=partition`` queues a job partitioning ``communities`` (default all) with ``target``
+    and ``tolerance`` (default: the settings'): 202 with the job and its ``Location``; follow
+    ``GET /api/jobs/{id}`` until its state is done (``result_plan``) or failed (``error``)."""
+    if body.mode == "partition":
+        communities = body.communities
+        if body.division is not None:
+            if communities:
+                raise InputError("division: give communities or a division, not both")
+            communities = division_communities(store, body.division)
+        if scope_of(user) and not communities:
             raise InputError(
                 f"communities: {user.name} works in {', '.join(scope_of(user))}; name the "
-                "communities to partition"
+                "communities (or the division) to partition"
             )
-        require_in_scope(user, body.communities or [], "communities")
-        report = partition_store(
+        require_in_scope(user, communities or [], "communities")
+        job = submit_partition(
             store,
-            communities=body.communities,
-            target=body.target or settings.target,
-            tolerance=settings.tolerance if body.tolerance is None else body.tolerance,
-            weight=settings.weight,
+            settings,
+            communities=communities,
+            target=body.target,
+            tolerance=body.tolerance,
             seed=body.seed,
-            metric_epsg=settings.metric_epsg,
             actor=user.name,
             name=body.name,
         )
-        made = store.revisions(report["plan"])[0]
-        summary = {k: report[k] for k in ("grids", "in_band", "communities")}
-    return {"plan": plan_json(store.plan(made.plan_id)), "revision": revision_json(made), **summary}
+        wake_workers(request)
+        location = f"/api/jobs/{job.id}"
+        return JSONResponse(
+            {"job": job_summary(job)}, status_code=202, headers={"Location": location}
+        )
+    source = (
+        store.plan(body.from_plan) if body.from_plan else published_plan_for(store, body.community)
+    )
+    require_in_scope(user, source.communities, f"plan {source.id}: communities")
+    made = store.copy_plan(source.id, name=body.name or f"copy of {source.name}", actor=user.name)
+    return {"plan": plan_json(store.plan(made.plan_id)), "revision": revision_json(made)}
 
 
 @router.get("/{plan_id}", summary="One plan, its revisions and its grids (GeoJSON)")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.codes import district_of, street_of
+from gridmap.codes import district_of, in_scope, street_of
 from gridmap.engine.plan import CELL_COLUMNS, GRID_COLUMNS
 from gridmap.engine.validate.report import CoverageReport
 from gridmap.errors import InputError, NotFoundError
@@ -36,6 +36,7 @@ __all__ = [
     "community_divisions",
     "coverage_report",
     "diff_against",
+    "division_communities",
     "export_grids",
     "export_store_layer",
     "locate_in_plan",
@@ -69,12 +70,15 @@ def partition_store(
     name: str | None = None,
     max_area_km2: float | None = None,
     progress: Callable[[str], None] | None = None,
+    save: Callable[[dict[str, Any], dict[str, Any]], str] | None = None,
 ) -> dict[str, Any]:
     """Partition communities of any store into a new draft plan (revision 1): its report, with
     "plan" (the id), counts, every grid out of band explained, and each community's report.
 
     ``max_area_km2``: grids larger than this are split by area; ``progress`` is called with
-    each community's code when it is done."""
+    each community's code when it is done. ``save(new_plan, summary)`` writes the plan instead
+    of ``store.create_plan`` (a background job writes it with the job's end) and answers its
+    id; ``new_plan`` holds cells, grids, name and params."""
     from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition.community import partition_communities
     from gridmap.engine.plan import dissolve_grids, grid_table, node_coverage
@@ -117,13 +121,6 @@ def partition_store(
     }
     if max_area_km2 is not None:
         params["max_area_km2"] = max_area_km2
-    made = store.create_plan(
-        cells[[*CELL_COLUMNS, "geometry"]],
-        grids[[*GRID_COLUMNS, "geometry"]],
-        name=name or f"partition of {len(chosen)} communities",
-        params=params,
-        actor=actor,
-    )
     reports = [r.report for r in results]
     in_band = sum(int(r["in_band"]) for r in reports)  # type: ignore[call-overload]
     explained = [
@@ -131,17 +128,25 @@ def partition_store(
         for r in reports
         for g in r["out_of_band"]  # type: ignore[attr-defined]
     ] + [f"{r['community']}: {note}" for r in reports for note in r["notes"]]  # type: ignore[attr-defined]
-    return {
-        "plan": made.plan_id,
-        "revision": made.number,
+    summary = {
         "communities": len(reports),
         "grids": len(grids),
         "in_band": in_band,
         "in_band_share": in_band / max(len(grids), 1),
         "mean_compactness": float(grids["compactness"].mean()),
         "explained": explained,
-        "by_community": reports,
     }
+    new_plan = {
+        "cells": cells[[*CELL_COLUMNS, "geometry"]],
+        "grids": grids[[*GRID_COLUMNS, "geometry"]],
+        "name": name or f"partition of {len(chosen)} communities",
+        "params": params,
+    }
+    if save is not None:
+        plan_id = save(new_plan, summary)
+        return {"plan": plan_id, "revision": 1, **summary, "by_community": reports}
+    made = store.create_plan(**new_plan, actor=actor)
+    return {"plan": made.plan_id, "revision": made.number, **summary, "by_community": reports}
 
 
 def community_divisions(store: Store, codes: list[str] | None = None) -> gpd.GeoDataFrame:
@@ -154,6 +159,16 @@ def community_divisions(store: Store, codes: list[str] | None = None) -> gpd.Geo
             raise NotFoundError(f"no community {', '.join(unknown)}")
         chosen = chosen[chosen["code"].isin(codes)]
     return chosen  # type: ignore[no-any-return]
+
+
+def division_communities(store: Store, division: str) -> list[str]:
+    """The codes of the communities of ``division`` (a district, a street or a community).
+
+    NotFoundError naming ``division`` when it holds none."""
+    codes = [c for c in community_divisions(store)["code"] if in_scope([division], c)]
+    if not codes:
+        raise NotFoundError(f"division: no community lies in {division}")
+    return sorted(codes)
 
 
 def plan_grids(store: Store, plan_id: str | None) -> tuple[str, gpd.GeoDataFrame]:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from gridmap.errors import InputError, NotFoundError
 from gridmap.schema import LAYERS, RESERVED_LAYERS
-from gridmap.store import publishing, records, revisions, usage
+from gridmap.store import jobs, publishing, records, revisions, usage
 from gridmap.store.common import check_actor, check_bbox, now, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
@@ -43,6 +43,8 @@ from gridmap.store.contract import (
     BBox,
     Incident,
     IncidentEvent,
+    Job,
+    JobState,
     Outcome,
     PlanInfo,
     PlanStatus,
@@ -66,6 +68,9 @@ class StoreBase:
     _ROW_KEY = ""  # the key of publications and staff_assignments, in the order made
     _INCIDENT_ORDER = ""  # ORDER BY of incidents: the order they were made in
     _INCIDENT_BBOX = ""  # a condition on incidents with four ? (min lon, min lat, max lon, max lat)
+    _SKIP_LOCKED = ""  # appended to the SELECT of a job to claim (a row lock skipping locked rows)
+    _NEW_JOB_ID = ""  # the id of a new job in its INSERT … VALUES (an SQL expression)
+    _JOB_ORDER = ""  # ORDER BY of jobs: the order they were submitted in
 
     # --- engine hooks: transactions and SQL ----------------------------------------------------
 
@@ -482,6 +487,59 @@ class StoreBase:
     def incident_events(self, incident_id: str) -> list[IncidentEvent]:
         """An incident's events, first first."""
         return records.incident_events(self, incident_id)
+
+    # --- jobs (gridmap.store.jobs) -------------------------------------------------------------
+
+    def add_job(self, kind: str, params: Mapping[str, Any], *, actor: str) -> Job:
+        """Queue a job (id assigned by the store), audited."""
+        return jobs.add_job(self, kind, params, actor=actor)
+
+    def job(self, job_id: str) -> Job:
+        """One job; NotFoundError for an unknown id."""
+        return jobs.job(self, job_id)
+
+    def jobs(self, *, state: JobState | None = None) -> list[Job]:
+        """Jobs, oldest first, optionally of one state."""
+        return jobs.jobs(self, state=state)
+
+    def claim_job(self, worker: str, *, lease: dt.timedelta, max_attempts: int = 3) -> Job | None:
+        """Claim the oldest queued job, or running one whose lease ran out (see the contract)."""
+        return jobs.claim_job(self, worker, lease=lease, max_attempts=max_attempts)
+
+    def renew_job(
+        self,
+        job_id: str,
+        lease: str,
+        *,
+        until: dt.timedelta,
+        progress: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Extend the claim ``lease`` and save ``progress``; ConflictError once it is lost."""
+        return jobs.renew_job(self, job_id, lease, until=until, progress=progress)
+
+    def finish_job(
+        self,
+        job_id: str,
+        lease: str,
+        *,
+        result: Mapping[str, Any],
+        cells: gpd.GeoDataFrame | None = None,
+        grids: gpd.GeoDataFrame | None = None,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Mark the job done, creating its plan in the same transaction (see the contract)."""
+        return jobs.finish_job(
+            self, job_id, lease, result=result, cells=cells, grids=grids, name=name, params=params
+        )
+
+    def fail_job(self, job_id: str, lease: str, error: str) -> Job:
+        """Mark the job failed with ``error``; ConflictError once the lease is lost."""
+        return jobs.fail_job(self, job_id, lease, error)
+
+    def release_job(self, job_id: str, lease: str) -> Job:
+        """Give a claimed job back to the queue; ConflictError once the lease is lost."""
+        return jobs.release_job(self, job_id, lease)
 
     def add_user(
         self,

@@ -28,6 +28,11 @@ The model
   assignments follow grid codes, which are stable across revisions.
 - **Incidents** and their **events** (the workflow's steps). An incident carries a ``version``;
   an update names the version it read and is refused when another update came first.
+- **Jobs**: long work run in the background (a partition of a street or a district). A worker
+  claims the oldest waiting job (:meth:`Store.claim_job`) with a lease it renews
+  (:meth:`Store.renew_job`); a job whose lease ran out (its process was killed) is claimed
+  again. :meth:`Store.finish_job` creates the job's plan and marks it done in one transaction,
+  and only for the claim that holds the lease: a job's plan is made once, never twice.
 - **Users** (name, role, password hash) and an **audit log**: every mutating call records who,
   when, what, which plan and revision, and its outcome; a refused commit is recorded too
   (``outcome="conflict"``), in its own transaction, before the error is raised.
@@ -53,10 +58,12 @@ from gridmap.errors import ConflictError
 
 __all__ = [
     "INCIDENT_FIELDS",
+    "JOB_STATES",
     "PLAN_STATUSES",
     "AuditEntry",
     "Incident",
     "IncidentEvent",
+    "Job",
     "PlanInfo",
     "Publication",
     "Revision",
@@ -72,6 +79,8 @@ __all__ = [
 PlanStatus = Literal["draft", "published", "archived"]
 PLAN_STATUSES: tuple[PlanStatus, ...] = ("draft", "published", "archived")
 Outcome = Literal["ok", "conflict", "refused"]
+JobState = Literal["queued", "running", "done", "failed"]
+JOB_STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed")
 BBox = tuple[float, float, float, float]
 
 # The fields of an incident a caller sets; the store adds id, version and the times.
@@ -199,6 +208,34 @@ class User:
     created_at: dt.datetime
     active: bool = True
     scope: tuple[str, ...] = ()  # division codes the user works in; (): city-wide
+
+
+@dataclass(frozen=True)
+class Job:
+    """A long job run in the background, and where it stands.
+
+    ``progress``: ``done`` and ``total`` communities, the ``current`` one, the ``stage``
+    ("communities", "joining", "saving"); ``result``: the job's summary once done;
+    ``result_plan``: the plan it made. ``lease`` is the token of the claim that holds it (a
+    worker's, never shown to people) and ``lease_until`` when another worker may take it over.
+    """
+
+    id: str
+    kind: str  # "partition"
+    state: JobState
+    params: Mapping[str, Any]
+    created_at: dt.datetime
+    created_by: str
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    result_plan: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    attempts: int = 0
+    worker: str | None = None
+    lease: str | None = None
+    lease_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -451,6 +488,65 @@ class Store(Protocol):
 
     def incident_events(self, incident_id: str) -> list[IncidentEvent]:
         """An incident's events, first first."""
+        ...
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def add_job(self, kind: str, params: Mapping[str, Any], *, actor: str) -> Job:
+        """Queue a job (id assigned by the store), audited."""
+        ...
+
+    def job(self, job_id: str) -> Job:
+        """One job; NotFoundError for an unknown id."""
+        ...
+
+    def jobs(self, *, state: JobState | None = None) -> list[Job]:
+        """Jobs, oldest first, optionally of one state."""
+        ...
+
+    def claim_job(self, worker: str, *, lease: dt.timedelta, max_attempts: int = 3) -> Job | None:
+        """Claim the oldest job that is queued, or running with its lease run out, for
+        ``worker`` until now + ``lease``: state running, a new ``lease`` token, attempts + 1.
+        None when there is none. Workers of several processes never claim the same job (a row
+        lock skipping locked rows, or the engine's write lock). A job whose lease ran out
+        ``max_attempts`` times is failed instead (it kills its worker)."""
+        ...
+
+    def renew_job(
+        self,
+        job_id: str,
+        lease: str,
+        *,
+        until: dt.timedelta,
+        progress: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Extend the claim ``lease`` to now + ``until`` and save ``progress`` (when given);
+        ConflictError when ``lease`` no longer holds the job (another worker took it over)."""
+        ...
+
+    def finish_job(
+        self,
+        job_id: str,
+        lease: str,
+        *,
+        result: Mapping[str, Any],
+        cells: gpd.GeoDataFrame | None = None,
+        grids: gpd.GeoDataFrame | None = None,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Mark the job done with ``result``; with ``cells`` and ``grids``, create its plan
+        (a draft by the job's submitter, as :meth:`create_plan`) in the same transaction.
+        ConflictError, and nothing written, when ``lease`` no longer holds the job."""
+        ...
+
+    def fail_job(self, job_id: str, lease: str, error: str) -> Job:
+        """Mark the job failed with ``error``; ConflictError when ``lease`` no longer holds it."""
+        ...
+
+    def release_job(self, job_id: str, lease: str) -> Job:
+        """Give a claimed job back to the queue (its worker is stopping), its claim not
+        counted; ConflictError when ``lease`` no longer holds it."""
         ...
 
     # --- users and audit -----------------------------------------------------------------------

@@ -56,6 +56,7 @@ __all__ = [
     "read_incident",
     "record_sign_in_failure",
     "remove_staff",
+    "row_by_id",
     "sign_in_failures",
     "staff_assignments",
     "staff_member",
@@ -340,14 +341,22 @@ def _stored(store: StoreBase, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_incident(store: StoreBase, conn: Any, incident_id: str, *, lock: bool = False) -> Incident:
-    key = store._key(incident_id)
+    return _incident_of(store, row_by_id(store, conn, "incidents", incident_id, lock=lock))
+
+
+def row_by_id(
+    store: StoreBase, conn: Any, table: str, item_id: str, *, lock: bool = False
+) -> dict[str, Any]:
+    """The row of ``table`` (incidents, jobs: this package's names) whose id is ``item_id``,
+    row-locked with ``lock``; NotFoundError ("no incident 9") when there is none."""
+    key = store._key(item_id)
     rows = []
     if key is not None:
-        query = "SELECT * FROM incidents WHERE id = ?" + (store._FOR_UPDATE if lock else "")
+        query = f"SELECT * FROM {table} WHERE id = ?" + (store._FOR_UPDATE if lock else "")
         rows = store._rows(conn, query, (key,))
     if not rows:
-        raise NotFoundError(f"no incident {incident_id}", where=store._where)
-    return _incident_of(store, rows[0])
+        raise NotFoundError(f"no {table.removesuffix('s')} {item_id}", where=store._where)
+    return rows[0]
 
 
 def _incident_of(store: StoreBase, row: Mapping[str, Any]) -> Incident:

@@ -22,7 +22,7 @@ from gridmap.store.contract import Outcome, PlanInfo, RevisionInfo, StaleRevisio
 if TYPE_CHECKING:
     from gridmap.store.base import StoreBase
 
-__all__ = ["commit", "copy_plan", "create_plan"]
+__all__ = ["commit", "copy_plan", "create_plan", "insert_plan"]
 
 _INSERT_REVISION = (
     "INSERT INTO plan_revisions (plan_id, number, base, created_at, created_by, operation, "
@@ -45,21 +45,38 @@ def create_plan(
     check_actor(actor)
     staged = store._stage(cells, grids)
     with store._write() as conn:
-        made = _new_plan(
-            store, conn, staged.communities, name, dict(params), actor, operation, None, {}
+        return insert_plan(
+            store, conn, staged, name=name, params=params, actor=actor, operation=operation
         )
-        counts = store._insert_revision(conn, made.plan_id, 1, staged)
-        detail = {"name": name, "operation": operation, **counts}
-        store._audit(
-            conn,
-            actor,
-            "create_plan",
-            plan_id=made.plan_id,
-            revision=1,
-            detail=detail,
-            at=made.created_at,
-        )
-        return made
+
+
+def insert_plan(
+    store: StoreBase,
+    conn: Any,
+    staged: Any,
+    *,
+    name: str,
+    params: Mapping[str, Any],
+    actor: str,
+    operation: str = "partition",
+) -> RevisionInfo:
+    """Write a new draft plan whose revision 1 is ``staged`` (:meth:`StoreBase._stage`), in the
+    caller's write transaction, and audit it; returns that revision."""
+    made = _new_plan(
+        store, conn, staged.communities, name, dict(params), actor, operation, None, {}
+    )
+    counts = store._insert_revision(conn, made.plan_id, 1, staged)
+    detail = {"name": name, "operation": operation, **counts}
+    store._audit(
+        conn,
+        actor,
+        "create_plan",
+        plan_id=made.plan_id,
+        revision=1,
+        detail=detail,
+        at=made.created_at,
+    )
+    return made
 
 
 def copy_plan(store: StoreBase, plan_id: str, *, name: str, actor: str) -> RevisionInfo:

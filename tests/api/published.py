@@ -60,6 +60,7 @@ __all__ = [
     "sample_gpkg",
     "sample_postgis",
     "sample_store",
+    "server_process",
     "serving",
     "staff_some",
     "tile_of",
@@ -109,6 +110,15 @@ def free_port() -> int:
 @contextmanager
 def serving(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     """Run ``gridmap serve`` with ``args`` on ``port`` until the block ends; yield its URL."""
+    with server_process(args, env, port) as (_, url):
+        yield url
+
+
+@contextmanager
+def server_process(
+    args: list[str], env: dict[str, str], port: int
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """:func:`serving`, yielding the process too (to kill it); stopped when the block ends."""
     command = [str(Path(sys.executable).with_name("gridmap")), "serve", "--port", str(port), *args]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
     proc = subprocess.Popen(
@@ -131,7 +141,7 @@ def serving(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
             time.sleep(0.2)
         else:
             raise RuntimeError("gridmap serve did not become ready in 120 s")
-        yield url
+        yield proc, url
     finally:
         proc.terminate()
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from gridmap.store.contract import IncidentEvent, Store
 ENGINES = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
 SECRET = "test-signing-key-" + "k" * 40
 PASSWORD = "correct horse battery"
+JOB_PATIENCE_S = 300  # a bound on waiting for a background job, so that a hang fails the test
 ROLE_USERS = {"public": "pat", "staff": "sam", "planner": "paula", "admin": "ada"}
 # Strings that must never appear in an answer to the public.
 REPORTER_CONTACT = "王女士 13911112222"
@@ -56,6 +58,18 @@ class World:
     def as_role(self, role: str | None) -> dict[str, str]:
         """Authorization headers of the user of ``role`` (None: anonymous)."""
         return {} if role is None else self.headers[role]
+
+    def finished_job(self, location: str, role: str = "planner") -> dict[str, Any]:
+        """Follow a job (its ``Location``) until it is done or failed; the job's JSON."""
+        deadline = time.monotonic() + JOB_PATIENCE_S
+        while True:
+            answer = self.client.get(location, headers=self.as_role(role))
+            assert answer.status_code == 200, answer.text
+            job: dict[str, Any] = answer.json()["job"]
+            if job["state"] in ("done", "failed"):
+                return job
+            assert time.monotonic() < deadline, f"job still {job['state']} after {JOB_PATIENCE_S} s"
+            time.sleep(0.1)
 
 
 def seed(store: Store, settings: Settings) -> dict[str, Any]:

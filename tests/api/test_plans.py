@@ -52,12 +52,15 @@ def test_partition_with_target_and_tolerance(world: World) -> None:
         json={"mode": "partition", "communities": [handmade.C2], "target": 2000, "tolerance": 0.2},
         headers=world.as_role("planner"),
     )
-    assert made.status_code == 201, made.text
-    body = made.json()
-    assert body["plan"]["communities"] == [handmade.C2] and body["grids"] == 3  # 6,000 / 2,000
-    assert body["plan"]["params"]["target"] == 2000
+    assert made.status_code == 202, made.text
+    job = world.finished_job(made.headers["Location"])
+    assert job["state"] == "done" and job["result"]["grids"] == 3  # 6,000 / 2,000
+    plan = world.client.get(
+        f"/api/plans/{job['result_plan']}", headers=world.as_role("planner")
+    ).json()["plan"]
+    assert plan["communities"] == [handmade.C2] and plan["params"]["target"] == 2000
     report = world.client.get(
-        f"/api/plans/{body['plan']['id']}/report", headers=world.as_role("planner")
+        f"/api/plans/{plan['id']}/report", headers=world.as_role("planner")
     ).json()
     assert report["ok"] and report["stats"]["grids"] == 3
     unknown = world.client.post(

@@ -9,6 +9,7 @@ import { createMap, loadConfig, toLonLatGeometry } from "./map.js";
 import { EditHistory } from "./planner-edits.js";
 import { renderComparison, renderGrid, renderHistory, renderPreview, renderResult } from "./planner-panels.js";
 import { renderGridTable } from "./planner-table.js";
+import { followJob, jobStatus } from "./planner-jobs.js";
 import { confirmPublish } from "./planner-publish.js";
 import { gridStyle, legend } from "./planner-style.js";
 import { requireSignIn } from "./signin.js";
@@ -411,14 +412,29 @@ function start(view) {
     event.preventDefault();
     const form = new FormData(event.target);
     const communities = areaCommunities();
+    const button = event.target.querySelector("button[type=submit]");
+    const bar = $("job-progress");
     say("…");
+    button.disabled = true;
     try {
-      const made = await post("/api/plans", { mode: "partition", communities: communities.length ? communities : undefined, target: Number(form.get("target")), tolerance: Number(form.get("tolerance")) });
-      state.history = null;
-      await loadPlans(made.plan.id);
-      say("");
+      const queued = await post("/api/plans", { mode: "partition", communities: communities.length ? communities : undefined, target: Number(form.get("target")), tolerance: Number(form.get("tolerance")) });
+      bar.hidden = false;
+      const job = await followJob(queued.job, (now) => {
+        say(jobStatus(now), now.state === "failed");
+        bar.max = now.progress?.total || 1;
+        bar.value = now.progress?.done ?? 0;
+        document.body.dataset.jobState = now.state;
+      });
+      if (job.state === "done") {
+        state.history = null;
+        await loadPlans(job.result_plan);
+        say(jobStatus(job));
+      }
     } catch (error) {
       failed(error);
+    } finally {
+      button.disabled = false;
+      bar.hidden = true;
     }
   });
   // Ctrl+Z undo, Ctrl+Y (or Ctrl+Shift+Z) redo, Esc leaves the tool (not while typing).

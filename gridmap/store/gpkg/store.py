@@ -67,6 +67,7 @@ _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "users": ("UNIQUE (name)",),
     "audit_log": ("UNIQUE (seq)",),
     "rate_usage": ("UNIQUE (bucket, client, slot, process)",),
+    "jobs": ("UNIQUE (id)",),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",
@@ -75,6 +76,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at)",
     "CREATE INDEX IF NOT EXISTS audit_log_plan ON audit_log (plan_id)",
     "CREATE INDEX IF NOT EXISTS rate_usage_slot ON rate_usage (slot)",
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)",
 )
 _ASSIGN = (
     "INSERT OR IGNORE INTO staff_assignments (staff_id, grid_code, role, assigned_at, "
@@ -265,6 +267,9 @@ class GpkgStore(StoreBase):
     _ROW_KEY = "fid"
     _INCIDENT_ORDER = "fid"
     _INCIDENT_BBOX = "lon >= ? AND lat >= ? AND lon <= ? AND lat <= ?"
+    _SKIP_LOCKED = ""  # a claim holds the write lock (BEGIN IMMEDIATE): no other claim runs
+    _NEW_JOB_ID = "(SELECT CAST(COALESCE(MAX(CAST(id AS INTEGER)), 0) + 1 AS TEXT) FROM jobs)"
+    _JOB_ORDER = "fid"
 
     @property
     def _where(self) -> str:  # type: ignore[override]

@@ -213,6 +213,9 @@ class PostgisStore(StoreBase):
     _ROW_KEY = "seq"
     _INCIDENT_ORDER = "created_at, id"
     _INCIDENT_BBOX = "geom && ST_MakeEnvelope(?, ?, ?, ?, 4326)"  # the GiST index; a closed box
+    _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"  # workers of several processes claim different jobs
+    _NEW_JOB_ID = "DEFAULT"
+    _JOB_ORDER = "id"
 
     def _rows(
         self, conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()
