@@ -186,10 +186,14 @@ class SharedLimits:
         self.store = store
         self.process = process or secrets.token_hex(8)
         self._seen: dict[tuple[str, str, int], float] | None = None
+        self._lock = threading.Lock()  # one sync at a time (the last one, at shutdown, too)
 
     def sync(self, buckets: Mapping[str, TokenBuckets], now: float | None = None) -> None:
         """Write what ``buckets`` (by kind) gave out, and spend what the others gave out."""
-        now = time.time() if now is None else now
+        with self._lock:
+            self._sync(buckets, time.time() if now is None else now)
+
+    def _sync(self, buckets: Mapping[str, TokenBuckets], now: float) -> None:
         slot = int(now // SLOT_S)
         drained: dict[str, dict[str, float]] = {}
         taken: dict[tuple[str, str], float] = {}
@@ -238,11 +242,16 @@ async def startup(app: FastAPI) -> None:
 
 
 async def shutdown(app: FastAPI) -> None:
+    """Stop syncing, after a last sync of what was given out since the one before."""
     task = getattr(app.state, "limits_sync", None)
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        buckets = _buckets_of(app)
+        if buckets:
+            with contextlib.suppress(Exception):  # stopping: the others lose at most a second
+                await run_in_threadpool(app.state.shared_limits.sync, buckets)
 
 
 async def _keep_in_step(app: FastAPI, seconds: float) -> None:
