@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 
+from gridmap.api.etags import etags
 from gridmap.api.features import LAYERS, FeatureCache
 from gridmap.api.limits import rate_limited
 from gridmap.api.plan_access import PlanAccess
@@ -136,7 +137,7 @@ def tile(
         "Cache-Control": access.cache_control
         or f"public, max-age={request.app.state.settings.tile_max_age}",
     }
-    if etag in _etags(request.headers.get("if-none-match")):
+    if etag in etags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=MVT_TYPE, headers=headers)
 
@@ -202,9 +203,3 @@ def _base_tilejson(request: Request, name: str) -> dict[str, Any]:
             {"id": name, "fields": fields, "minzoom": MIN_ZOOM[name], "maxzoom": MAX_ZOOM}
         ],
     }
-
-
-def _etags(header: str | None) -> set[str]:
-    if not header:
-        return set()
-    return {part.strip().removeprefix("W/") for part in header.split(",")}
