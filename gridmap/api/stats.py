@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from gridmap.api import workflow as _workflow
 from gridmap.api.auth import require
 from gridmap.api.deps import store_in
+from gridmap.api.incident_notes import staff_names
 from gridmap.api.scope import require_in_scope, scope_of
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.cases.calendar import CHINA_TZ
@@ -23,6 +24,7 @@ from gridmap.service import stats_sheets
 from gridmap.service.stats import (
     DEFAULT_SUBSIDY_RULES,
     GROUPINGS,
+    YEARS,
     Workflow,
     assess,
     case_table,
@@ -98,6 +100,8 @@ def _day(text: str, name: str) -> tuple[dt.datetime, dt.datetime]:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise InputError(f"{name}={text!r}: give a date YYYY-MM-DD or a month YYYY-MM") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise InputError(f"{name}={text!r}: give a year from {YEARS[0]} to {YEARS[1]}")
     start = dt.datetime.combine(day, dt.time(0), tzinfo=CHINA_TZ)
     return start, start + dt.timedelta(days=1)
 
@@ -133,8 +137,8 @@ Chosen = Annotated[Filters, Depends(_filters)]
 def _names(store: Store, grouping: str) -> dict[str, str]:
     """Key → name of the groups of ``grouping`` (the grid's, the person's, the division's)."""
     if grouping == "staff":
-        frame, key, name = store.read("staff"), "id", "name"
-    elif grouping == "grid":
+        return staff_names(store)
+    if grouping == "grid":
         frame, key, name = store.grids_at(), "code", "name"
     elif grouping in ("community", "street"):
         frame, key, name = store.read("divisions"), "code", "short_name"

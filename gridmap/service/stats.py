@@ -40,6 +40,7 @@ from gridmap.store.contract import SUBSIDY_RULE_FIELDS, Incident, Store
 __all__ = [
     "DEFAULT_SUBSIDY_RULES",
     "GROUPINGS",
+    "YEARS",
     "Workflow",
     "assess",
     "case_table",
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 GROUPINGS = ("grid", "staff", "community", "street", "month", "category")
+YEARS = (1970, 2999)  # the periods a question about cases may name
 # Until an admin sets rules: 100 yuan base, 100 assessed, in full at 90% on time (pro rata
 # below), 20 yuan less per reopened case.
 DEFAULT_SUBSIDY_RULES: dict[str, Any] = {
@@ -93,6 +95,8 @@ def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
         start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=CHINA_TZ)
     except (TypeError, ValueError):
         raise InputError(f"month={month!r}: give a month as YYYY-MM, e.g. 2026-11") from None
+    if not YEARS[0] <= start.year <= YEARS[1]:
+        raise InputError(f"month={month!r}: give a year from {YEARS[0]} to {YEARS[1]}")
     end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
     return start, end
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "subsidy_xlsx",
 ]
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # The workflow's statuses as a street office names the stages (CJ/T 214 practice).
 STAGE_LABELS = {
     "reported": "受理",
@@ -111,10 +113,20 @@ def subsidy_table(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
     return [[label for _, label in _SUBSIDY], *([row[k] for k, _ in _SUBSIDY] for row in rows)]
 
 
+def _text(value: Any, *, quote: bool) -> Any:
+    """A cell's value made safe for a spreadsheet: characters a worksheet cannot hold (control
+    characters) become U+FFFD; with ``quote``, text a spreadsheet would run as a formula
+    (=, +, -, @ first) gets a leading apostrophe (OWASP's advice against CSV injection)."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return "'" + value if quote and value[:1] in _FORMULA_START else value
+
+
 def _csv(table: Sequence[Sequence[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows([["" if v is None else v for v in row] for row in table])
+    writer.writerows([["" if v is None else _text(v, quote=True) for v in row] for row in table])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -134,7 +146,11 @@ def _xlsx(sheets: Mapping[str, Sequence[Sequence[Any]]]) -> bytes:
     for title, table in sheets.items():
         sheet = book.create_sheet(title)
         for row in table:
-            sheet.append(list(row))
+            sheet.append([_text(v, quote=False) for v in row])
+        for line in sheet.iter_rows():
+            for cell in line:
+                if cell.data_type == "f":  # text starting with "=": keep it text, never a formula
+                    cell.data_type = "s"
         for k, cell in enumerate(table[0] if table else [], start=1):
             sheet.column_dimensions[get_column_letter(k)].width = max(10, 2 * len(str(cell)) + 2)
         sheet.freeze_panes = "A2"

@@ -387,3 +387,17 @@ def test_server_notes_are_in_chinese(world: World) -> None:
     events = world.store.incident_events(case.id)
     assert events[0].note == "窗口登记 (office)"
     assert events[-1].note == "处置人：李四 (S1)"
+
+
+def test_exports_never_carry_a_formula_or_a_control_character(world: World) -> None:
+    lon, lat = handmade.point_in(0, 0.4, 0.4)
+    category = "=SUM(1,2)\x1e"
+    body = {"lon": lon, "lat": lat, "category": category}
+    assert world.client.post("/api/incidents", json=body, headers=_staff(world)).status_code == 201
+    got = world.client.get("/api/stats.csv?group_by=category", headers=_staff(world))
+    keys = [line[0] for line in csv.reader(io.StringIO(got.content.decode("utf-8-sig")))]
+    assert "'" + category[:-1] + "\ufffd" in keys  # quoted: a spreadsheet shows it as text
+    book = world.client.get("/api/stats.xlsx?group_by=category", headers=_staff(world))
+    cells = [row[0] for row in load_workbook(io.BytesIO(book.content)).active.iter_rows()]
+    [cell] = [c for c in cells if str(c.value).startswith("=SUM")]
+    assert cell.data_type == "s" and cell.value == category[:-1] + "\ufffd"
