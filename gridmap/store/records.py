@@ -598,7 +598,7 @@ def check_subsidy_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _rules_of(store: StoreBase, row: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: float(row[k]) for k in SUBSIDY_RULE_FIELDS if k != "pro_rata"}
+    out: dict[str, Any] = {k: float(row[k]) for k in SUBSIDY_RULE_FIELDS if k != "pro_rata"}
     out["pro_rata"] = bool(row["pro_rata"])
     out["updated_at"] = store._time(row["updated_at"])
     out["updated_by"] = row["updated_by"]
