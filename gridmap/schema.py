@@ -432,6 +432,37 @@ JOBS = Layer(
     "Long jobs run in the background (a partition), their progress and result; kept so that a "
     "restart neither loses nor repeats one (not part of a backup).",
 )
+SUBSIDY_RULES = Layer(
+    "subsidy_rules",
+    "name",
+    (
+        Column("name", "str", True, False, '"default": the rules in force'),
+        Column("base_yuan", "float", nullable=False, doc="the base part a worker gets a month"),
+        Column("assessed_yuan", "float", nullable=False, doc="the part released by assessment"),
+        Column(
+            "full_share",
+            "float",
+            nullable=False,
+            doc="on-time share (0-1) at or above which the assessed part is released in full",
+        ),
+        Column(
+            "pro_rata",
+            "bool",
+            nullable=False,
+            doc="below full_share: release share/full_share of it (true) or nothing (false)",
+        ),
+        Column(
+            "reopened_deduction_yuan",
+            "float",
+            nullable=False,
+            doc="taken off the assessed part per reopened case (the part never goes below 0)",
+        ),
+        Column("updated_at", "str", nullable=False, doc=_TIME),
+        Column("updated_by", "str", nullable=False),
+    ),
+    None,
+    "How a grid worker's monthly subsidy is computed from the assessment (set by an admin).",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
     for lyr in (
@@ -444,6 +475,7 @@ RECORD_LAYERS: dict[str, Layer] = {
         SIGN_IN_FAILURES,
         RATE_USAGE,
         JOBS,
+        SUBSIDY_RULES,
     )
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from gridmap.api.auth import require
 from gridmap.api.deps import store_in
 from gridmap.api.errors import error_body
+from gridmap.api.etags import json_answer
 from gridmap.api.features import parse_bbox
 from gridmap.api.incident_data import (
     event_json,
@@ -28,6 +29,7 @@ from gridmap.api.incident_data import (
     locate_point,
     responsible_staff,
 )
+from gridmap.api.incident_notes import change_note, report_note, staff_names
 from gridmap.api.params import MAX_NUMBER, AwareTime
 from gridmap.api.scope import require_in_scope, sees
 from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
@@ -110,11 +112,7 @@ def create_incident(
         "channel": channel,
         "public_note": None,  # nothing free-text is public until staff make it so
     }
-    note = (
-        f"{channel}; near the boundary of {', '.join(where['candidates'])}"
-        if where["near_boundary"]
-        else channel
-    )
+    note = report_note(channel, where["candidates"], where["near_boundary"])
     event = IncidentEvent("", 1, now, actor, "report", None, "reported", note)
     incident = store.add_incident(fields, actor=actor, event=event)
     return {
@@ -147,7 +145,7 @@ def list_incidents(
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """Incidents created in [since, until) matching every filter, oldest first; ``count`` is
     how many match, ``incidents`` the ``limit`` of them from ``offset``."""
     for name, value in (("since", since), ("until", until)):
@@ -163,10 +161,12 @@ def list_incidents(
     )
     now = dt.datetime.now(dt.UTC)
     found = [i for i in found if sees(user, i.fields.get("community_code"))]
-    rows = [incident_json(i, private=True, now=now) for i in found]
+    names = staff_names(store_in(request))
+    rows = [_named(incident_json(i, private=True, now=now), names) for i in found]
     if overdue is not None:
         rows = [r for r in rows if r["overdue"] == overdue]
-    return {"incidents": rows[offset : offset + limit], "count": len(rows)}
+    # An ETag of the answer: the office polls with If-None-Match and gets 304 while unchanged.
+    return json_answer(request, {"incidents": rows[offset : offset + limit], "count": len(rows)})
 
 
 @router.get("/{incident_id}", summary="One incident with its events")
@@ -176,10 +176,15 @@ def get_incident(request: Request, incident_id: str, user: Staff) -> dict[str, A
     incident = store.incident(incident_id)
     require_in_scope(user, [incident.fields.get("community_code")], f"incident {incident_id} in")
     return {
-        "incident": incident_json(incident, private=True),
+        "incident": _named(incident_json(incident, private=True), staff_names(store)),
         "events": [event_json(e) for e in store.incident_events(incident_id)],
         "responsible": responsible_staff(store, incident.fields.get("grid_code")),
     }
+
+
+def _named(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """``row`` with its assignee's name (the office shows names, not staff ids)."""
+    return row | {"assignee_name": names.get(row["assignee"]) if row["assignee"] else None}
 
 
 @router.patch("/{incident_id}", summary="A workflow step or a correction (optimistic concurrency)")
@@ -239,7 +244,7 @@ def _apply(request: Request, incident_id: str, body: IncidentChange, user: User)
         body.action or "edit",
         status,
         target,
-        body.note or (", ".join(f"{k}={v}" for k, v in changes.items() if k != "status") or None),
+        body.note or change_note(changes, staff_names(store) if "assignee" in changes else {}),
     )
     updated = store.update_incident(
         incident_id, body.version, changes, actor=user.name, event=event

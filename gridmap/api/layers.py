@@ -8,7 +8,6 @@ body) and ``If-None-Match`` with it gives 304 without a body.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from enum import Enum
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
 from gridmap.api.auth import optional_user, role_at_least
 from gridmap.api.errors import ApiError
+from gridmap.api.etags import etag_of, etags
 from gridmap.api.features import LAYERS, FeatureCache, feature_collection, parse_bbox
 from gridmap.api.limits import FEATURES_PER_TOKEN, charge, rate_limited
 from gridmap.api.plan_access import PlanAccess
@@ -120,14 +120,14 @@ def layer(
         body = feature_collection(_rounded(found), name)
     max_age = request.app.state.settings.tile_max_age
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    etag = '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
+    etag = etag_of(content)
     headers = {
         "ETag": etag,
         "Cache-Control": "private, no-store"
         if name == "incidents" or not access.public
         else f"public, max-age={max_age}",
     }
-    if etag in _etags(request.headers.get("if-none-match")):
+    if etag in etags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/geo+json", headers=headers)
 
@@ -141,11 +141,6 @@ def _rounded(frame: Any) -> Any:
         frame.geometry.array, COORDINATE_PRECISION, mode="pointwise"
     )
     return frame
-
-
-def _etags(header: str | None) -> set[str]:
-    """The entity tags of an If-None-Match header (weak ones compared as strong)."""
-    return {tag.strip().removeprefix("W/") for tag in (header or "").split(",") if tag.strip()}
 
 
 def _check_size(request: Request, layer: str, count: int, box: Any) -> None:

@@ -36,6 +36,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gridmap.api.auth import optional_user
+from gridmap.api.etags import etags
 from gridmap.api.features import LAYERS, FeatureCache
 from gridmap.api.limits import charge, rate_limited
 from gridmap.api.plan_access import PlanAccess, PlanVisibility, plan_access
@@ -313,7 +314,7 @@ async def tile(
         "Vary": "Accept-Encoding",
         "X-Tile": "prebuilt" if key[0] == "set" else "live",
     }
-    if etag in _etags(request.headers.get("if-none-match")):
+    if etag in etags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     if zipped:
         if "gzip" in request.headers.get("accept-encoding", ""):
@@ -396,9 +397,3 @@ def _base_tilejson(request: Request, name: str) -> dict[str, Any]:
             {"id": name, "fields": fields, "minzoom": MIN_ZOOM[name], "maxzoom": MAX_ZOOM}
         ],
     }
-
-
-def _etags(header: str | None) -> set[str]:
-    if not header:
-        return set()
-    return {part.strip().removeprefix("W/") for part in header.split(",")}

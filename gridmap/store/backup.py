@@ -23,7 +23,7 @@ from gridmap.errors import InputError
 from gridmap.schema import LAYERS
 from gridmap.store.base import StoreBase
 from gridmap.store.common import to_json
-from gridmap.store.contract import INCIDENT_FIELDS, Store
+from gridmap.store.contract import INCIDENT_FIELDS, SUBSIDY_RULE_FIELDS, Store
 from gridmap.store.gpkg.store import GpkgStore
 
 __all__ = ["RECORD_TABLES", "dump_store", "is_backup", "load_store"]
@@ -73,6 +73,7 @@ RECORD_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "users": ("name", "role", "password_hash", "created_at", "active", "scope"),
     "audit_log": ("seq", "at", "actor", "action", "outcome", "plan_id", "revision", "detail"),
+    "subsidy_rules": ("name", *SUBSIDY_RULE_FIELDS, "updated_at", "updated_by"),
 }
 _TIMES = {
     "created_at",
@@ -211,6 +212,8 @@ def _export(store: StoreBase, conn: Any, table: str) -> list[dict[str, Any]]:
             value["communities"] = store._communities_of(value["communities"])
         if table == "users":
             value["active"] = bool(value["active"])
+        if table == "subsidy_rules":
+            value["pro_rata"] = bool(value["pro_rata"])
         rows.append(value)
     return rows
 

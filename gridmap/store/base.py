@@ -541,6 +541,20 @@ class StoreBase:
         """Give a claimed job back to the queue; ConflictError once the lease is lost."""
         return jobs.release_job(self, job_id, lease)
 
+    def events_of_incidents(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[IncidentEvent]:
+        """The events of every incident created in [since, until), by incident then seq."""
+        return records.events_of_incidents(self, since=since, until=until)
+
+    def subsidy_rules(self) -> dict[str, Any] | None:
+        """The subsidy rules in force, or None when none were set."""
+        return records.subsidy_rules(self)
+
+    def set_subsidy_rules(self, rules: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+        """Replace the subsidy rules (audited); the rules as stored."""
+        return records.set_subsidy_rules(self, rules, actor=actor)
+
     def add_user(
         self,
         name: str,

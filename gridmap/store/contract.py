@@ -60,6 +60,7 @@ __all__ = [
     "INCIDENT_FIELDS",
     "JOB_STATES",
     "PLAN_STATUSES",
+    "SUBSIDY_RULE_FIELDS",
     "AuditEntry",
     "Incident",
     "IncidentEvent",
@@ -99,6 +100,16 @@ INCIDENT_FIELDS = (
     "assignee",  # staff id or None
     "channel",  # how it came: "office" (recorded by staff) or "open311" (a resident's report)
     "public_note",  # the text a staff member made public (Open311 shows no other free text)
+)
+
+# The subsidy rules an admin sets (gridmap.service.stats reads their meaning): yuan a month,
+# a share 0-1, and whether the assessed part is released pro rata below that share.
+SUBSIDY_RULE_FIELDS = (
+    "base_yuan",
+    "assessed_yuan",
+    "full_share",
+    "pro_rata",
+    "reopened_deduction_yuan",
 )
 
 
@@ -547,6 +558,24 @@ class Store(Protocol):
     def release_job(self, job_id: str, lease: str) -> Job:
         """Give a claimed job back to the queue (its worker is stopping), its claim not
         counted; ConflictError when ``lease`` no longer holds it."""
+
+    def events_of_incidents(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[IncidentEvent]:
+        """The events of every incident created in [since, until), by incident then seq:
+        one read for the assessment (:mod:`gridmap.service.stats`)."""
+        ...
+
+    # --- subsidy rules -------------------------------------------------------------------------
+
+    def subsidy_rules(self) -> dict[str, Any] | None:
+        """The subsidy rules in force (:data:`SUBSIDY_RULE_FIELDS`, ``updated_at``,
+        ``updated_by``), or None when no admin has set them."""
+        ...
+
+    def set_subsidy_rules(self, rules: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+        """Replace the subsidy rules (every one of :data:`SUBSIDY_RULE_FIELDS`), audited;
+        the rules as stored."""
         ...
 
     # --- users and audit -----------------------------------------------------------------------

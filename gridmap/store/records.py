@@ -28,6 +28,7 @@ from gridmap.store.common import (
 )
 from gridmap.store.contract import (
     INCIDENT_FIELDS,
+    SUBSIDY_RULE_FIELDS,
     AuditEntry,
     Incident,
     IncidentEvent,
@@ -47,8 +48,10 @@ __all__ = [
     "audit",
     "change_incident",
     "check_scope",
+    "check_subsidy_rules",
     "delete_user",
     "equal",
+    "events_of_incidents",
     "forget_sign_in_failures",
     "incident",
     "incident_events",
@@ -57,9 +60,11 @@ __all__ = [
     "record_sign_in_failure",
     "remove_staff",
     "row_by_id",
+    "set_subsidy_rules",
     "sign_in_failures",
     "staff_assignments",
     "staff_member",
+    "subsidy_rules",
     "unassign_staff",
     "update_incident",
     "update_staff",
@@ -258,12 +263,7 @@ def incidents(
 ) -> list[Incident]:
     """Incidents matching every filter given (created in [since, until)), oldest first."""
     conds, args = equal(grid_code=grid_code, status=status, category=category)
-    if since is not None:
-        conds.append("created_at >= ?")
-        args.append(store._stamp(aware(since, "since")))
-    if until is not None:
-        conds.append("created_at < ?")
-        args.append(store._stamp(aware(until, "until")))
+    _created_in(store, conds, args, since, until, "created_at")
     box = check_bbox(bbox)
     if box is not None:
         conds.append(store._INCIDENT_BBOX)
@@ -303,19 +303,53 @@ def incident_events(store: StoreBase, incident_id: str) -> list[IncidentEvent]:
     with store._read() as conn:
         found = read_incident(store, conn, incident_id)
         rows = store._rows(conn, _EVENTS, (store._key(found.id),))
-    return [
-        IncidentEvent(
-            str(r["incident_id"]),
-            int(r["seq"]),
-            store._time(r["at"]),  # type: ignore[arg-type]
-            r["actor"],
-            r["action"],
-            r["from_status"],
-            r["to_status"],
-            r["note"],
-        )
-        for r in rows
-    ]
+    return [_event_of(store, r) for r in rows]
+
+
+def events_of_incidents(
+    store: StoreBase, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[IncidentEvent]:
+    """The events of every incident created in [since, until), grouped by incident, each
+    incident's in seq order: one query, for the assessment."""
+    conds: list[str] = []
+    args: list[Any] = []
+    _created_in(store, conds, args, since, until, "i.created_at")
+    query = (
+        "SELECT e.* FROM incident_events e JOIN incidents i ON i.id = e.incident_id"
+        f"{where(conds)} ORDER BY e.incident_id, e.seq"
+    )
+    with store._read() as conn:
+        return [_event_of(store, r) for r in store._rows(conn, query, args)]
+
+
+def _created_in(
+    store: StoreBase,
+    conds: list[str],
+    args: list[Any],
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    column: str,
+) -> None:
+    """Add the conditions "``column`` in [since, until)" (``column`` is this module's)."""
+    if since is not None:
+        conds.append(f"{column} >= ?")
+        args.append(store._stamp(aware(since, "since")))
+    if until is not None:
+        conds.append(f"{column} < ?")
+        args.append(store._stamp(aware(until, "until")))
+
+
+def _event_of(store: StoreBase, r: Mapping[str, Any]) -> IncidentEvent:
+    return IncidentEvent(
+        str(r["incident_id"]),
+        int(r["seq"]),
+        store._time(r["at"]),  # type: ignore[arg-type]
+        r["actor"],
+        r["action"],
+        r["from_status"],
+        r["to_status"],
+        r["note"],
+    )
 
 
 def change_incident(
@@ -508,6 +542,76 @@ def forget_sign_in_failures(store: StoreBase, name: str) -> None:
     """Forget ``name``'s wrong passwords (after a right one)."""
     with store._write() as conn:
         store._rows(conn, _FORGET_FAILURES, (name,))
+
+
+# --- subsidy rules -------------------------------------------------------------------------------
+
+_RULES_NAME = "default"
+_READ_RULES = "SELECT * FROM subsidy_rules WHERE name = ?"
+_DROP_RULES = "DELETE FROM subsidy_rules WHERE name = ?"
+_INSERT_RULES = (
+    f"INSERT INTO subsidy_rules (name, {', '.join(SUBSIDY_RULE_FIELDS)}, updated_at, updated_by)"
+    f" VALUES (?, {', '.join('?' * len(SUBSIDY_RULE_FIELDS))}, ?, ?)"
+)
+
+
+def subsidy_rules(store: StoreBase) -> dict[str, Any] | None:
+    """The subsidy rules in force, or None when no admin has set any."""
+    with store._read() as conn:
+        rows = store._rows(conn, _READ_RULES, (_RULES_NAME,))
+    return _rules_of(store, rows[0]) if rows else None
+
+
+def set_subsidy_rules(store: StoreBase, rules: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+    """Replace the subsidy rules in force with ``rules`` (every field of
+    :data:`SUBSIDY_RULE_FIELDS`), in one audited transaction."""
+    check_actor(actor)
+    values = check_subsidy_rules(rules)
+    with store._write() as conn:
+        store._rows(conn, _DROP_RULES, (_RULES_NAME,))
+        row = (_RULES_NAME, *values.values(), store._stamp(now()), actor)
+        store._rows(conn, _INSERT_RULES, row)
+        store._audit(conn, actor, "set_subsidy_rules", detail=values)
+        return _rules_of(store, store._rows(conn, _READ_RULES, (_RULES_NAME,))[0])
+
+
+def check_subsidy_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
+    """The rules as stored: amounts ≥ 0 in yuan, a share in [0, 1], a flag.
+
+    >>> check_subsidy_rules({"base_yuan": 100, "assessed_yuan": 100, "full_share": 0.9,
+    ...     "pro_rata": True, "reopened_deduction_yuan": 10})["full_share"]
+    0.9
+    """
+    missing = [k for k in SUBSIDY_RULE_FIELDS if k not in rules]
+    unknown = sorted(set(rules) - set(SUBSIDY_RULE_FIELDS))
+    if missing or unknown:
+        raise InputError(
+            f"subsidy rules: missing {', '.join(missing) or 'nothing'}, unknown "
+            f"{', '.join(unknown) or 'nothing'}; give {', '.join(SUBSIDY_RULE_FIELDS)}"
+        )
+    values: dict[str, Any] = {}
+    for key in SUBSIDY_RULE_FIELDS:
+        value = rules[key]
+        if key == "pro_rata":
+            if not isinstance(value, bool):
+                raise InputError(f"subsidy rules: pro_rata must be true or false, got {value!r}")
+            values[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise InputError(f"subsidy rules: {key} must be a number, got {value!r}")
+        top = 1.0 if key == "full_share" else 1e9
+        if not 0 <= value <= top:
+            raise InputError(f"subsidy rules: {key}={value!r} must lie in [0, {top:g}]")
+        values[key] = float(value)
+    return values
+
+
+def _rules_of(store: StoreBase, row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: float(row[k]) for k in SUBSIDY_RULE_FIELDS if k != "pro_rata"}
+    out["pro_rata"] = bool(row["pro_rata"])
+    out["updated_at"] = store._time(row["updated_at"])
+    out["updated_by"] = row["updated_by"]
+    return out
 
 
 def user(store: StoreBase, name: str) -> User:

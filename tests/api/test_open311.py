@@ -59,7 +59,7 @@ def test_a_resident_reports_and_the_office_sees_it(world: World) -> None:
     office = world.client.get(f"/api/incidents/{new_id}", headers=world.as_role("staff")).json()
     assert "13712345678" in office["incident"]["reporter_contact"]
     assert office["events"][0]["actor"] == "open311"
-    assert office["events"][0]["note"].startswith("open311")
+    assert office["events"][0]["note"].startswith("居民上报 (open311)")  # zh-CN, for the office
 
 
 def test_bad_requests(world: World) -> None:

@@ -68,6 +68,8 @@ def fill(store: Store) -> None:
     )
     store.add_user("ada", "admin", "scrypt$16384$8$1$c2FsdA$aGFzaA", actor="seed")
     store.add_user("bob", "planner", "scrypt$16384$8$1$c2FsdA$b3RoZXI", actor="seed")
+    rules = {"base_yuan": 100, "assessed_yuan": 100, "full_share": 0.9, "pro_rata": True}
+    store.set_subsidy_rules(rules | {"reopened_deduction_yuan": 20.5}, actor="ada")
 
 
 def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:

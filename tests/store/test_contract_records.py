@@ -170,3 +170,43 @@ def test_audit_log(store: Store) -> None:
     assert store.audit(since=entries[1].at)[0].action == "add_incident"
     assert store.audit(since=t0 + dt.timedelta(days=1)) == []
     assert store.audit(plan_id="1") == []
+
+
+def test_events_of_the_incidents_of_a_period(store: Store) -> None:
+    t0 = dt.datetime.now(dt.UTC)
+    a, b = report(store), report(store)
+    step = IncidentEvent(a, 0, dt.datetime.now(dt.UTC), "x", "register", "reported", "registered")
+    store.update_incident(a, 1, {"status": "registered"}, actor="x", event=step)
+    got = store.events_of_incidents(since=t0 - dt.timedelta(minutes=1))
+    assert sorted((e.incident_id, e.seq, e.action) for e in got) == sorted(
+        [(a, 1, "report"), (a, 2, "register"), (b, 1, "report")]
+    )
+    assert [e.seq for e in got if e.incident_id == a] == [1, 2]
+    assert store.events_of_incidents(until=t0 - dt.timedelta(minutes=1)) == []
+
+
+def test_subsidy_rules_are_replaced_whole_and_audited(store: Store) -> None:
+    assert store.subsidy_rules() is None
+    rules = {
+        "base_yuan": 100,
+        "assessed_yuan": 100,
+        "full_share": 0.9,
+        "pro_rata": True,
+        "reopened_deduction_yuan": 20,
+    }
+    saved = store.set_subsidy_rules(rules, actor="ada")
+    assert {k: saved[k] for k in rules} == rules and saved["updated_by"] == "ada"
+    again = store.set_subsidy_rules(rules | {"pro_rata": False, "full_share": 1}, actor="bo")
+    assert store.subsidy_rules() == again
+    assert again["pro_rata"] is False and again["full_share"] == 1.0
+    assert [e.action for e in store.audit()][-2:] == ["set_subsidy_rules"] * 2
+    for bad, word in (
+        ({**rules, "full_share": 1.2}, "full_share"),
+        ({**rules, "base_yuan": "100"}, "base_yuan"),
+        ({**rules, "pro_rata": 1}, "pro_rata"),
+        ({k: v for k, v in rules.items() if k != "assessed_yuan"}, "assessed_yuan"),
+        ({**rules, "colour": 1}, "colour"),
+    ):
+        with pytest.raises(InputError, match=word):
+            store.set_subsidy_rules(bad, actor="ada")
+    assert store.subsidy_rules() == again

@@ -104,3 +104,21 @@ export async function download(path, params) {
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   return name;
 }
+
+/** GET `path` unless it is unchanged since `etag` (If-None-Match): {changed: false} on 304,
+ * else {changed: true, etag, data}. For polling: an unchanged answer costs no body. */
+export async function getIfChanged(path, params, etag) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+  }
+  const headers = { Accept: "application/json" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  if (etag) headers["If-None-Match"] = etag;
+  const answer = await fetch(url, { headers, cache: "no-store" });
+  if (answer.status === 304) return { changed: false, etag };
+  if (answer.status === 401) return { changed: true, etag: null, data: await request(path, { params }) };
+  const data = await answer.json().catch(() => null);
+  if (!answer.ok) throw new ApiError(answer.status, data);
+  return { changed: true, etag: answer.headers.get("ETag"), data };
+}

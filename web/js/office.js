@@ -4,8 +4,10 @@
 import { get, patch, post } from "./api.js";
 import { fill, h } from "./dom.js";
 import { installSwitch, onLanguageChange, t, translate } from "./i18n.js";
-import { ACTIONS, STATUSES, STATUS_COLOURS, listItem, statusBadge, timeline } from "./incidents.js";
+import { ACTIONS, STATUSES, statusBadge, timeline } from "./incidents.js";
 import { createMap, loadConfig } from "./map.js";
+import { createCaseList } from "./office-list.js";
+import { mountStats } from "./office-stats.js";
 import { requireSignIn } from "./signin.js";
 
 async function main() {
@@ -27,8 +29,6 @@ function start(view) {
   statusFilter.append(...STATUSES.map((s) => h("option", { value: s, "data-i18n": `status.${s}` }, t(`status.${s}`))));
   translate(work);
 
-  const markers = L.layerGroup().addTo(map);
-  let incidents = [];
   let selected = null;
   let draftMarker = null;
   let categories = [];
@@ -40,41 +40,23 @@ function start(view) {
   get("/api/layers/grids").then((fc) => {
     const grids = view.geoJSON(fc, { style: { color: "#9aa5b1", weight: 1, fillOpacity: 0.05 }, interactive: false }).addTo(map);
     view.fitOnce(grids);
-    markers.eachLayer((m) => m.bringToFront());
+    grids.bringToBack();
   });
+  const cases = createCaseList(view, list, {
+    filters: () => ({ status: statusFilter.value || undefined, overdue: overdueFilter.checked ? "true" : undefined }),
+    onSelect: (id) => select(id),
+  });
+  mountStats(document.getElementById("stats-view"), document.getElementById("views"));
 
   async function refresh() {
-    const answer = await get("/api/incidents", {
-      status: statusFilter.value || undefined,
-      overdue: overdueFilter.checked ? "true" : undefined,
-    });
-    incidents = answer.incidents;
-    list.replaceChildren(
-      ...(incidents.length ? incidents.map((i) => listItem(i, select)) : [h("li", { class: "muted" }, t("office.none"))]),
-    );
-    markers.clearLayers();
-    for (const incident of incidents) {
-      L.circleMarker(view.latLngOf(incident.lon, incident.lat), {
-        radius: incident.overdue ? 9 : 7,
-        color: incident.overdue ? "#b00020" : "#fff",
-        weight: 2,
-        fillColor: STATUS_COLOURS[incident.status],
-        fillOpacity: 0.95,
-        bubblingMouseEvents: false,
-      })
-        .bindTooltip(`${incident.category} · ${t(`status.${incident.status}`)}`)
-        .on("click", () => select(incident.id))
-        .addTo(markers);
-    }
-    if (selected) list.querySelector(`[data-id="${CSS.escape(selected)}"]`)?.classList.add("selected");
-    document.body.dataset.incidents = String(incidents.length);
+    await cases.refresh({ force: true });
   }
 
   async function select(id) {
     selected = id;
     const answer = await get(`/api/incidents/${encodeURIComponent(id)}`);
     showDetail(answer);
-    for (const li of list.children) li.classList.toggle("selected", li.dataset.id === id);
+    cases.selected(id);
   }
 
   function showDetail({ incident, events, responsible }) {
@@ -104,7 +86,7 @@ function start(view) {
       h("p", { class: "muted" }, `${incident.id} · ${t("office.pickgrid")} ${incident.grid_code ?? "–"}`),
       incident.description && h("p", {}, incident.description),
       h("p", { class: "muted" }, `${t("office.deadline")}: ${incident.deadline ? new Date(incident.deadline).toLocaleString() : "–"}`),
-      incident.assignee && h("p", { class: "muted" }, `${t("office.assignee")}: ${incident.assignee}`),
+      incident.assignee && h("p", { class: "muted" }, `${t("office.assignee")}: ${incident.assignee_name ?? incident.assignee}`),
       ACTIONS[incident.status].length > 0 && [
         incident.status === "registered" && assignee,
         note,
@@ -201,7 +183,7 @@ function start(view) {
   });
   statusFilter.addEventListener("change", refresh);
   overdueFilter.addEventListener("change", refresh);
-  onLanguageChange(refresh);
+  onLanguageChange(() => cases.redraw());
   refresh().then(() => {
     document.body.dataset.ready = "true";
   });
