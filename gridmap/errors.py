@@ -9,6 +9,7 @@ __all__ = [
     "InputError",
     "MissingColumnError",
     "NotFoundError",
+    "StoreClosedError",
     "StoreError",
 ]
 
@@ -89,3 +90,7 @@ class StoreError(GridmapError):
     """The workspace or database cannot be read or written as asked."""
 
     code = "store_error"
+
+
+class StoreClosedError(StoreError):
+    """The store was closed: nothing more can be read or written through it."""

@@ -71,24 +71,34 @@ def get_job(store: StoreDep, job_id: str, user: Planner) -> dict[str, Any]:
 
 def wake_workers(request: Request) -> None:
     """Tell this process's workers a job was queued (others find it within job_poll_seconds)."""
-    for worker in getattr(request.app.state, "job_workers", ()):
-        worker.wake()
+    for workers in getattr(request.app.state, "job_workers", ()):
+        for worker in workers:
+            worker.wake()
 
 
 async def startup(app: FastAPI) -> None:
-    """Start ``settings.job_workers`` worker threads on the app's store."""
+    """Start ``settings.job_workers`` worker threads on the app's store.
+
+    Each run of the lifespan starts its own and stops them (a stack on ``app.state``: a test
+    client may run the lifespan of an app already running)."""
     settings = app.state.settings
     host = f"{socket.gethostname()}:{os.getpid()}"
+    stack = getattr(app.state, "job_workers", [])
     workers = [
-        JobWorker(app.state.store, settings, name=f"{host}:{k}")
+        JobWorker(app.state.store, settings, name=f"{host}:{len(stack)}.{k}")
         for k in range(settings.job_workers)
     ]
     for worker in workers:
         worker.start()
-    app.state.job_workers = workers
+    app.state.job_workers = [*stack, workers]
 
 
 async def shutdown(app: FastAPI) -> None:
-    """Stop the workers; a job running goes back to the queue after its current community."""
-    for worker in getattr(app.state, "job_workers", ()):
-        await run_in_threadpool(worker.stop)
+    """Stop this lifespan's workers; a running job goes back to the queue after its current
+    community (or, if that takes longer, its lease runs out and another worker takes it)."""
+    stack = getattr(app.state, "job_workers", [])
+    if not stack:
+        return
+    app.state.job_workers = stack[:-1]
+    for worker in stack[-1]:
+        await run_in_threadpool(worker.stop, 5.0)

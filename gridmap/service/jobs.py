@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gridmap.errors import ConflictError, GridmapError, InputError
+from gridmap.errors import ConflictError, GridmapError, InputError, StoreClosedError
 from gridmap.service.plans import community_divisions, partition_store
 from gridmap.settings import Settings
 from gridmap.store.contract import Job, Store
@@ -116,7 +116,7 @@ def run_job(
         while not beating.wait(settings.job_lease_seconds / 3):
             try:
                 store.renew_job(job.id, lease, until=until)
-            except ConflictError:
+            except (ConflictError, StoreClosedError):
                 lost.set()
                 return
             except Exception:  # the database is away for a moment: try again next beat
@@ -137,6 +137,8 @@ def run_job(
             _log.warning("job %s: lost its lease to another worker; dropped here", job.id)
             return store.job(job.id)
         return store.release_job(job.id, lease)
+    except StoreClosedError:  # the app is stopping: the lease runs out, another worker takes it
+        raise
     except ConflictError as exc:  # the lease was lost, found when writing
         _log.warning("job %s: %s", job.id, exc)
         return store.job(job.id)
@@ -247,6 +249,8 @@ class JobWorker:
         while not self._stop.is_set():
             try:
                 ran = self.run_once()
+            except StoreClosedError:  # the app closed its store before stopping this worker
+                return
             except Exception:  # the store is away for a moment: look again later
                 _log.warning("jobs: cannot claim a job", exc_info=True)
                 ran = None

@@ -21,7 +21,7 @@ import geopandas as gpd
 
 from gridmap.errors import ConflictError, InputError
 from gridmap.store.common import check_actor, now, to_json
-from gridmap.store.contract import JOB_STATES, Job, JobState
+from gridmap.store.contract import JOB_STATES, Job, JobState, Outcome
 from gridmap.store.records import equal, row_by_id, where
 from gridmap.store.revisions import insert_plan
 
@@ -232,7 +232,7 @@ def _end(
     )
     store._rows(conn, _END, args)
     detail = {"job": found.id, "kind": found.kind, "state": state}
-    outcome = "ok" if state == "done" else "refused"
+    outcome: Outcome = "ok" if state == "done" else "refused"
     store._audit(conn, found.created_by, "finish_job", outcome, plan_id=plan_id, detail=detail)
 
 

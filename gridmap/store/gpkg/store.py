@@ -26,7 +26,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gridmap.errors import StoreError
+from gridmap.errors import StoreClosedError, StoreError
 from gridmap.schema import (
     INCIDENTS,
     PLAN_GRIDS,
@@ -225,7 +225,7 @@ class GpkgStore(StoreBase):
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreError(f"{self.path}: the store is closed")
+            raise StoreClosedError(f"{self.path}: the store is closed")
         return self._conn
 
     @contextlib.contextmanager

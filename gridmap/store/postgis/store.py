@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from gridmap.errors import GridmapError, InputError, StoreError
+from gridmap.errors import GridmapError, InputError, StoreClosedError, StoreError
 from gridmap.schema import layer
 from gridmap.store.base import StoreBase
 from gridmap.store.common import aware, check_bbox, now
@@ -180,7 +180,7 @@ class PostgisStore(StoreBase):
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         if getattr(self, "_closed", False):
-            raise StoreError(f"{self!r}: the store is closed")
+            raise StoreClosedError(f"{self!r}: the store is closed")
         try:
             with self._pool.connection() as conn:
                 yield conn
