@@ -429,3 +429,16 @@ def test_grids_without_geometry_are_skipped() -> None:
     assert out["nearest"].tolist() == [CHONGQING["code"][0]] * 2
     many = gpd.GeoDataFrame(geometry=[Point(106.555, 29.555)] * 6000, crs=4326)  # bulk path
     assert set(assign_buildings(many, grids)["grid"]) == {CHONGQING["code"][0]}
+
+
+def test_a_point_beyond_the_metric_projection_is_in_no_grid_with_a_geodesic_distance() -> None:
+    # The Gulf of Guinea is outside Chongqing's metric zone: pyproj answers inf there, and the
+    # lookup raised on an empty nearest-grid query (POST /api/incidents answered 500).
+    grids = gpd.GeoDataFrame(
+        {"code": ["a", "b"]},
+        crs=4326,
+        geometry=[box(106.55, 29.55, 106.56, 29.56), box(106.56, 29.55, 106.57, 29.56)],
+    )
+    where = GridIndex(grids).locate_one(18.23, 0.02)
+    assert where.grid is None and where.nearest == "a"
+    assert 9_000_000 < where.distance_to_edge_m < 11_000_000  # about 9,850 km on the ellipsoid

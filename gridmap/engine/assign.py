@@ -235,6 +235,10 @@ class GridIndex:
         if m.lonlat_to_grids is not None:
             x, y = m.lonlat_to_grids.transform(x, y)
         point, mpt = shapely.points([[x, y], [mx, my]])
+        if not (np.isfinite(mx) and np.isfinite(my)):
+            # Beyond the metric projection's area (it answers inf, e.g. in the Atlantic for a
+            # Chongqing zone): no grid can be near, so measure to the nearest on the ellipsoid.
+            return self._locate_far(point, float(lon), float(lat))
         hits = self._tree.query(point)
         hits = hits[shapely.intersects_xy(self._geoms[hits], x, y)]
         own = int(self._by_rank[self._rank[hits].min()]) if len(hits) else -1
@@ -257,6 +261,20 @@ class GridIndex:
         return Location(code[own], edge, code[ref], code[neighbour], gap)
 
     # -- private ---------------------------------------------------------------------------
+
+    def _locate_far(self, point: shapely.Point, lon: float, lat: float) -> Location:
+        """A point the metric projection cannot take: in no grid, the nearest one by geodesic."""
+        code = self._codes_none
+        if not len(self):
+            return Location(code[-1], np.nan, code[-1], code[-1], np.nan)
+        j = self._tree.query_nearest(point, all_matches=True)
+        ref = int(self._by_rank[self._rank[j].min()])
+        nx, ny = shapely.get_coordinates(shapely.shortest_line(self._geoms[ref], point))[0]
+        if self._metric.lonlat_to_grids is not None:
+            to_lonlat = pyproj.Transformer.from_crs(self._grid_crs(), 4326, always_xy=True)
+            nx, ny = to_lonlat.transform(nx, ny)
+        _, _, metres = pyproj.Geod(ellps="WGS84").inv(lon, lat, nx, ny)
+        return Location(code[-1], float(metres), code[ref], code[-1], np.nan)
 
     def _grid_crs(self) -> pyproj.CRS:
         if self.crs is None:
