@@ -169,6 +169,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser (CORS); none by default.",
     )
+    access_log: str = Field(
+        "off",
+        pattern=r"^(off|on|sample:[1-9][0-9]*)$",
+        description="What the access log of `gridmap serve` records of the public reads (an "
+        "anonymous GET or HEAD: lookups, search, layers, tiles, pages, health): 'off' none, "
+        "'on' every one, 'sample:N' one in N. Sign-ins, writes and signed-in requests are "
+        "always recorded. Off by default: a log line costs more CPU than a lookup.",
+    )
     tile_cache_size: int = Field(
         4096, ge=0, description="Vector tiles kept in memory (least recently used out)."
     )

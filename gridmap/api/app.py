@@ -37,6 +37,7 @@ from gridmap.api import (
     users,
     watch,
 )
+from gridmap.api.access_log import AccessLog
 from gridmap.api.errors import install_error_handlers
 from gridmap.api.input_guard import RejectNul
 from gridmap.api.limits import install_limits
@@ -133,7 +134,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_limits(app, settings)
     app.add_middleware(RejectNul)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # layers shrink ~8x: 5 MB → 0.6 MB
-    app.add_middleware(SignInGate)  # outermost: a sprayer's refusals cost next to nothing
+    app.add_middleware(SignInGate)  # a sprayer's refusals cost next to nothing
+    app.add_middleware(AccessLog, mode=settings.access_log)  # outermost: sees every answer
     for module in modules:
         app.include_router(module.router)
     return app

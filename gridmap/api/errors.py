@@ -6,6 +6,7 @@ app maps them here. FastAPI's own errors (unknown route, bad query) get the same
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,16 @@ def public_detail(exc: GridmapError, settings: Settings) -> str:
 
 
 def _store_places(settings: Settings) -> list[str]:
-    places = [str(settings.workspace), str(Path(settings.workspace).resolve())]
-    if settings.database_url:
+    return _places(str(settings.workspace), settings.database_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _places(workspace: str, database_url: str | None) -> list[str]:
+    # cached: resolving the path costs a few system calls, and a busy server answers many 404s
+    places = [workspace, str(Path(workspace).resolve())]
+    if database_url:
         try:
-            info = conninfo_to_dict(settings.database_url)
+            info = conninfo_to_dict(database_url)
         except Exception:  # a URL the store itself refused: nothing more to hide
             info = {}
         host, port, name = info.get("host"), info.get("port") or "5432", info.get("dbname")

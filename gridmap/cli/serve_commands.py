@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from gridmap.cli._app import JsonOpt, WorkspaceOpt, app, emit_json, err, fail, out, settings
 from gridmap.cli.tiles_commands import TilesOpt
 from gridmap.errors import GridmapError, InputError
+from gridmap.settings import Settings
 from gridmap.store.contract import Store
 
 __all__ = ["assign_community_staff", "publish_command", "serve_command"]
@@ -149,26 +153,107 @@ def serve_command(
     database_url: DatabaseOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port, one core each. Each keeps its own lookup "
+            "index and tile cache and hears of publications made through the others within "
+            "GRIDMAP_REFRESH_SECONDS.",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        str | None,
+        typer.Option(
+            "--access-log",
+            help="Access log of the public reads (anonymous GET/HEAD: lookups, search, layers, "
+            "tiles, pages): off, on, or sample:N (one in N). Sign-ins, writes and signed-in "
+            "requests are always logged. Default: GRIDMAP_ACCESS_LOG, else off.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API, tiles, OGC API Features and the web app (uvicorn)."""
+    """Serve the HTTP API, tiles, OGC API Features and the web app (uvicorn, uvloop, httptools).
+
+    The settings (GRIDMAP_* environment variables, and the options here, which override them)
+    reach every worker process through the environment.
+    """
     import uvicorn
 
-    from gridmap.api import create_app
-
-    cfg = settings()
     if workspace is not None and database_url is not None:
         fail(InputError("give --workspace or --database-url, not both"), False)
-    updates: dict[str, object] = {}
-    if database_url is not None:
-        updates["database_url"] = database_url
-    elif workspace is not None:
-        updates = {"workspace": workspace, "database_url": None}
-    cfg = cfg.model_copy(update=updates)
+    os.environ.update(_serve_environment(workspace, database_url, access_log))
+    if workspace is not None:  # --workspace wins over a database URL in the environment
+        os.environ.pop("GRIDMAP_DATABASE_URL", None)
+    try:
+        cfg = settings()
+    except ValidationError as exc:
+        fail(InputError(_first_error(exc)), False)
     where = (cfg.database_url and "PostGIS") or str(cfg.workspace)
     if not cfg.database_url and not Path(cfg.workspace).exists():
         fail(
             InputError(f"{cfg.workspace}: no such workspace; run ./dev demo or gridmap sample"),
             False,
         )
-    err.print(f"serving {where} on http://{host}:{port}/ (API docs: /docs, OGC API: /ogc)")
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="info")
+    if workers > 1 and cfg.token_secret is None:
+        _share_token_key(cfg)
+    err.print(
+        f"serving {where} on http://{host}:{port}/ (API docs: /docs, OGC API: /ogc)"
+        + (f", {workers} worker processes" if workers > 1 else "")
+    )
+    uvicorn.run(
+        "gridmap.api:create_app",  # an import string and a factory: each worker builds its app
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # A new worker imports gridmap before it first answers the supervisor's health check;
+        # on a busy machine that takes longer than uvicorn's 5 s, and it killed them in a loop.
+        timeout_worker_healthcheck=60,
+        loop="uvloop",  # also what sets TCP_NODELAY on the workers' shared socket
+        http="httptools",
+        access_log=False,  # gridmap.api.access_log writes it, as settings.access_log says
+        log_config=_log_config(),
+        log_level="info",
+    )
+
+
+def _serve_environment(
+    workspace: Path | None, database_url: str | None, access_log: str | None
+) -> dict[str, str]:
+    """The GRIDMAP_* variables the command-line options set for the worker processes."""
+    environ: dict[str, str] = {}
+    if database_url is not None:
+        environ["GRIDMAP_DATABASE_URL"] = database_url
+    elif workspace is not None:
+        environ["GRIDMAP_WORKSPACE"] = str(workspace.resolve())
+    if access_log is not None:
+        environ["GRIDMAP_ACCESS_LOG"] = access_log
+    return environ
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error.get("loc", ()))
+    return f"GRIDMAP_{name.upper()}: {error.get('msg', 'invalid')}, got {error.get('input')!r}"
+
+
+def _share_token_key(cfg: Settings) -> None:
+    """Make the token key before the workers start, so that they all sign with one: the key
+    file beside the workspace, or, when none can be kept there, one key passed to them all."""
+    from gridmap.api.auth import token_secret
+
+    key = token_secret(cfg)
+    path = cfg.token_secret_file or Path(f"{cfg.workspace}.secret")
+    if not path.exists():
+        os.environ["GRIDMAP_TOKEN_SECRET"] = key
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with ``gridmap.access`` written as uvicorn's access log would be."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    from gridmap.api.access_log import LOGGER
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"][LOGGER] = {"handlers": ["access"], "level": "INFO", "propagate": False}
+    return config

@@ -181,3 +181,44 @@ def test_openapi_documents_the_public_side_with_examples(client) -> None:
     assert "南湖社区第1网格" in text and "nhsq" in text
     lookup = spec["paths"]["/api/lookup"]["get"]
     assert {"200", "404", "422"} <= set(lookup["responses"])
+
+
+def _fields(model: type) -> set[str]:
+    return set(model.model_fields)  # type: ignore[attr-defined]
+
+
+def test_answers_hold_exactly_the_fields_their_models_document(client, sample_store) -> None:
+    # The routes answer with orjson bytes and no response model runs per request, so nothing
+    # drops a field that should not be there: the answer itself must match the documentation.
+    from gridmap.api.public import (
+        Division,
+        GridAnswer,
+        LookupAnswer,
+        Neighbour,
+        SearchAnswer,
+        SearchHit,
+        StaffMember,
+    )
+
+    grids = sample_store.grids_at()
+    staffed = sorted(c for c in grids["code"] if c.startswith(STAFFED_STREET))[0]
+    lon, lat = _point_in(grids, staffed)
+    answer = client.get("/api/lookup", params={"lon": lon, "lat": lat})
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert LookupAnswer.model_validate(body).model_dump() == body
+    assert set(body) == _fields(LookupAnswer)
+    for level in ("district", "street", "community"):
+        assert set(body[level]) == _fields(Division)
+    assert set(body["grid"]) == _fields(GridAnswer)
+    assert body["grid"]["staff"] and all(
+        set(p) == _fields(StaffMember) for p in body["grid"]["staff"]
+    )
+    # a point just inside a corner of the grid: another grid is within 50 m
+    corner = shapely.get_coordinates(grids.set_index("code").geometry[staffed].exterior)[0]
+    x, y = corner + (np.array([lon, lat]) - corner) * 0.01
+    edge = client.get("/api/lookup", params={"lon": x, "lat": y}).json()
+    assert edge["neighbour"] is not None and set(edge["neighbour"]) == _fields(Neighbour)
+    found = client.get("/api/search", params={"q": "南湖"}).json()
+    assert SearchAnswer.model_validate(found).model_dump() == found
+    assert all(set(hit) == _fields(SearchHit) for hit in found["hits"])
