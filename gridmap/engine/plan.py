@@ -253,12 +253,15 @@ def _node_tile(
     if len(orphans) and len(rest):
         orphans = orphans[~_inside_any(shapely.STRtree(rest), inner[orphans])]
     if len(orphans):
-        thin = shapely.is_empty(shapely.buffer(faces[orphans], -hairline_deg / 2))
-        for f in orphans[thin]:
-            near = tree.query(faces[f], predicate="intersects")
-            if len(near):
-                shared = shapely.length(shapely.intersection(edge[near], faces[f].boundary))
-                owner[f] = near[int(np.argmax(shared))]
+        thin = orphans[shapely.is_empty(shapely.buffer(faces[orphans], -hairline_deg / 2))]
+        face, near = tree.query(faces[thin], predicate="intersects")
+        shared = shapely.length(
+            shapely.intersection(edge[near], shapely.boundary(faces[thin])[face])
+        )
+        # per face, the cell sharing the longest boundary (the first of equals, as argmax)
+        order = np.lexsort((np.arange(len(face)), -shared, face))
+        first = order[np.unique(face[order], return_index=True)[1]]
+        owner[thin[face[first]]] = near[first]
     noded = edge[:n_own].copy()
     mine = (owner >= 0) & (owner < n_own)
     unioned = union_groups(faces[mine], owner[mine], n_own)

@@ -223,10 +223,17 @@ def _union_by(
     """Union of ``geoms`` per group, with each group's ``extra`` geometries."""
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
-    out = np.empty(n_groups, dtype=object)
+    count = np.diff(bounds) + np.array([len(e) for e in extra], dtype=np.int64)
+    # members (extra first) in a (groups × most members) table padded with None: the groups
+    # of two or more are unioned in one call; a single member is kept as it is
+    table = np.full((n_groups, max(int(count.max(initial=0)), 1)), None, dtype=object)
     for g in range(n_groups):
         members = [*extra[g], *geoms[order[bounds[g] : bounds[g + 1]]]]
-        out[g] = shapely.union_all(members) if len(members) > 1 else members[0]
+        table[g, : len(members)] = members
+    out = table[:, 0].copy()
+    many = count > 1
+    if many.any():
+        out[many] = shapely.union_all(table[many], axis=1)
     return out
 
 

@@ -300,7 +300,7 @@ def relabel(adj: Adjacency, mapping: NDArray[np.int64], n: int) -> Adjacency:
     Examples
     --------
     >>> boxes = np.array([shapely.box(i, 0, i + 1, 1) for i in range(3)])
-    >>> adj = relabel(adjacency(boxes), np.array([1, 1, 0]), 2)
+    >>> adj = relabel(noded_adjacency(boxes), np.array([1, 1, 0]), 2)
     >>> adj.left.tolist(), adj.right.tolist(), adj.shared.tolist()
     ([0], [1], [1.0])
     """

@@ -41,52 +41,60 @@ def split_heavy_units(
     heavier stays a part of its own); default: ``round(weight / target)`` parts.
     """
     forward, inverse = metric
-    unit_weight = (
-        buildings.groupby("unit_id")[weight].sum() if len(buildings) else pd.Series(dtype=float)
-    )
-    heavy = [uid for uid in units["id"] if float(unit_weight.get(uid, 0) or 0) > maximum]
+    unit_of = buildings["unit_id"].to_numpy(dtype=object) if len(buildings) else np.empty(0, object)
+    values = pd.to_numeric(buildings[weight], errors="coerce").to_numpy(dtype=float)
+    values = np.nan_to_num(values) if len(buildings) else np.zeros(0)
+    code, uids = pd.factorize(unit_of)
+    held = code >= 0
+    sums = np.bincount(code[held], weights=values[held], minlength=len(uids))
+    totals = dict(zip(uids, sums, strict=True))
+    heavy = [uid for uid in units["id"] if totals.get(uid, 0.0) > maximum]
     notes: list[str] = []
     if not heavy:
         return buildings, units, notes
-    buildings = buildings.copy()
-    keep_units = [units[~units["id"].isin(heavy)]]
+    new_unit_of = unit_of.copy()
+    unit_ids = units["id"].to_numpy(dtype=object)
+    keep_units = [units[~np.isin(unit_ids, heavy)]]
     for uid in heavy:
-        unit = units[units["id"] == uid].iloc[0]
-        members = buildings[buildings["unit_id"] == uid]
-        total = float(members[weight].sum())
+        row = int(np.flatnonzero(unit_ids == uid)[0])
+        members = np.flatnonzero(unit_of == uid)
+        total = float(values[members].sum())
         if part_max is None:
             k = max(2, round(total / target))
         else:
             k = min(max(2, math.ceil(total / part_max)), len(members))
-        name = unit.get("name")
+        name = units["name"].iloc[row] if "name" in units.columns else None
         if len(members) < k or len(members) < 2:
             notes.append(
                 f"unit {uid} {name}: {total:,.0f} {weight} in {len(members)} building(s) "
                 f"cannot be split into {k} grids; kept whole as one grid"
             )
-            keep_units.append(units[units["id"] == uid])
+            keep_units.append(units.iloc[[row]])
             continue
-        footprints = shapely.transform(members.geometry.values, forward, interleaved=False)
-        groups = _balanced_groups(footprints, members[weight].astype(float).to_numpy(), k)
-        polygon = shapely.transform(unit.geometry, forward, interleaved=False)
+        geoms = np.asarray(buildings.geometry.values, dtype=object)[members]
+        footprints = shapely.transform(geoms, forward, interleaved=False)
+        groups = _balanced_groups(footprints, values[members], k)
+        polygon = shapely.transform(units.geometry.iloc[row], forward, interleaved=False)
         parts = _territories(polygon, footprints, groups, k)
-        rows = []
-        for g in range(k):
-            part_id = f"{uid}#{g + 1}"
-            buildings.loc[members.index[groups == g], "unit_id"] = part_id
-            row = unit.copy()
-            row["id"], row["name"] = part_id, f"{name}（{g + 1}/{k}）"
-            row["geometry"] = shapely.transform(parts[g], inverse, interleaved=False)
-            rows.append(row)
-        keep_units.append(gpd.GeoDataFrame(rows, geometry="geometry", crs=units.crs))
-        weights = [int(members[weight].to_numpy()[groups == g].sum()) for g in range(k)]
+        part_ids = np.array([f"{uid}#{g + 1}" for g in range(k)], dtype=object)
+        new_unit_of[members] = part_ids[groups]
+        split = units.iloc[[row] * k].copy()
+        split["id"] = part_ids
+        split["name"] = [f"{name}（{g + 1}/{k}）" for g in range(k)]
+        split[split.geometry.name] = shapely.transform(
+            np.array(parts, dtype=object), inverse, interleaved=False
+        )
+        keep_units.append(split)
+        weights = [int(values[members][groups == g].sum()) for g in range(k)]
         notes.append(
             f"unit {uid} {name}: {total:,.0f} {weight} is more than one grid holds (at most "
             f"{maximum:,.0f}); split between its buildings into {k} parts of "
             f"{', '.join(f'{w:,}' for w in weights)}"
         )
+    buildings = buildings.copy()
+    buildings["unit_id"] = new_unit_of
     out = pd.concat(keep_units, ignore_index=True)
-    return buildings, gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs), notes
+    return buildings, gpd.GeoDataFrame(out, geometry=units.geometry.name, crs=units.crs), notes
 
 
 def _balanced_groups(footprints: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
@@ -150,15 +158,22 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
     group_of_cell[seed_of[0]] = owner[seed_of[1]]
     # Overlays on a 1 mm grid (metres): robust where footprints and Voronoi edges nearly meet.
     mm = 1e-3
+    try:  # each group's footprints unioned once; the others' union is of those k unions
+        mine = _union_by_group(footprints, groups, k, mm)
+    except shapely.errors.GEOSException:
+        mine = None
     parts = []
     for g in range(k):
         own = shapely.make_valid(
             _coverage_union(cells[group_of_cell == g], mm), method="structure", keep_collapsed=False
         )
         try:
-            mine = shapely.union_all(footprints[groups == g], grid_size=mm)
-            others = shapely.union_all(footprints[groups != g], grid_size=mm)
-            own = shapely.difference(shapely.union(own, mine, grid_size=mm), others, grid_size=mm)
+            if mine is None:
+                raise shapely.errors.GEOSException("the groups' footprints could not be unioned")
+            others = shapely.union_all(np.delete(mine, g), grid_size=mm)
+            own = shapely.difference(
+                shapely.union(own, mine[g], grid_size=mm), others, grid_size=mm
+            )
         except shapely.errors.GEOSException:
             # Left as the Voronoi share: a footprint cut by it makes the canvas merge the two
             # parts again (reported there), never a wrong tiling.
@@ -166,6 +181,17 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
         valid = shapely.make_valid(own, method="structure", keep_collapsed=False)
         parts.append(shapely.intersection(valid, polygon, grid_size=mm))
     return parts
+
+
+def _union_by_group(geoms: np.ndarray, groups: np.ndarray, k: int, grid_size: float) -> np.ndarray:
+    """Union of the ``geoms`` of each group 0..k-1 on a ``grid_size`` grid, in one call: the
+    groups are the rows of a table padded with None."""
+    order = np.argsort(groups, kind="stable")
+    count = np.bincount(groups, minlength=k)
+    slot = np.arange(len(order)) - np.repeat(np.cumsum(count) - count, count)
+    table = np.full((k, max(int(count.max()), 1)), None, dtype=object)
+    table[groups[order], slot] = geoms[order]
+    return np.asarray(shapely.union_all(table, axis=1, grid_size=grid_size), dtype=object)
 
 
 def _coverage_union(polygons: np.ndarray, grid_size: float) -> shapely.Geometry:
