@@ -284,6 +284,12 @@ PUBLICATIONS = Layer(
         Column("valid_from", "str", True, False, _TIME),
         Column("valid_to", "str", doc="empty while in force"),
         Column("published_by", "str", nullable=False),
+        Column(
+            "regridded_at",
+            "str",
+            doc="when the open incidents of the community were moved to this plan's grids "
+            "(empty until the publication takes effect: a future valid_from)",
+        ),
     ),
     None,
     "Which plan revision is in force in a community, from when until when.",
@@ -393,6 +399,19 @@ SIGN_IN_FAILURES = Layer(
     "Wrong passwords of the last minutes, per user name: the lockout every server process sees "
     "(kept only for the lockout window; not part of a backup).",
 )
+GRID_LOCKS = Layer(
+    "grid_locks",
+    "plan_id",
+    (
+        Column("plan_id", "str", True, False),
+        Column("grid_code", "str", True, False),
+        Column("locked_by", "str", nullable=False),
+        Column("locked_at", "str", nullable=False, doc=_TIME),
+    ),
+    None,
+    "Grids of a draft plan a planner has locked: an edit that changes one is refused "
+    "(working state, not part of a backup).",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
     for lyr in (
@@ -403,6 +422,7 @@ RECORD_LAYERS: dict[str, Layer] = {
         USERS,
         AUDIT_LOG,
         SIGN_IN_FAILURES,
+        GRID_LOCKS,
     )
 }
 
