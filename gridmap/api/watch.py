@@ -6,8 +6,12 @@ one made through another process (another ``gridmap serve`` on the same database
 the primary of the replica this process reads from) is noticed here: every
 ``settings.refresh_seconds`` the store's :meth:`~gridmap.store.contract.Store.change_stamp`
 (a count of publications and assignments, one cheap query) is read, and when it has changed the
-indexes are rebuilt and the tiles forgotten. PostgreSQL's LISTEN/NOTIFY would be quicker but does
-not reach a streaming replica (notifications are not replicated); a count works on both engines.
+indexes are rebuilt and the tiles forgotten. The stamp also moves when a publication's effective
+date passes (it counts the publications started by now); then the refresh first moves the open
+incidents of the plans taking effect (:func:`gridmap.service.publish.take_effect_due`: once,
+whichever process comes first; the store marks it). PostgreSQL's LISTEN/NOTIFY would be
+quicker but does not reach a streaming replica (notifications are not replicated); a count
+works on both engines.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ async def startup(app: FastAPI) -> None:
     app.state.watch = None
     if seconds <= 0:
         return
+    await run_in_threadpool(_take_effect, app)  # a date passed while no server ran
     stamp = await run_in_threadpool(app.state.read_store.change_stamp)
     app.state.watch = asyncio.create_task(_watch(app, seconds, stamp))
 
@@ -56,8 +61,22 @@ async def _watch(app: FastAPI, seconds: float, stamp: tuple[Any, ...]) -> None:
             _log.warning("watching the store for changes failed; trying again", exc_info=True)
 
 
+def _take_effect(app: FastAPI) -> None:
+    from gridmap.service.publish import take_effect_due
+
+    store = getattr(app.state, "store", None)
+    if store is None:
+        return
+    try:
+        take_effect_due(store)
+    except Exception:  # the indexes are refreshed all the same; the next change tries again
+        _log.warning("moving incidents of plans taking effect failed", exc_info=True)
+
+
 def refresh(app: FastAPI) -> None:
-    """Rebuild the lookup and search indexes and forget the tiles and layers."""
+    """Move the incidents of plans taking effect, rebuild the lookup and search indexes and
+    forget the tiles and layers."""
+    _take_effect(app)
     locator = getattr(app.state, "locator", None)
     if locator is not None:
         locator.refresh()
