@@ -185,8 +185,20 @@ OFFICES = Layer(
     "Community offices (社区居委会/村委会) where residents go: a point each.",
 )
 
+LANDCOVER = Layer(
+    "landcover",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("kind", "str", True, False, "water | park | forest"),
+        Column("name", "str", doc="e.g. 长江, 广阳岛"),
+    ),
+    "polygon",
+    "Optional water and green areas (rivers, lakes, parks, wooded hills), for the base map only.",
+)
+
 LAYERS: dict[str, Layer] = {
-    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS, OFFICES)
+    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS, OFFICES, LANDCOVER)
 }
 
 # The store's own tables (gridmap.store.contract): plans and their immutable revisions, then

@@ -12,3 +12,13 @@ CREATE TABLE gridmap.grid_locks (
     locked_at timestamptz NOT NULL,
     PRIMARY KEY (plan_id, grid_code)
 );
+
+-- Water and green areas (rivers, parks, wooded hills): drawn by the base map, nothing else.
+CREATE TABLE gridmap.landcover (
+    id text PRIMARY KEY,
+    kind text NOT NULL,
+    name text,
+    geom geometry(MultiPolygon, 4326),
+    fid bigserial NOT NULL
+);
+CREATE INDEX landcover_geom_gist ON gridmap.landcover USING gist (geom);
