@@ -185,8 +185,20 @@ OFFICES = Layer(
     "Community offices (社区居委会/村委会) where residents go: a point each.",
 )
 
+LANDCOVER = Layer(
+    "landcover",
+    "id",
+    (
+        Column("id", "str", True, False),
+        Column("kind", "str", True, False, "water | park | forest"),
+        Column("name", "str", doc="e.g. 长江, 广阳岛"),
+    ),
+    "polygon",
+    "Optional water and green areas (rivers, lakes, parks, wooded hills), for the base map only.",
+)
+
 LAYERS: dict[str, Layer] = {
-    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS, OFFICES)
+    lyr.name: lyr for lyr in (DIVISIONS, UNITS, BUILDINGS, ROADS, STAFF, GRIDS, OFFICES, LANDCOVER)
 }
 
 # The store's own tables (gridmap.store.contract): plans and their immutable revisions, then
@@ -284,6 +296,12 @@ PUBLICATIONS = Layer(
         Column("valid_from", "str", True, False, _TIME),
         Column("valid_to", "str", doc="empty while in force"),
         Column("published_by", "str", nullable=False),
+        Column(
+            "regridded_at",
+            "str",
+            doc="when the open incidents of the community were moved to this plan's grids "
+            "(empty until the publication takes effect: a future valid_from)",
+        ),
     ),
     None,
     "Which plan revision is in force in a community, from when until when.",
@@ -463,6 +481,19 @@ SUBSIDY_RULES = Layer(
     None,
     "How a grid worker's monthly subsidy is computed from the assessment (set by an admin).",
 )
+GRID_LOCKS = Layer(
+    "grid_locks",
+    "plan_id",
+    (
+        Column("plan_id", "str", True, False),
+        Column("grid_code", "str", True, False),
+        Column("locked_by", "str", nullable=False),
+        Column("locked_at", "str", nullable=False, doc=_TIME),
+    ),
+    None,
+    "Grids of a draft plan a planner has locked: an edit that changes one is refused "
+    "(working state, not part of a backup).",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
     for lyr in (
@@ -476,6 +507,7 @@ RECORD_LAYERS: dict[str, Layer] = {
         RATE_USAGE,
         JOBS,
         SUBSIDY_RULES,
+        GRID_LOCKS,
     )
 }
 

@@ -143,6 +143,11 @@ def sample_frames() -> dict[str, pd.DataFrame]:
         "staff": staff,
         "grids": grids,
         "offices": offices,
+        "landcover": gpd.GeoDataFrame(
+            {"id": ["L1", "L2"], "kind": ["water", "park"], "name": ["长江", None]},
+            geometry=[_box(0, 0, 0.02), MultiPolygon([_box(1, 1, 0.002), _box(2, 2, 0.002)])],
+            crs=4326,
+        ),
     }
 
 

@@ -72,9 +72,25 @@ def test_id_formats(layers):
         "roads": r"R\d{4}",
         "staff": r"S\d{5}",
         "offices": r"O\d{4}",
+        "landcover": r"L\d{3}",
     }
     for name, pattern in patterns.items():
         assert layers[name]["id"].str.fullmatch(pattern).all(), name
+
+
+def test_landcover_has_the_river_and_parks_without_buildings(layers):
+    cover = layers["landcover"]
+    water = cover[cover["kind"] == "water"]
+    assert water["name"].tolist() == ["长江"]
+    parks = cover[cover["kind"] == "park"]
+    assert "广阳岛" in set(parks["name"]) and len(parks) >= 5
+    # the river runs along the district's border (its half outside is drawn too)
+    district = layers["divisions"].query("level == 'district'").geometry.iloc[0]
+    assert water.geometry.iloc[0].intersects(district.boundary)
+    # a park holds no building
+    street_parks = parks[parks["name"] != "广阳岛"]
+    buildings = layers["buildings"]
+    assert not buildings.intersects(street_parks.geometry.union_all()).any()
 
 
 def test_real_frame(layers):

@@ -17,6 +17,12 @@ PINS=(
   "@mapbox/point-geometry@1.1.0 sha512-YGcBz1cg4ATXDCM/71L9xveh4dynfGmcLDqufR+nQQy3fKwsAZsWd/x4621/6uJaeB9mwOHE6hPeDgXz9uViUQ== ISC"
   "axe-core@4.14.1 sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ== MPL-2.0"
 )
+# Tools run here, never served: uglify-js (no dependencies, so the one pinned tarball is all
+# that runs) minifies Leaflet's ES module, which npm ships unminified only (its minified
+# dist/leaflet.js is a UMD script, not a module).
+TOOLS=(
+  "uglify-js@3.19.3 sha512-v3Xu+yuwBXisp6QYTcH4UbH+xYJXqnq2m/LtQVWKWzYc1iehYnLixoQDN9FH6/j9/oybfd6W9Ghwkl8+UMKTKQ== BSD-2-Clause"
+)
 # package → dist files to copy (relative to the package root) and the folder under vendor/.
 declare -A FILES=(
   [leaflet]="dist/leaflet-src.esm.js dist/leaflet.css dist/images/layers.png dist/images/layers-2x.png dist/images/marker-icon.png dist/images/marker-icon-2x.png dist/images/marker-shadow.png LICENSE"
@@ -52,10 +58,9 @@ mkdir -p "$out"
   echo "|---|---|---|---|"
 } >"$out/VENDOR.md"
 
-for pin in "${PINS[@]}"; do
-  read -r spec want licence <<<"$pin"
-  name=${spec%@*}
-  version=${spec##*@}
+# Fetch one pinned package into $tmp/NAME, checking its tarball against the pinned integrity.
+fetch() {
+  local spec=$1 want=$2 name=${1%@*}
   (cd "$tmp" && npm pack --silent --json "$spec" >pack.json)
   got=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].integrity)' "$tmp/pack.json")
   file=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]))[0].filename)' "$tmp/pack.json")
@@ -65,6 +70,18 @@ for pin in "${PINS[@]}"; do
   fi
   mkdir -p "$tmp/$name"
   tar xzf "$tmp/$file" -C "$tmp/$name" --strip-components=1
+}
+
+for pin in "${TOOLS[@]}"; do
+  read -r spec want licence <<<"$pin"
+  fetch "$spec" "$want"
+done
+
+for pin in "${PINS[@]}"; do
+  read -r spec want licence <<<"$pin"
+  name=${spec%@*}
+  version=${spec##*@}
+  fetch "$spec" "$want"
   dir=$out/${DIRS[$name]}
   for f in ${FILES[$name]}; do
     mkdir -p "$dir/$(dirname "${f#dist/}")"
@@ -72,6 +89,13 @@ for pin in "${PINS[@]}"; do
   done
   echo "| $name | $version | $licence | \`vendor/${DIRS[$name]}/\` |" >>"$out/VENDOR.md"
 done
+
+# Leaflet's ES module, minified (its licence comment kept): the pages import this one.
+node "$tmp/uglify-js/bin/uglifyjs" "$out/leaflet/leaflet-src.esm.js" --module --compress --mangle \
+  --comments '/@preserve|@license/' -o "$out/leaflet/leaflet.esm.min.js"
+rm "$out/leaflet/leaflet-src.esm.js"
+tool=${TOOLS[0]%% *}
+echo "| uglify-js (made leaflet.esm.min.js; not served) | ${tool##*@} | BSD-2-Clause | – |" >>"$out/VENDOR.md"
 
 rm -rf vendor
 mv "$out" vendor

@@ -38,6 +38,7 @@ STATUS: dict[str, int] = {
     "service_busy": 503,
     "edit_refused": 422,
     "publish_refused": 409,
+    "grid_locked": 409,
 }
 
 

@@ -25,7 +25,7 @@ from gridmap.api.params import MAX_NUMBER
 from gridmap.api.plans import revision_json
 from gridmap.api.scope import PlanPlanner
 from gridmap.api.write_limits import LimitedRoute
-from gridmap.service.edit import EditRefused, edit_plan
+from gridmap.service.edit import EditRefused, GridLockedError, edit_plan
 from gridmap.settings import Settings
 from gridmap.store.contract import StaleRevisionError, Store, User
 
@@ -141,3 +141,11 @@ async def post_edit(
     except EditRefused as exc:
         body = error_body(exc.code, str(exc)) | {"reason": exc.reason}
         return JSONResponse(body, status_code=422)
+    except GridLockedError as exc:
+        lock = exc.lock
+        body = error_body(exc.code, str(exc)) | {
+            "grid": lock.grid_code,
+            "locked_by": lock.locked_by,
+            "locked_at": lock.locked_at.isoformat(),
+        }
+        return JSONResponse(body, status_code=409)

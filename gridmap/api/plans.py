@@ -23,6 +23,7 @@ from gridmap.api.deps import SettingsDep, StoreDep, settings_in, store_in
 from gridmap.api.errors import error_body
 from gridmap.api.jobs import wake_workers
 from gridmap.api.params import MAX_NUMBER
+from gridmap.api.plan_locks import lock_json
 from gridmap.api.scope import PlanPlanner, require_in_scope, scope_of, sees
 from gridmap.api.tiles import request_build
 from gridmap.api.write_limits import LimitedRoute
@@ -35,7 +36,7 @@ from gridmap.service.plans import (
     export_grids,
     published_plan_for,
 )
-from gridmap.store.contract import PlanInfo, RevisionInfo, User
+from gridmap.store.contract import PlanInfo, Publication, RevisionInfo, User
 
 __all__ = ["plan_json", "revision_json", "router"]
 
@@ -71,8 +72,16 @@ class NewPlan(BaseModel):
 
 
 class PublishRequest(BaseModel):
-    """Nothing to say but an optional note for the audit log."""
+    """When the plan takes effect, and an optional note for the audit log."""
 
+    effective_from: str | None = Field(
+        None,
+        max_length=40,
+        description="A date (2026-12-05: from the start of that day, Beijing time; today: now) "
+        "or an ISO time; default now. Until then the plan in force stays in force and the open "
+        "incidents stay on their grids; they move when the date comes. A past date is refused.",
+        examples=["2026-12-05"],
+    )
     note: str | None = Field(None, max_length=500)
 
 
@@ -88,6 +97,17 @@ def plan_json(info: PlanInfo) -> dict[str, Any]:
         "created_by": info.created_by,
         "params": dict(info.params),
         "copied_from": info.copied_from,
+    }
+
+
+def publication_json(p: Publication) -> dict[str, Any]:
+    """A publication as JSON; ``pending`` while its effective date is ahead."""
+    return {
+        "community_code": p.community_code,
+        "revision": p.revision,
+        "valid_from": p.valid_from.isoformat(),
+        "valid_to": None if p.valid_to is None else p.valid_to.isoformat(),
+        "pending": p.regridded_at is None,
     }
 
 
@@ -177,6 +197,10 @@ def get_plan(
     return {
         "plan": plan_json(info),
         "revisions": [revision_json(r) for r in store.revisions(plan_id)],
+        "publications": [
+            publication_json(p) for p in store.publication_history() if p.plan_id == info.id
+        ],
+        "locks": [lock_json(lock) for lock in store.grid_locks(info.id)],
         "revision": rev.info.number,
         "grids": json.loads(rev.grids.to_json(na="null", drop_id=True)),
     }
@@ -230,15 +254,18 @@ def export_plan(
 async def publish_plan(
     request: Request, plan_id: str, user: Admin, body: PublishRequest | None = None
 ) -> Any:
-    """Publish the plan's head for its communities, move open incidents to their new grids
-    (one transaction: :func:`gridmap.service.publish.publish_plans`, as ``gridmap publish``),
-    refresh the locator and the tiles. 409 with the report while the report has errors."""
-    from gridmap.service.publish import PublishRefusedError, publish_plans
+    """Publish the plan's head for its communities from ``effective_from`` (default now),
+    move open incidents to their new grids (one transaction:
+    :func:`gridmap.service.publish.publish_plans`, as ``gridmap publish``; for a later date,
+    when it comes), refresh the locator and the tiles. 409 with the report while the report
+    has errors; 422 naming ``effective_from`` for a date in the past."""
+    from gridmap.service.publish import PublishRefusedError, parse_effective, publish_plans
 
     store, settings = store_in(request), settings_in(request)
+    when = parse_effective(None if body is None else body.effective_from)
     try:
         done = await run_in_threadpool(
-            lambda: publish_plans(store, [plan_id], actor=user.name, settings=settings)
+            lambda: publish_plans(store, [plan_id], actor=user.name, settings=settings, at=when)
         )
     except PublishRefusedError as exc:
         body_json = error_body(exc.code, str(exc)) | {"report": exc.report.to_dict()}
@@ -254,13 +281,7 @@ async def publish_plan(
     request_build(request.app)  # the prebuilt tiles, in the background; live until then
     return {
         "plan": plan_json(await run_in_threadpool(store.plan, plan_id)),
-        "publications": [
-            {
-                "community_code": p.community_code,
-                "revision": p.revision,
-                "valid_from": p.valid_from.isoformat(),
-            }
-            for p in publications
-        ],
+        "publications": [publication_json(p) for p in publications],
+        "effective_from": min((p.valid_from.isoformat() for p in publications), default=None),
         "incidents_regridded": moved,
     }

@@ -380,15 +380,21 @@ def tilejson(
     }
 
 
+_BASE_TITLES = {
+    "roads": "道路 roads (base map)",
+    "landcover": "水系与绿地 water and green areas (base map)",
+}
+
+
 def _base_tilejson(request: Request, name: str) -> dict[str, Any]:
-    """TileJSON of a base-map layer (roads): its URL, zooms and string fields."""
+    """TileJSON of a base-map layer (roads, landcover): its URL, zooms and string fields."""
     url = str(request.url_for("mvt_tile", layer=name, z="{z}", x="{x}", y="{y}"))
     url = url.replace("%7B", "{").replace("%7D", "}")
     fields = dict.fromkeys(TILE_FIELDS[name], "String")
     return {
         "tilejson": "3.0.0",
         "name": name,
-        "description": "道路 roads (base map)",
+        "description": _BASE_TITLES[name],
         "scheme": "xyz",
         "tiles": [url],
         "minzoom": MIN_ZOOM[name],

@@ -32,10 +32,11 @@ TILE_FIELDS: dict[str, tuple[str, ...]] = {
     "units": ("id", "kind", "name", "community_code"),
     "buildings": ("id", "name", "unit_id", "households", "residents"),
     "roads": ("name", "class"),  # the base map's roads (tiles only: no GeoJSON layer)
+    "landcover": ("id", "kind", "name"),  # the base map's water and green areas (tiles only)
 }
 # Layers drawn only as the base map, read from the store's reference layers, not from
 # gridmap.api.features.LAYERS (no GeoJSON or OGC layer of their own).
-BASE_LAYERS = ("roads",)
+BASE_LAYERS = ("roads", "landcover")
 # Below these zooms a layer's features are a few pixels wide: the tile is empty.
 MIN_ZOOM = {
     "streets": 8,
@@ -44,6 +45,7 @@ MIN_ZOOM = {
     "units": 13,
     "buildings": 14,
     "roads": 11,
+    "landcover": 10,
 }
 MAX_ZOOM = 20
 

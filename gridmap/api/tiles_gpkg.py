@@ -104,7 +104,7 @@ class GpkgTiles:
 
 
 def _base_layer(store: Any, layer: str) -> Any:
-    """A base-map layer (roads) from the store, EPSG:4326; an empty one if it has none."""
+    """A base-map layer (roads, landcover) from the store, EPSG:4326; empty if it has none."""
     import geopandas as gpd
 
     fields = list(TILE_FIELDS[layer])

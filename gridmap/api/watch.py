@@ -13,6 +13,11 @@ a trigger on publications and staff assignments (migration 009) notifies it when
 commits, and the stamp is read at once instead of at the next tick. The count stays: it is the
 fallback when the listening connection is down, and the only way on a streaming replica
 (notifications are not replicated) and on a GeoPackage.
+
+The stamp also moves when a publication's effective date passes (it counts the publications
+started by now); then the refresh first moves the open incidents of the plans taking effect
+(:func:`gridmap.service.publish.take_effect_due`: once, whichever process comes first; the store
+marks it).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ async def startup(app: FastAPI) -> None:
     app.state.watch = app.state.watch_listen = None
     if seconds <= 0:
         return
+    await run_in_threadpool(_take_effect, app)  # a date passed while no server ran
     stamp = await run_in_threadpool(app.state.read_store.change_stamp)
     wake = asyncio.Event()
     app.state.watch = asyncio.create_task(_watch(app, seconds, stamp, wake))
@@ -72,6 +78,18 @@ async def _watch(app: FastAPI, seconds: float, stamp: tuple[Any, ...], wake: asy
             _log.warning("watching the store for changes failed; trying again", exc_info=True)
 
 
+def _take_effect(app: FastAPI) -> None:
+    from gridmap.service.publish import take_effect_due
+
+    store = getattr(app.state, "store", None)
+    if store is None:
+        return
+    try:
+        take_effect_due(store)
+    except Exception:  # the indexes are refreshed all the same; the next change tries again
+        _log.warning("moving incidents of plans taking effect failed", exc_info=True)
+
+
 async def _listen(url: str, wake: asyncio.Event, retry_s: float) -> None:
     """Set ``wake`` on every notification of :data:`CHANNEL`; reconnect after ``retry_s``
     when the connection fails (polling goes on meanwhile)."""
@@ -95,8 +113,10 @@ async def _listen(url: str, wake: asyncio.Event, retry_s: float) -> None:
 
 
 async def refresh(app: FastAPI) -> None:
-    """Rebuild the lookup and search indexes (off the event loop: it takes seconds) and forget
-    the tiles and layers. A tile cache's ``invalidate`` may be a coroutine function."""
+    """Move the incidents of plans taking effect, rebuild the lookup and search indexes (off the
+    event loop: it takes seconds) and forget the tiles and layers. A tile cache's ``invalidate``
+    may be a coroutine function."""
+    await run_in_threadpool(_take_effect, app)
     locator = getattr(app.state, "locator", None)
     if locator is not None:
         await run_in_threadpool(locator.refresh)  # the search index rebuilds with it

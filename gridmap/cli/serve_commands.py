@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,25 +76,20 @@ def _open(workspace: Path | None, database_url: str | None) -> Store:
     return PostgisStore(url) if url else GpkgStore(cfg.workspace)
 
 
-def _at(text: str | None) -> dt.datetime | None:
-    from gridmap.service.lookup import parse_at
-
-    if text is None:
-        return None
-    when = parse_at(text)
-    if when is not None and len(text.strip()) == 10:  # a date: from the start of that day
-        when = when.replace(hour=0, minute=0, second=0, microsecond=0)
-    return when
-
-
 @app.command("publish")
 def publish_command(
     plan_id: Annotated[list[str], typer.Argument(help="Plan id(s) to put in force together.")],
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
-    at: Annotated[
+    effective: Annotated[
         str | None,
-        typer.Option(help="In force from this date (Beijing time) or ISO time; default now."),
+        typer.Option(
+            "--effective",
+            "--at",
+            help="In force from this date (its start, Beijing time) or ISO time; default now. "
+            "A later date keeps the plan in force until then and moves the open incidents when "
+            "it comes (a running server does it); a past date is refused.",
+        ),
     ] = None,
     assign_staff: Annotated[
         bool,
@@ -115,12 +109,13 @@ def publish_command(
     layers' tiles are prebuilt into the store (``--no-tiles``: later, ``gridmap tiles build``).
     """
     from gridmap.cli.tiles_commands import build_inline
-    from gridmap.service.publish import publish_plans
+    from gridmap.service.publish import parse_effective, publish_plans
 
     try:
         store = _open(workspace, database_url)
         try:
-            done = publish_plans(store, plan_id, actor=actor, settings=settings(), at=_at(at))
+            when = parse_effective(effective)
+            done = publish_plans(store, plan_id, actor=actor, settings=settings(), at=when)
             assigned = assign_community_staff(store, actor=actor) if assign_staff else 0
             built = build_inline(store, quiet=as_json) if tiles else None
         finally:

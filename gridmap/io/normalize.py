@@ -166,6 +166,33 @@ def _staff(frame, v: Verdicts, settings: Settings):  # type: ignore[no-untyped-d
     return _typed(frame, layer("staff"), v)
 
 
+_LANDCOVER_KINDS = {
+    "water": "water",
+    "水系": "water",
+    "水域": "water",
+    "河流": "water",
+    "park": "park",
+    "公园": "park",
+    "绿地": "park",
+    "forest": "forest",
+    "林地": "forest",
+    "山林": "forest",
+}
+
+
+def _landcover(frame, v: Verdicts, settings: Settings):  # type: ignore[no-untyped-def]
+    frame = frame.copy()
+    given = frame["kind"].astype(str).str.strip().str.lower()
+    kind = given.map(_LANDCOVER_KINDS)
+    v.reject(
+        kind.isna(),
+        "bad_kind",
+        "kind " + frame["kind"].astype(str) + " is not water, park or forest",
+    )
+    frame["kind"] = kind
+    return _typed(frame, layer("landcover"), v)
+
+
 def _plain(name: str) -> Callable:  # type: ignore[type-arg]
     def normalise(frame, v: Verdicts, settings: Settings):  # type: ignore[no-untyped-def]
         frame = frame.copy()
@@ -184,4 +211,5 @@ NORMALIZERS = {
     "staff": _staff,
     "grids": _plain("grids"),
     "offices": _plain("offices"),
+    "landcover": _landcover,
 }

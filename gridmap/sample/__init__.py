@@ -25,7 +25,7 @@ __all__ = ["SAMPLE_LAYERS", "build_sample"]
 
 # Import order matters: communities first (buildings are checked against them), units before
 # buildings (a building's unit must exist).
-SAMPLE_LAYERS = ("divisions", "units", "buildings", "roads", "staff", "offices")
+SAMPLE_LAYERS = ("divisions", "units", "buildings", "roads", "staff", "offices", "landcover")
 
 
 def build_sample(

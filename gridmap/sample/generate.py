@@ -18,6 +18,8 @@ import shapely
 from gridmap.sample.address import address_buildings
 from gridmap.sample.districting import make_divisions
 from gridmap.sample.geography import (
+    RIVER_HALF_WIDTH,
+    Landscape,
     default_data_dir,
     load_frame,
     make_landscape,
@@ -66,7 +68,8 @@ def generate_nanan(
     Returns
     -------
     dict
-        "divisions", "units", "buildings", "roads", "offices" (GeoDataFrames in EPSG:4326)
+        "divisions", "units", "buildings", "roads", "offices", "landcover" (GeoDataFrames in
+        EPSG:4326)
         and "staff" (a DataFrame), each with exactly the columns of gridmap.schema's layer.
 
     Examples
@@ -221,7 +224,45 @@ def generate_nanan(
         ),
         "staff": _typed(staff, "staff"),
         "offices": _offices_frame(rng, committee, units, b, names_b, addresses, comms),
+        "landcover": _landcover_frame(land, frame, pieces, b["geom"]),
     }
+
+
+def _landcover_frame(land: Landscape, frame, pieces, buildings: np.ndarray) -> gpd.GeoDataFrame:  # type: ignore[no-untyped-def]
+    """The base map's water and green: the Yangtze (its whole width, across the border), 广阳岛,
+    the wooded ridges, and in each street the largest open piece that holds no building (of
+    at least a hectare) as its park, named after the street."""
+    tree = shapely.STRtree(buildings)
+    open_pieces = np.flatnonzero(pieces.role == "park")
+    built = tree.query(pieces.geoms[open_pieces], predicate="intersects")[0]
+    open_pieces = np.delete(open_pieces, np.unique(built))
+    area = shapely.area(pieces.geoms)
+    parks, park_names = [], []
+    for s, street in enumerate(frame.streets):
+        mine = open_pieces[pieces.street[open_pieces] == s]
+        if len(mine) and area[mine].max() >= 10_000:
+            parks.append(pieces.geoms[mine[np.argmax(area[mine])]])
+            park_names.append(street.name.removesuffix("街道") + "公园")
+    shapes = [shapely.buffer(land.river_line, RIVER_HALF_WIDTH), land.island, land.forest, *parks]
+    kinds = ["water", "park", "forest", *["park"] * len(parks)]
+    names = ["长江", "广阳岛", None, *park_names]
+    polygons = [_polygonal(g) for g in shapes]
+    keep = [k for k, g in enumerate(polygons) if g is not None]
+    return _frame(
+        "landcover",
+        {
+            "id": [f"L{k + 1:03d}" for k in range(len(keep))],
+            "kind": [kinds[k] for k in keep],
+            "name": [names[k] for k in keep],
+        },
+        np.array([polygons[k] for k in keep], dtype=object),
+    )
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """The polygons of ``geom`` as one (multi)polygon; None when it has none."""
+    parts = [p for p in shapely.get_parts(geom) if isinstance(p, shapely.Polygon) and p.area > 0]
+    return shapely.union_all(parts) if parts else None
 
 
 def _hard_cases(frame, pieces, small: int) -> int:

@@ -5,6 +5,8 @@ revert) on the community it is about, commits the whole revision with compare-an
 base raises :class:`~gridmap.store.contract.StaleRevisionError`, naming the winner) and
 answers the new revision with what changed, its diff and its validation report. An edit the
 engine refuses (it would break the plan) raises :class:`EditRefused`, with a one-word reason.
+An edit that would change a grid a planner has locked (:meth:`Store.lock_grid`) raises
+:class:`GridLockedError` naming the grid and who locked it; nothing is written.
 """
 
 from __future__ import annotations
@@ -20,15 +22,43 @@ import shapely
 from gridmap.codes import community_of_grid
 from gridmap.engine.edits.operations import EditRefused
 from gridmap.engine.plan import CELL_COLUMNS, GRID_COLUMNS
-from gridmap.errors import InputError, NotFoundError
+from gridmap.errors import ConflictError, InputError, NotFoundError
 from gridmap.service.plans import coverage_report, published_cells
 from gridmap.settings import Settings
-from gridmap.store.contract import Revision, RevisionInfo, Store
+from gridmap.store.contract import GridLock, Revision, RevisionInfo, Store
 
-__all__ = ["OPERATIONS", "EditRefused", "atoms_of", "edit_plan"]
+__all__ = ["OPERATIONS", "EditRefused", "GridLockedError", "atoms_of", "edit_plan"]
 
 OPERATIONS = ("move", "merge", "split", "reshape", "rebalance", "revert")
 _TIME_BUDGET_S = 5.0
+
+
+class GridLockedError(ConflictError):
+    """An edit that would change a locked grid."""
+
+    code = "grid_locked"
+
+    def __init__(self, lock: GridLock, others: int = 0):
+        self.lock = lock
+        more = f" (and {others} other locked grid(s))" if others else ""
+        super().__init__(
+            f"网格 {lock.grid_code} 已被 {lock.locked_by} 锁定，不能修改{more}: grid "
+            f"{lock.grid_code} is locked by {lock.locked_by}; ask them to unlock it"
+        )
+
+
+def refuse_locked(store: Store, plan_id: str, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> None:
+    """GridLockedError when a cell moves out of or into a locked grid between ``old`` and
+    ``new`` (the cells of two revisions, same canvas)."""
+    locks = {lock.grid_code: lock for lock in store.grid_locks(plan_id)}
+    if not locks:
+        return
+    after = new.loc[old.index, "grid"]
+    moved = old["grid"].to_numpy() != after.to_numpy()
+    touched = set(old.loc[moved, "grid"].astype(str)) | set(after[moved].astype(str))
+    hit = sorted(touched & set(locks))
+    if hit:
+        raise GridLockedError(locks[hit[0]], len(hit) - 1)
 
 
 def edit_plan(
@@ -77,6 +107,7 @@ def edit_plan(
     kept = base.grids[~base.grids["community_code"].isin(communities)]
     changed = result.grids[[*GRID_COLUMNS, "geometry"]]
     grids = gpd.GeoDataFrame(pd.concat([kept, changed], ignore_index=True), crs=base.grids.crs)
+    refuse_locked(store, plan_id, base.cells, cells)
     made = store.commit(
         plan_id,
         base.info.number,
@@ -210,6 +241,7 @@ def _revert(
         raise EditRefused(
             "no_change", f"revision {base.info.number} has the grids of {to_revision}"
         )
+    refuse_locked(store, plan_id, old, new)
     made = store.commit(  # a stale base is refused here, before anything else
         plan_id,
         base.info.number,

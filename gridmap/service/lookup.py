@@ -2,8 +2,11 @@
 
 :class:`Locator` (the API keeps one on ``app.state.locator``) keeps the grids in force in a
 :class:`~gridmap.service.grids.GridLocator`, built at startup and again on
-:meth:`Locator.refresh` (after a publication). A lookup at an earlier date uses the grids in
-force then: one index per set of publications, a few kept (least recently used first out).
+:meth:`Locator.refresh` (after a publication). The index knows until when it holds: the next
+effective date of a publication (one made for a later date) or end of one; a lookup after that
+refreshes it first, so a plan published for a later date is answered from that date on with
+no one acting. A lookup at an earlier date uses the grids in force then: one index per set of
+publications, a few kept (least recently used first out).
 Whatever else is built from the grids in force (the search index) subscribes to the refresh.
 
 A lookup is the API's hot path, so everything of an answer that depends on the grid alone (its
@@ -116,11 +119,23 @@ class Locator:
         ``roles`` orders and names the staff roles.
     keep : int, default 8
         How many past publication sets keep their index.
+    clock : callable, optional
+        The current time (aware); default the system clock.
     """
 
-    def __init__(self, store: Store, settings: Settings, *, keep: int = 8) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        keep: int = 8,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.store, self.settings, self.keep = store, settings, keep
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.expires: dt.datetime | None = None  # the next change of the grids in force
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._past: OrderedDict[tuple[Any, ...], _Coverage] = OrderedDict()
         self._board = _Board()
         self._current = _Coverage((), _no_grids())
@@ -155,11 +170,19 @@ class Locator:
     def refresh(self) -> None:
         """Reload the grids in force, the divisions and the staff (after a publication, or
         after staff assignments changed)."""
+        when = self.clock().astimezone(dt.UTC)
         board = self._load_board()
-        key = self._key(None)
-        current = self._coverage(key, None, board)
+        key = self._key(when)
+        current = self._coverage(key, when, board)
+        later = [
+            t
+            for p in self.store.publication_history()
+            for t in (p.valid_from, p.valid_to)
+            if t is not None and t > when
+        ]
         with self._lock:
             self._board, self._current = board, current
+            self.expires = min(later, default=None)
             self._past.clear()
         for rebuild in self._subscribers:
             rebuild(self)
@@ -176,6 +199,10 @@ class Locator:
         for a point outside every grid in force.
         """
         lon, lat = _check_point(lon, lat)
+        if at is None and self._expired():
+            with self._refreshing:  # one thread rebuilds; the others wait for its index
+                if self._expired():
+                    self.refresh()  # a publication's effective date has passed
         coverage = self._current if at is None else self._at(at)
         where = coverage.where.locate_one(lon, lat, near_m=NEAR_M)
         if where is None:
@@ -214,8 +241,12 @@ class Locator:
 
     # -- private ---------------------------------------------------------------------------
 
+    def _expired(self) -> bool:
+        return self.expires is not None and self.clock() >= self.expires
+
     def _key(self, at: dt.datetime | None) -> tuple[tuple[str, str, int], ...]:
-        pubs = self.store.publications(at=None if at is None else at.astimezone(dt.UTC))
+        when = self.clock() if at is None else at
+        pubs = self.store.publications(at=when.astimezone(dt.UTC))
         return tuple(sorted((p.community_code, p.plan_id, p.revision) for p in pubs))
 
     def _at(self, at: dt.datetime) -> _Coverage:
@@ -235,7 +266,8 @@ class Locator:
         return built
 
     def _coverage(self, key: tuple[Any, ...], at: dt.datetime | None, board: _Board) -> _Coverage:
-        grids = self.store.grids_at(None if at is None else at.astimezone(dt.UTC))
+        when = self.clock() if at is None else at
+        grids = self.store.grids_at(when.astimezone(dt.UTC))
         if grids.empty:
             return _Coverage(key, _no_grids())
         where = GridLocator(grids)

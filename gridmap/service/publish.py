@@ -6,6 +6,13 @@ falls in under the plans being published, and hands both to :meth:`Store.publish
 the publications and moves the incidents in one transaction: a process killed at any point
 leaves either the old plan in force with the incidents on their old grids, or the new plan with
 every open incident on its new grid.
+
+An effective date (``at``) later than now schedules the plans: lookups, layers and tiles keep
+answering with the plans in force until then, and the open incidents stay on their grids;
+:func:`take_effect_due` (run by every server process when its change stamp moves, which it
+does as the date passes) then moves them, once: the store marks the publications in the same
+transaction. A date in the past is refused: back-dating would put incidents recorded since
+then on grids that were not in force when they were recorded.
 """
 
 from __future__ import annotations
@@ -19,13 +26,24 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gridmap.errors import ConflictError
+from gridmap.errors import ConflictError, InputError
 from gridmap.service.grids import locate_points
 from gridmap.service.plans import coverage_report
 from gridmap.settings import Settings
 from gridmap.store.contract import Publication, Store
 
-__all__ = ["PublishOutcome", "PublishRefusedError", "incident_grids", "publish_plans"]
+__all__ = [
+    "BACKDATE_SLACK",
+    "PublishOutcome",
+    "PublishRefusedError",
+    "incident_grids",
+    "parse_effective",
+    "publish_plans",
+    "take_effect_due",
+]
+
+# An effective date at most this far in the past is "now" (a confirmation opened a minute ago).
+BACKDATE_SLACK = dt.timedelta(minutes=15)
 
 
 class PublishRefusedError(ConflictError):
@@ -56,14 +74,25 @@ def publish_plans(
     actor: str,
     settings: Settings,
     at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
 ) -> PublishOutcome:
-    """Check, then put in force, the heads of ``plan_ids`` (one transaction).
+    """Check, then put in force from ``at`` (default ``now``), the heads of ``plan_ids``.
 
     Each head is checked by :func:`gridmap.plans.coverage_report`; the first with errors raises
     :class:`PublishRefusedError` and nothing is published. The revisions checked are the ones
     published (a commit in between is a ConflictError). Open incidents move to the grid of
-    the published plans that holds their point, in the same transaction as the publications.
+    the published plans that holds their point, in the same transaction as the publications;
+    from a later ``at``, when that date has passed (:func:`take_effect_due`). An ``at`` more
+    than :data:`BACKDATE_SLACK` before ``now`` is an InputError naming ``effective_from``.
     """
+    clock = _utc(now, "now") or dt.datetime.now(dt.UTC)
+    when = _utc(at, "effective_from")
+    if when is not None and when < clock - BACKDATE_SLACK:
+        raise InputError(
+            f"effective_from: {when.isoformat()} is in the past (now {clock.isoformat()}); "
+            "a plan takes effect now or later, never back-dated"
+        )
+    later = when is not None and when > clock
     ids = [plan_ids] if isinstance(plan_ids, str) else [str(p) for p in plan_ids]
     heads: dict[str, int] = {}
     grids: list[gpd.GeoDataFrame] = []
@@ -75,11 +104,75 @@ def publish_plans(
             raise PublishRefusedError(info.id, info.head, report)
         heads[info.id] = info.head
         grids.append(revision.grids)
-    moves = incident_grids(store, pd.concat(grids, ignore_index=True) if grids else None)
+    grids_all = pd.concat(grids, ignore_index=True) if grids else None
+    moves = {} if later else incident_grids(store, grids_all)
     publications = store.publish(
-        ids, actor=actor, at=at, expected_heads=heads, incident_grids=moves
+        ids,
+        actor=actor,
+        at=when if later else None,
+        expected_heads=heads,
+        incident_grids=None if later else moves,
     )
     return PublishOutcome(publications, moves)
+
+
+def take_effect_due(
+    store: Store, *, actor: str = "gridmap", now: dt.datetime | None = None
+) -> PublishOutcome:
+    """Move the open incidents of the publications whose effective date has passed by ``now``
+    (default the clock) and mark them taken effect, in one transaction; whichever process asks
+    first does it, the others find nothing to do (an empty outcome)."""
+    clock = _utc(now, "now") or dt.datetime.now(dt.UTC)
+    due = [
+        p for p in store.publication_history() if p.regridded_at is None and p.valid_from <= clock
+    ]
+    if not due:
+        return PublishOutcome([])
+    communities = {p.community_code for p in due}
+    in_force = store.grids_at(clock)
+    grids = in_force[in_force["community_code"].isin(communities)]
+    moves = incident_grids(store, grids)
+    marked = store.take_effect(due, actor=actor, at=clock, incident_grids=moves)
+    return PublishOutcome(marked, moves if marked else {})
+
+
+def parse_effective(text: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    """An effective date as given by a person: ``YYYY-MM-DD`` is the start of that day,
+    Beijing time, and today (or an empty text) is now (None); an ISO time without a zone is
+    Beijing time. InputError naming ``effective_from`` otherwise.
+
+    Examples
+    --------
+    >>> noon = dt.datetime(2026, 12, 2, 4, tzinfo=dt.UTC)  # 12:00 in Beijing
+    >>> parse_effective("2026-12-02", noon) is None
+    True
+    >>> parse_effective("2026-12-05", noon).isoformat()
+    '2026-12-05T00:00:00+08:00'
+    """
+    from gridmap.service.lookup import CHINA_TZ, parse_at
+
+    if text is None or not text.strip():
+        return None
+    try:
+        when = parse_at(text)
+    except InputError as exc:
+        raise InputError(str(exc).replace("at:", "effective_from:", 1)) from None
+    if when is None:
+        return None
+    if len(text.strip()) == 10:  # a date: from the start of that day; today: now
+        clock = (_utc(now, "now") or dt.datetime.now(dt.UTC)).astimezone(CHINA_TZ)
+        if when.date() == clock.date():
+            return None
+        when = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    return when
+
+
+def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(f"{what}: {value.isoformat()} has no time zone")
+    return value.astimezone(dt.UTC)
 
 
 def incident_grids(store: Store, grids: gpd.GeoDataFrame | None) -> dict[str, str | None]:

@@ -22,7 +22,7 @@ from typing import Any
 from gridmap.errors import InputError
 from gridmap.schema import LAYERS
 from gridmap.store.base import StoreBase
-from gridmap.store.common import to_json
+from gridmap.store.common import now, to_json
 from gridmap.store.contract import INCIDENT_FIELDS, SUBSIDY_RULE_FIELDS, Store
 from gridmap.store.gpkg.store import GpkgStore
 
@@ -58,6 +58,7 @@ RECORD_TABLES: dict[str, tuple[str, ...]] = {
         "valid_from",
         "valid_to",
         "published_by",
+        "regridded_at",
     ),
     "staff_assignments": ("staff_id", "grid_code", "role", "assigned_at", "assigned_by"),
     "incidents": ("id", "version", "created_at", "updated_at", *INCIDENT_FIELDS),
@@ -76,6 +77,7 @@ RECORD_TABLES: dict[str, tuple[str, ...]] = {
     "subsidy_rules": ("name", *SUBSIDY_RULE_FIELDS, "updated_at", "updated_by"),
 }
 _TIMES = {
+    "regridded_at",
     "created_at",
     "updated_at",
     "valid_from",
@@ -227,7 +229,9 @@ def _import(store: StoreBase, conn: Any, table: str, rows: Sequence[Mapping[str,
     for row in rows:
         values = []
         for col in columns:
-            value = row[col]
+            value = row.get(col)
+            if col == "regridded_at" and col not in row:  # a backup made before effective dates
+                value = row["valid_from"] if row["valid_from"] <= now() else None
             if col in _TIMES and value is not None:
                 value = store._stamp(value)
             elif col in _JSON:

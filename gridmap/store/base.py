@@ -35,12 +35,13 @@ import pandas as pd
 
 from gridmap.errors import InputError, NotFoundError
 from gridmap.schema import LAYERS, RESERVED_LAYERS
-from gridmap.store import jobs, publishing, records, revisions, usage
+from gridmap.store import jobs, locks, publishing, records, revisions, usage
 from gridmap.store.common import check_actor, check_bbox, now, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
     AuditEntry,
     BBox,
+    GridLock,
     Incident,
     IncidentEvent,
     Job,
@@ -387,9 +388,35 @@ class StoreBase:
             incident_grids=incident_grids,
         )
 
+    def take_effect(
+        self,
+        due: Sequence[Publication],
+        *,
+        actor: str,
+        at: dt.datetime,
+        incident_grids: Mapping[str, str | None] | None = None,
+    ) -> list[Publication]:
+        """Mark publications whose date has passed as taken effect, move their incidents
+        (:func:`gridmap.store.publishing.take_effect`); once, whoever asks first."""
+        return publishing.take_effect(self, due, actor=actor, at=at, incident_grids=incident_grids)
+
     def archive(self, plan_id: str, *, actor: str) -> PlanInfo:
         """Archive a draft, or end a published plan's publications now."""
         return publishing.archive(self, plan_id, actor=actor)
+
+    # --- grid locks (gridmap.store.locks) ------------------------------------------------------
+
+    def lock_grid(self, plan_id: str, grid_code: str, *, actor: str) -> GridLock:
+        """Lock a grid of a draft for ``actor``; ConflictError when another planner holds it."""
+        return locks.lock_grid(self, plan_id, grid_code, actor=actor)
+
+    def unlock_grid(self, plan_id: str, grid_code: str, *, actor: str, force: bool = False) -> None:
+        """Unlock a grid; ConflictError when another planner holds it and not ``force``."""
+        locks.unlock_grid(self, plan_id, grid_code, actor=actor, force=force)
+
+    def grid_locks(self, plan_id: str) -> list[GridLock]:
+        """A plan's grid locks, by grid code."""
+        return locks.grid_locks(self, plan_id)
 
     def publications(
         self, *, at: dt.datetime | None = None, community: str | None = None
@@ -405,7 +432,8 @@ class StoreBase:
         """A cheap fingerprint of what public answers are built from (publications and staff
         assignments): it changes whenever they do, whoever changed them."""
         with self._read() as conn:
-            pubs = self._rows(conn, _PUBLICATION_STAMP)[0]
+            # "started" changes when a publication's effective date passes, with no write.
+            pubs = self._rows(conn, _PUBLICATION_STAMP, (self._stamp(now()),))[0]
             staff = self._rows(conn, _STAFF_STAMP)[0]
         return (*pubs.values(), *staff.values())
 
@@ -629,7 +657,8 @@ class StoreBase:
 
 
 _PUBLICATION_STAMP = (
-    "SELECT COUNT(*) AS n, COUNT(valid_to) AS ended, MAX(valid_from) AS newest FROM publications"
+    "SELECT COUNT(*) AS n, COUNT(valid_to) AS ended, MAX(valid_from) AS newest, "
+    "SUM(CASE WHEN valid_from <= ? THEN 1 ELSE 0 END) AS started FROM publications"
 )
 _STAFF_STAMP = "SELECT COUNT(*) AS n, MAX(assigned_at) AS newest FROM staff_assignments"
 

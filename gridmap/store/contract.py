@@ -62,6 +62,7 @@ __all__ = [
     "PLAN_STATUSES",
     "SUBSIDY_RULE_FIELDS",
     "AuditEntry",
+    "GridLock",
     "Incident",
     "IncidentEvent",
     "Job",
@@ -171,6 +172,19 @@ class Publication:
     valid_from: dt.datetime
     valid_to: dt.datetime | None  # None: in force now
     published_by: str
+    # When the community's open incidents moved to this plan's grids: None while valid_from
+    # is still ahead (then :meth:`Store.take_effect` moves them once it has passed).
+    regridded_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class GridLock:
+    """A grid of a draft plan that a planner has locked: edits that change it are refused."""
+
+    plan_id: str
+    grid_code: str
+    locked_by: str
+    locked_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -398,8 +412,36 @@ class Store(Protocol):
         so that no open incident is left on a grid no longer in force."""
         ...
 
+    def take_effect(
+        self,
+        due: Sequence[Publication],
+        *,
+        actor: str,
+        at: dt.datetime,
+        incident_grids: Mapping[str, str | None] | None = None,
+    ) -> list[Publication]:
+        """Mark publications whose ``valid_from`` has passed as taken effect at ``at``
+        (``regridded_at``), move the incidents of ``incident_grids`` and archive the plans
+        they replaced, in one transaction; the ones marked already (by another process) are
+        left alone, and when all were nothing is done: answers the publications marked."""
+        ...
+
     def archive(self, plan_id: str, *, actor: str) -> PlanInfo:
         """Archive a draft, or end a published plan's publications now."""
+        ...
+
+    def lock_grid(self, plan_id: str, grid_code: str, *, actor: str) -> GridLock:
+        """Lock a grid of a draft for ``actor`` (idempotent); ConflictError when another
+        planner holds it."""
+        ...
+
+    def unlock_grid(self, plan_id: str, grid_code: str, *, actor: str, force: bool = False) -> None:
+        """Unlock a grid (no-op when not locked); ConflictError when another planner holds
+        it and not ``force``."""
+        ...
+
+    def grid_locks(self, plan_id: str) -> list[GridLock]:
+        """A plan's grid locks, by grid code."""
         ...
 
     def publications(

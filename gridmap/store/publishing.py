@@ -3,7 +3,11 @@
 Functions over a :class:`~gridmap.store.base.StoreBase` (whose methods of the same names call
 them). A publication puts a plan revision in force in one community from ``valid_from``; the
 next publication for that community ends it (``valid_to``); a publication dated before the one
-in force is refused. Publishing several plans (a street, a district) and moving the open
+in force is refused. A publication may start later than it is made: until ``valid_from`` the
+plan before it stays in force, and its open incidents stay where they are; :func:`take_effect`
+moves them once the date has passed, and marks the publication (``regridded_at``) in the same
+transaction, so that of several processes noticing the date only the first moves anything.
+Publishing several plans (a street, a district) and moving the open
 incidents to their new grids is one transaction: killed at any point, the store holds the old
 plans with the incidents on their old grids, or the new ones with every incident moved.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gridmap.errors import InputError
@@ -22,19 +27,29 @@ from gridmap.store.records import change_incident, equal, read_incident, where
 if TYPE_CHECKING:
     from gridmap.store.base import StoreBase
 
-__all__ = ["archive", "publication_history", "publications", "publish"]
+__all__ = ["archive", "publication_history", "publications", "publish", "take_effect"]
 
 _OPEN_PUBLICATION = "SELECT * FROM publications WHERE community_code = ? AND valid_to IS NULL"
 _INSERT_PUBLICATION = (
     "INSERT INTO publications (community_code, plan_id, revision, valid_from, valid_to, "
-    "published_by) VALUES (?, ?, ?, ?, NULL, ?)"
+    "published_by, regridded_at) VALUES (?, ?, ?, ?, NULL, ?, ?)"
 )
-_STILL_OPEN = "SELECT 1 AS open FROM publications WHERE plan_id = ? AND valid_to IS NULL LIMIT 1"
+_STILL_OPEN = (
+    "SELECT 1 AS open FROM publications WHERE plan_id = ? AND (valid_to IS NULL OR valid_to > ?) "
+    "LIMIT 1"
+)
+_PUBLISHED_PLANS = "SELECT id FROM plans WHERE status = 'published'"
+_NOT_REGRIDDED = (
+    "SELECT {key} FROM publications WHERE community_code = ? AND plan_id = ? AND revision = ? "
+    "AND valid_from = ? AND regridded_at IS NULL"
+)
 _SET_STATUS = "UPDATE plans SET status = ? WHERE id = ?"
 _END_PLAN = (
     "UPDATE publications SET valid_to = CASE WHEN valid_from > ? THEN valid_from ELSE ? END "
     "WHERE plan_id = ? AND valid_to IS NULL"
 )
+_SCHEDULED = "SELECT * FROM publications WHERE plan_id = ? AND valid_from > ?"
+_REOPEN = "UPDATE publications SET valid_to = NULL WHERE community_code = ? AND valid_to = ?"
 _IN_FORCE = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
 _GRID_COMMUNITIES = "SELECT code, community_code FROM plan_grids WHERE plan_id = ? AND revision = ?"
 
@@ -54,9 +69,17 @@ def publish(
     """Put the heads of ``plan_ids`` in force in all their communities from ``at``, and
     move each incident of ``incident_grids`` to its new grid, in one transaction."""
     check_actor(actor)
-    when = now() if at is None else aware(at, "at")
+    started = now()
+    when = started if at is None else aware(at, "at")
     ids = publish_ids(plan_ids)
     moves = _incident_moves(incident_grids)
+    later = when > started
+    if later and moves:
+        raise InputError(
+            f"incident_grids: a publication from {when.isoformat()} moves incidents when it "
+            "takes effect (take_effect), not now"
+        )
+    regridded = None if later else store._stamp(started)
     made: list[Publication] = []
     with store._write() as conn:
         # Plans locked in id order, communities in code order: no deadlock between two
@@ -74,9 +97,26 @@ def publish(
                 store._rows(
                     conn,
                     _INSERT_PUBLICATION,
-                    (community, store._key(info.id), info.head, store._stamp(when), actor),
+                    (
+                        community,
+                        store._key(info.id),
+                        info.head,
+                        store._stamp(when),
+                        actor,
+                        regridded,
+                    ),
                 )
-                made.append(Publication(community, info.id, info.head, when, None, actor))
+                made.append(
+                    Publication(
+                        community,
+                        info.id,
+                        info.head,
+                        when,
+                        None,
+                        actor,
+                        None if later else started,
+                    )
+                )
             store._rows(conn, _SET_STATUS, ("published", store._key(info.id)))
             store._audit(
                 conn,
@@ -86,12 +126,70 @@ def publish(
                 revision=info.head,
                 detail={"communities": list(info.communities), "at": when.isoformat()},
             )
-        for old in sorted(replaced - set(ids)):
-            if not store._rows(conn, _STILL_OPEN, (store._key(old),)):
-                store._rows(conn, _SET_STATUS, ("archived", store._key(old)))
+        # A plan replaced from a later date stays "published" until then (take_effect).
+        _archive_ended(store, conn, sorted(replaced - set(ids)), started)
         if moves:
             _regrid(store, conn, infos, moves, actor)
     return made
+
+
+def take_effect(
+    store: StoreBase,
+    due: Sequence[Publication],
+    *,
+    actor: str,
+    at: dt.datetime,
+    incident_grids: Mapping[str, str | None] | None = None,
+) -> list[Publication]:
+    """Mark the publications ``due`` (their ``valid_from`` has passed) as having taken effect
+    at ``at``, move each incident of ``incident_grids`` to its new grid and archive the plans
+    they replaced, in one transaction. The publications another process marked first are
+    left alone; when all of them were, nothing is done (and [] is answered)."""
+    check_actor(actor)
+    when = aware(at, "at")
+    moves = _incident_moves(incident_grids)
+    for p in due:
+        if p.valid_from > when:
+            raise InputError(
+                f"community {p.community_code}: plan {p.plan_id} takes effect at "
+                f"{p.valid_from.isoformat()}, after {when.isoformat()}"
+            )
+    communities = sorted({p.community_code for p in due})
+    marked: list[Publication] = []
+    with store._write() as conn:
+        store._lock_names(conn, [f"gridmap.publication:{c}" for c in communities])
+        query = _NOT_REGRIDDED.format(key=store._ROW_KEY)
+        key = store._ROW_KEY
+        for p in due:
+            args = (p.community_code, store._key(p.plan_id), p.revision, store._stamp(p.valid_from))
+            for row in store._rows(conn, query + store._FOR_UPDATE, args):
+                store._rows(
+                    conn,
+                    f"UPDATE publications SET regridded_at = ? WHERE {key} = ?",
+                    (store._stamp(when), row[key]),
+                )
+                marked.append(replace(p, regridded_at=when))
+        if not marked:
+            return []
+        published = [str(r["id"]) for r in store._rows(conn, _PUBLISHED_PLANS)]
+        _archive_ended(store, conn, published, when)
+        if moves:
+            infos = [store._plan_info(conn, p) for p in sorted({p.plan_id for p in marked})]
+            _regrid(store, conn, infos, moves, actor)
+        detail = {
+            "communities": [p.community_code for p in marked],
+            "valid_from": sorted({p.valid_from.isoformat() for p in marked}),
+        }
+        store._audit(conn, actor, "take_effect", detail=detail)
+    return marked
+
+
+def _archive_ended(store: StoreBase, conn: Any, plan_ids: Sequence[str], at: dt.datetime) -> None:
+    """Archive the plans of ``plan_ids`` none of whose publications is in force at ``at`` or
+    later."""
+    for plan_id in plan_ids:
+        if not store._rows(conn, _STILL_OPEN, (store._key(plan_id), store._stamp(at))):
+            store._rows(conn, _SET_STATUS, ("archived", store._key(plan_id)))
 
 
 def _end_publication(store: StoreBase, conn: Any, community: str, when: dt.datetime) -> set[str]:
@@ -146,13 +244,19 @@ def _regrid(
 
 
 def archive(store: StoreBase, plan_id: str, *, actor: str) -> PlanInfo:
-    """Archive a draft, or end a published plan's publications now."""
+    """Archive a draft, or end a published plan's publications now. A publication of it that
+    has not taken effect yet is cancelled: removed, and the one it would have ended stays in
+    force."""
     check_actor(actor)
     with store._write() as conn:
         info = store._plan_info(conn, plan_id, lock=True)
         if info.status == "archived":
             raise InputError(f"plan {info.id} is archived already")
         stamp = store._stamp(now())
+        key = store._ROW_KEY
+        for row in store._rows(conn, _SCHEDULED, (store._key(info.id), stamp)):
+            store._rows(conn, f"DELETE FROM publications WHERE {key} = ?", (row[key],))
+            store._rows(conn, _REOPEN, (row["community_code"], row["valid_from"]))
         store._rows(conn, _END_PLAN, (stamp, stamp, store._key(info.id)))
         store._rows(conn, _SET_STATUS, ("archived", store._key(info.id)))
         detail = {"was": info.status}
@@ -189,6 +293,7 @@ def _publications(
             valid_from=store._time(r["valid_from"]),  # type: ignore[arg-type]
             valid_to=store._time(r["valid_to"]),
             published_by=r["published_by"],
+            regridded_at=store._time(r.get("regridded_at")),
         )
         for r in rows
     ]

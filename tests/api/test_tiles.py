@@ -129,6 +129,19 @@ def test_invalidate_forgets_cached_tiles(client) -> None:
     assert tiles.misses == misses + 1 and after == before  # encoded again, same grids
 
 
+def test_landcover_tiles_hold_the_river_and_parks(client, sample_store) -> None:
+    cover = sample_store.read("landcover")
+    river = cover.loc[cover["kind"] == "water"].geometry.iloc[0].representative_point()
+    z, (x, y) = 13, tile_of(river.x, river.y, 13)
+    layer = decode(client.get(f"/tiles/landcover/{z}/{x}/{y}.mvt").content)["landcover"]
+    water = [f["properties"] for f in layer["features"] if f["properties"]["kind"] == "water"]
+    assert water and water[0]["name"] == "长江" and set(water[0]) == {"id", "kind", "name"}
+    assert client.get("/tiles/landcover/9/0/0.mvt").content == b""  # below its zooms: empty
+    described = client.get("/tiles/landcover.json").json()
+    assert described["vector_layers"][0]["id"] == "landcover"
+    assert "water" in described["description"]
+
+
 def test_buildings_tile_holds_the_buildings_of_its_bbox(client, sample_store) -> None:
     z, (x, y) = 15, tile_of(106.5712, 29.5236, 15)
     layer = decode(client.get(f"/tiles/buildings/{z}/{x}/{y}.mvt").content)["buildings"]

@@ -150,3 +150,19 @@ def test_phone_screen(page, grids) -> None:  # type: ignore[no-untyped-def]
     assert "公里" in page.text_content("#status")
     assert page.locator("#status a[href='tel:12345']").count() == 1
     page.watch.errors[:] = [e for e in page.watch.errors if "status of 404" not in e]
+
+
+def test_a_board_qr_code_opens_its_grid(page, grids) -> None:  # type: ignore[no-untyped-def]
+    from gridmap.boards.content import grid_page_url
+
+    code = str(sorted(grids["code"])[len(grids) // 2])
+    url = grid_page_url("http://any.host", code)
+    path = url.split("any.host", 1)[1]
+    assert path == f"/?grid={code}"
+    page.goto(path)
+    page.wait_for_selector(f"#card[data-code='{code}']")
+    assert page.text_content("[data-testid=grid-code]") == code
+    assert page.locator("[data-testid=you]").count() == 0  # a grid, not a position
+    page.goto("/?grid=500108999999999")
+    page.wait_for_selector("#status.error")
+    assert "500108999999999" in page.text_content("#status")

@@ -4,6 +4,7 @@ which the pages keep in sync, and projected in Web Mercator, as Leaflet does).""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -36,20 +37,26 @@ def view_of(page: Any) -> tuple[float, float, float]:
     return float(found[1]), float(found[2]), float(found[3])
 
 
-def click_lonlat(
-    page: Any, lon: float, lat: float, selector: str = "#map", *, dblclick: bool = False
-) -> None:
-    """Click (or double-click) the map at (lon, lat) with the mouse."""
+def screen_of(page: Any, lon: float, lat: float, selector: str = "#map") -> tuple[float, float]:
+    """The page position of (lon, lat) on the map."""
     zoom, clat, clon = view_of(page)
     box = page.locator(selector).bounding_box()
     cx, cy = _world(clon, clat, zoom)
     px, py = _world(lon, lat, zoom)
     x, y = box["width"] / 2 + px - cx, box["height"] / 2 + py - cy
     assert 0 <= x <= box["width"] and 0 <= y <= box["height"], "the point is off the map"
+    return box["x"] + x, box["y"] + y
+
+
+def click_lonlat(
+    page: Any, lon: float, lat: float, selector: str = "#map", *, dblclick: bool = False
+) -> None:
+    """Click (or double-click) the map at (lon, lat) with the mouse."""
+    x, y = screen_of(page, lon, lat, selector)
     if dblclick:
-        page.mouse.dblclick(box["x"] + x, box["y"] + y)
+        page.mouse.dblclick(x, y)
     else:
-        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.mouse.click(x, y)
 
 
 def movable_atom(cells):  # type: ignore[no-untyped-def]
@@ -72,3 +79,45 @@ def movable_atom(cells):  # type: ignore[no-untyped-def]
             away = grid.geometry.difference(atom.geometry.buffer(0.0003)).representative_point()
             return atom["grid"], code, int(atom["residents"]), at, away
     raise AssertionError("no atom of the community may move")
+
+
+def draggable_pair(cells):  # type: ignore[no-untyped-def]
+    """Two atoms of one grid sharing an edge, both touching a neighbouring grid they may join
+    together: (their grid, the neighbour, residents of both, [point in each, a point of their
+    shared edge], a point of the neighbour)."""
+    atoms = cells.dissolve(by="atom_id", aggfunc={"grid": "first", "residents": "sum"})
+    grids = cells.dissolve(by="grid")
+    atoms = atoms[atoms["residents"] > 0]
+    for code, grid in grids.iterrows():
+        edge = grid.geometry.boundary
+        touching = atoms[
+            (atoms["grid"] != code)
+            & (shapely.length(atoms.geometry.boundary.intersection(edge)) > 0.0002)
+        ]
+        for a, b in itertools.combinations(touching.index, 2):
+            first, second = touching.loc[a], touching.loc[b]
+            shared = first.geometry.boundary.intersection(second.geometry.boundary)
+            if first["grid"] != second["grid"] or shapely.length(shared) < 0.0002:
+                continue
+            moving = list(cells.index[cells["atom_id"].isin([a, b])])
+            try:
+                move_cells(cells, moving, code)
+            except EditRefused:
+                continue
+            points = [
+                (
+                    g.buffer(-0.00005) if not g.buffer(-0.00005).is_empty else g
+                ).representative_point()
+                for g in (first.geometry, second.geometry)
+            ]
+            middle = shared.interpolate(0.5, normalized=True)
+            away = grid.geometry.difference(touching.geometry.union_all().buffer(0.0003))
+            residents = int(first["residents"] + second["residents"])
+            return (
+                first["grid"],
+                code,
+                residents,
+                [points[0], middle, points[1]],
+                (away.representative_point()),
+            )
+    raise AssertionError("no two neighbouring atoms may move together")

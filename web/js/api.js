@@ -88,6 +88,8 @@ export async function request(path, { method = "GET", params, body, retried = fa
 export const get = (path, params) => request(path, { params });
 export const post = (path, body, params) => request(path, { method: "POST", body, params });
 export const patch = (path, body) => request(path, { method: "PATCH", body });
+export const put = (path, body) => request(path, { method: "PUT", body });
+export const del = (path) => request(path, { method: "DELETE" });
 
 /** A download of `path` as a file (with the token), saved under the server's file name. */
 export async function download(path, params) {

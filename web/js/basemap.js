@@ -1,7 +1,8 @@
-// The base map from the district's own data: gridmap's vector tiles (roads, compounds,
-// buildings; /tiles/{layer}/{z}/{x}/{y}.mvt, same origin, no key) drawn on canvas under every
-// layer, in the colours of Chinese web maps (a warm pale ground, white streets with grey
-// casings, yellow main roads, pale green compounds) with road and compound names.
+// The base map from the district's own data: gridmap's vector tiles (water and green areas,
+// roads, compounds, buildings; /tiles/{layer}/{z}/{x}/{y}.mvt, same origin, no key) drawn on
+// canvas under every layer, in the colours of Chinese web maps (a warm pale ground, blue water,
+// pale green parks and hills, white streets with grey casings, yellow main roads, pale green
+// compounds) with the names of roads, compounds, rivers and parks.
 // Decoding uses pbf and @mapbox/vector-tile (ES modules from npm); the drawing is here.
 import * as L from "leaflet";
 import Pbf from "pbf";
@@ -16,10 +17,15 @@ const ROADS = {
   tertiary: ["#cdc6ba", "#ffffff", 6],
   other: ["#cdc6ba", "#ffffff", 4],
 };
+const LANDCOVER = {
+  water: { fill: "#aad3df", stroke: "#9cc6d3" },
+  park: { fill: "#cdebb0", stroke: "#b9dc98" },
+  forest: { fill: "#d6e9c3", stroke: "#d6e9c3" },
+};
 const COMPOUND = { fill: "#e3efd9", stroke: "#c9dcbc" };
 const UNIT = { fill: "#ece6f2", stroke: "#d8cde4" };
 const BUILDING = { fill: "#e5ded3", stroke: "#d2c8b9" };
-const LABEL = { road: "#4a4032", place: "#3f5a32", halo: "rgba(255,255,255,0.9)" };
+const LABEL = { road: "#4a4032", place: "#3f5a32", water: "#2f6d8c", halo: "rgba(255,255,255,0.9)" };
 const FONT = '"PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif';
 
 /** Every tile's drawn names, for tests and the curious: tile key → [names]. */
@@ -34,7 +40,7 @@ const BaseMap = L.GridLayer.extend({
     const canvas = document.createElement("canvas");
     canvas.width = size.x * ratio;
     canvas.height = size.y * ratio;
-    const layers = ["roads", ...(coords.z >= 14 ? ["units", "buildings"] : [])];
+    const layers = ["landcover", "roads", ...(coords.z >= 14 ? ["units", "buildings"] : [])];
     Promise.all(layers.map((layer) => fetchTile(layer, coords)))
       .then((tiles) => {
         const byName = Object.assign({}, ...tiles);
@@ -66,6 +72,8 @@ function features(layer) {
 function draw(ctx, tiles, z, px, ratio) {
   const labels = [];
   const taken = [];
+  const cover = features(tiles.landcover);
+  for (const area of cover) fillPolygon(ctx, area, px, LANDCOVER[area.properties.kind] ?? LANDCOVER.park);
   for (const unit of features(tiles.units)) {
     const style = unit.properties.kind === "compound" ? COMPOUND : UNIT;
     fillPolygon(ctx, unit, px, style);
@@ -86,6 +94,13 @@ function draw(ctx, tiles, z, px, ratio) {
     for (const road of [...roads].reverse()) {
       const name = road.properties.name;
       if (name && !labels.includes(name) && roadLabel(ctx, road, px, ratio, taken)) labels.push(name);
+    }
+  }
+  if (z >= 13) {
+    for (const area of cover) {
+      const name = area.properties.name;
+      const colour = area.properties.kind === "water" ? LABEL.water : LABEL.place;
+      if (name && !labels.includes(name) && placeLabel(ctx, area, px, ratio, taken, colour)) labels.push(name);
     }
   }
   if (z >= 16) {
@@ -151,7 +166,7 @@ function roadLabel(ctx, road, px, ratio, taken) {
 }
 
 /** A compound's name at the middle of its outline, once, in the tile holding that middle. */
-function placeLabel(ctx, unit, px, ratio, taken) {
+function placeLabel(ctx, unit, px, ratio, taken, colour = LABEL.place) {
   if (unit.type !== 3) return false;
   const scale = px / unit.extent;
   const ring = unit.loadGeometry()[0];
@@ -162,7 +177,7 @@ function placeLabel(ctx, unit, px, ratio, taken) {
   if (cx < 0 || cy < 0 || cx >= px || cy >= px) return false;
   ctx.font = `${11 * ratio}px ${FONT}`;
   const width = ctx.measureText(unit.properties.name).width;
-  return writeText(ctx, unit.properties.name, cx, cy, 0, width, 11 * ratio, px, taken, LABEL.place);
+  return writeText(ctx, unit.properties.name, cx, cy, 0, width, 11 * ratio, px, taken, colour);
 }
 
 function writeText(ctx, text, cx, cy, angle, width, height, px, taken, colour) {

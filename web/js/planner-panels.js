@@ -13,7 +13,7 @@ const ROLE_NAMES = {
   safety_fire: "安全消防联络员",
 };
 
-export function renderGrid(section, properties, { target, missing, locked = false, onLock = null }) {
+export function renderGrid(section, properties, { target, missing, locked = false, lockedBy = null, onLock = null }) {
   const deviation = properties.residents / target - 1;
   fill(
     section,
@@ -33,6 +33,7 @@ export function renderGrid(section, properties, { target, missing, locked = fals
     section.append(h("label", { class: "row" },
       h("input", { type: "checkbox", "data-testid": "lock", checked: locked, onchange: onLock }), t("planner.lock")));
   }
+  if (locked && lockedBy) section.append(h("p", { class: "hint", "data-testid": "locked-by" }, `🔒 ${t("planner.lockedby", { by: lockedBy })}`));
   section.dataset.code = properties.code;
   section.dataset.residents = String(properties.residents);
   section.hidden = false;
@@ -93,6 +94,7 @@ export function renderPreview(section, { atom, from, to, target, others = [], on
       h("span", { class: "hint" }, t("planner.batchhint"))),
   );
   section.dataset.residents = String(atom.residents);
+  section.dataset.count = String(count);
   section.hidden = false;
 }
 

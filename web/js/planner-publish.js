@@ -1,14 +1,22 @@
 // Publishing as an act: before a plan is put in force, the admin sees what it changes against
 // the plan in force (grids changed, residents moved, open incidents in the changed grids, whose
-// grid must be checked) and confirms in a dialog. The API puts a plan in force at once: it has
-// no effective date yet, so the dialog says "at once" rather than offering a date it would ignore.
+// grid must be checked), picks the date it takes effect (default today: at once) and confirms.
+// A later date keeps the plan in force until that day; the server moves the open incidents then.
 import { get } from "./api.js";
 import { h, num } from "./dom.js";
 import { t } from "./i18n.js";
 
-/** Ask the admin to confirm publishing `plan`; resolves true (publish) or false (cancel). */
+/** Today in Beijing time, as YYYY-MM-DD (what a date input holds). */
+function today() {
+  const beijing = new Date(Date.now() + 8 * 3600 * 1000);
+  return beijing.toISOString().slice(0, 10);
+}
+
+/** Ask the admin to confirm publishing `plan`; resolves null (cancel) or
+ * `{ effective_from: "YYYY-MM-DD" }` (today: at once). */
 export async function confirmPublish(plan) {
   const summary = await publishSummary(plan.id);
+  const date = h("input", { type: "date", id: "publish-date", name: "effective_from", value: today(), min: today(), required: true, "data-testid": "publish-date" });
   const dialog = h(
     "dialog",
     { class: "card confirm", id: "publish-dialog", "aria-labelledby": "publish-title" },
@@ -18,6 +26,7 @@ export async function confirmPublish(plan) {
       h("li", {}, `${t("publish.residents")}: `, h("strong", { "data-testid": "publish-residents" }, summary.residents == null ? "–" : num(summary.residents))),
       h("li", {}, `${t("publish.incidents")}: `, h("strong", { "data-testid": "publish-incidents" }, summary.incidents ?? "–")),
     ),
+    h("p", { class: "row" }, h("label", { for: "publish-date" }, t("publish.date")), date),
     h("p", { class: "hint" }, t("publish.when")),
     h("form", { method: "dialog", class: "row" },
       h("button", { value: "publish", class: "primary", "data-testid": "publish-confirm" }, t("publish.confirm")),
@@ -28,7 +37,7 @@ export async function confirmPublish(plan) {
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "publish");
+      resolve(dialog.returnValue === "publish" ? { effective_from: date.value || today() } : null);
       dialog.remove();
     });
   });

@@ -1,8 +1,11 @@
 // Planners (/planner): a plan's grids coloured by deviation from the target, a panel per grid,
 // auto-partition, edits (paint atoms to a neighbouring grid, merge, split along a line, reshape)
 // with their validation and diff, undo/redo, comparison with the plan in force, publish, export.
+// Paint: a click moves one compound; Shift+click gathers several; a drag across compounds
+// (mouse down on one, over the others, up) gathers them too, previewed as it goes, and commits
+// them as one edit when the mouse is released.
 import L from "./geoman.js";
-import { download, get, post, role } from "./api.js";
+import { del, download, get, post, put, role } from "./api.js";
 import { h } from "./dom.js";
 import { installSwitch, language, onLanguageChange, t, translate } from "./i18n.js";
 import { createMap, loadConfig, toLonLatGeometry } from "./map.js";
@@ -39,18 +42,45 @@ function start(view) {
   const $ = (id) => document.getElementById(id);
   const state = { plan: null, grids: null, target: 3000, selected: null, mode: "select", history: null, missing: new Map(), areas: new Map() };
   const gridsLayer = view.geoJSON(null, { style: (f) => gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), onEachFeature: (f, layer) => layer.on("click", () => onGrid(f.properties.code)) }).addTo(map);
-  const atomsLayer = view.geoJSON(null, { style: () => ATOM_STYLE, onEachFeature: (f, layer) => layer.on("click", (event) => onAtom(f, layer, event)) }).addTo(map);
+  const atomsLayer = view.geoJSON(null, {
+    style: () => ATOM_STYLE,
+    onEachFeature: (f, layer) => {
+      layer.on("click", (event) => onAtom(f, layer, event));
+      layer.on("mousedown", (event) => onAtomDown(f, layer, event));
+      layer.on("mouseover", () => onAtomOver(f, layer));
+    },
+  }).addTo(map);
   const labelsLayer = L.layerGroup().addTo(map);
   state.batch = [];
-  // Locked grids (kept per plan in this browser): paint neither takes from them nor adds to them.
-  const lockKey = () => `gridmap.locked.${state.plan?.id}`;
-  const locked = () => new Set(JSON.parse(localStorage.getItem(lockKey()) ?? "[]"));
-  function toggleLock(code) {
-    const set = locked();
-    if (set.has(code)) set.delete(code);
-    else set.add(code);
-    localStorage.setItem(lockKey(), JSON.stringify([...set]));
+  state.drag = null; // the compounds a drag has crossed, while the mouse is down
+  // Locked grids, kept by the server (every planner sees them; the server refuses an edit that
+  // changes one): grid code → who locked it. Paint refuses them at once, before asking.
+  state.locks = new Map();
+  const locked = () => state.locks;
+  const setLocks = (locks) => { state.locks = new Map((locks ?? []).map((l) => [l.grid, l.locked_by])); };
+  async function toggleLock(code) {
+    const path = `/api/plans/${encodeURIComponent(state.plan.id)}/grids/${encodeURIComponent(code)}/lock`;
+    try {
+      const answer = state.locks.has(code) ? await del(path) : await put(path);
+      setLocks(answer.locks);
+      say("");
+    } catch (error) {
+      failed(error);
+    }
     showSelected();
+  }
+  /** Whether painting `grid` into the selected grid is allowed (else say why). */
+  function paintable(grid) {
+    if (state.plan?.status !== "draft") {
+      say(t("planner.nodraft"), true);
+      return false;
+    }
+    const lockedGrid = [grid, state.selected].find((code) => state.locks.has(code));
+    if (lockedGrid) {
+      say(t("planner.islocked", { grid: lockedGrid, by: state.locks.get(lockedGrid) }), true);
+      return false;
+    }
+    return true;
   }
 
   /** The gathered compounds' preview: each grid's totals after the move, and a commit button. */
@@ -99,8 +129,12 @@ function start(view) {
   };
   // A refusal the messages know says what to do, in the page's language; others as they came.
   const failed = (error) => {
-    const key = error.status === 409 ? "refusal.stale" : `refusal.${error.body?.reason}`;
-    say(t(key) !== key ? t(key) : `${t("error")}: ${error.message}`, true);
+    if (error.body?.error === "grid_locked") {
+      say(t("refusal.locked", { grid: error.body.grid, by: error.body.locked_by }), true);
+      return;
+    }
+    const key = error.body?.error === "stale_revision" ? "refusal.stale" : `refusal.${error.body?.reason}`;
+    say(t(key) !== key ? t(key) : `${t("error")}: ${error.body?.detail ?? error.message}`, true);
   };
 
   async function loadPlans(selectId) {
@@ -121,6 +155,8 @@ function start(view) {
     state.revisions = answer.revisions;
     showHistory();
     state.grids = answer.grids;
+    setLocks(answer.locks);
+    state.pending = (answer.publications ?? []).filter((p) => p.pending).map((p) => p.valid_from).sort()[0] ?? null;
     gridsLayer.clearLayers().addData(answer.grids);
     if (fit && !state.drawn) view.fitOnce(gridsLayer);
     updateButtons();
@@ -174,7 +210,7 @@ function start(view) {
     gridsLayer.eachLayer((layer) => {
       const p = layer.feature.properties;
       if (!communities.has(p.community_code)) return;
-      const text = `${p.code.slice(-3)} · ${p.residents.toLocaleString()}${locked().has(p.code) ? " 🔒" : ""}`;
+      const text = `${p.code.slice(-3)} · ${p.residents.toLocaleString()}${locked().has(p.code) ? ` 🔒 ${locked().get(p.code)}` : ""}`;
       labelsLayer.addLayer(L.tooltip({ permanent: true, direction: "center", className: "grid-label", interactive: false }).setLatLng(layer.getBounds().getCenter()).setContent(text));
     });
   }
@@ -187,7 +223,7 @@ function start(view) {
       $("grid").hidden = true;
       return;
     }
-    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined), locked: locked().has(feature.properties.code), onLock: () => toggleLock(feature.properties.code) });
+    renderGrid($("grid"), feature.properties, { target: state.target, missing: state.missing.get(feature.properties.code) ?? (state.plan.status === "published" ? [] : undefined), locked: locked().has(feature.properties.code), lockedBy: locked().get(feature.properties.code), onLock: state.plan.status === "draft" ? () => toggleLock(feature.properties.code) : null });
     gridsLayer.setStyle((f) => ({ ...gridStyle(f, { target: state.target, selected: f.properties.code === state.selected }), dashArray: locked().has(f.properties.code) ? "6 4" : null }));
   }
 
@@ -200,23 +236,60 @@ function start(view) {
     showSelected();
   }
 
+  /** Add a compound to the gathered ones (once), previewed at once. */
+  function gather(feature, layer) {
+    if (!state.batch.some((b) => b.feature === feature)) state.batch.push({ feature, layer });
+    layer.setStyle(PREVIEW_STYLE);
+    previewBatch();
+  }
+
+  // The drag brush: the map does not pan while the mouse is down on a compound in paint mode;
+  // each compound crossed is gathered; the release commits them as one edit. A press and
+  // release on one compound is a click, left to onAtom.
+  function onAtomDown(feature, layer, event) {
+    if (state.mode !== "paint" || !state.selected || event.originalEvent?.shiftKey || event.originalEvent?.button) return;
+    map.dragging.disable();
+    state.drag = [{ feature, layer }];
+    state.dragged = false;
+  }
+
+  function onAtomOver(feature, layer) {
+    if (!state.drag || state.drag.some((d) => d.feature === feature)) return;
+    state.drag.push({ feature, layer });
+    if (!state.dragged) {
+      performance.mark("gridmap:paint");
+      state.dragged = true;
+    }
+    for (const d of state.drag) {
+      if (d.feature.properties.grid !== state.selected && !state.batch.some((b) => b.feature === d.feature) && paintable(d.feature.properties.grid)) gather(d.feature, d.layer);
+    }
+    performance.mark("gridmap:paint-preview");
+  }
+
+  function endDrag() {
+    if (!state.drag) return;
+    const dragged = state.dragged;
+    state.drag = null;
+    map.dragging.enable();
+    if (!dragged) return;
+    state.swallowClick = true; // the click that ends a drag is not a paint of its own
+    setTimeout(() => { state.swallowClick = false; }, 0);
+    if (state.batch.length) commitBatch();
+  }
+  document.addEventListener("mouseup", endDrag);
+
   function onAtom(feature, layer, event) {
     const { grid, cell } = feature.properties;
+    if (state.swallowClick) {
+      state.swallowClick = false;
+      return;
+    }
     if (state.mode === "paint" && state.selected && grid !== state.selected) {
-      if (state.plan?.status !== "draft") {
-        say(t("planner.nodraft"), true);
-        return;
-      }
-      if (locked().has(grid) || locked().has(state.selected)) {
-        say(t("planner.islocked", { grid: locked().has(grid) ? grid : state.selected }), true);
-        return;
-      }
+      if (!paintable(grid)) return;
       // Shift+click gathers compounds (a brush); Enter or the preview's button moves them all
       // as one edit.
       if (event?.originalEvent?.shiftKey || state.batch.length) {
-        if (!state.batch.some((b) => b.feature === feature)) state.batch.push({ feature, layer });
-        layer.setStyle(PREVIEW_STYLE);
-        previewBatch();
+        gather(feature, layer);
         return;
       }
       // Previewed at once in the browser (the atom recoloured, both grids' totals); the server
@@ -459,11 +532,14 @@ function start(view) {
   });
   $("publish").addEventListener("click", async () => {
     try {
-      if (!(await confirmPublish(state.plan))) return;
-      await post(`/api/plans/${encodeURIComponent(state.plan.id)}/publish`, {});
+      const chosen = await confirmPublish(state.plan);
+      if (!chosen) return;
+      const done = await post(`/api/plans/${encodeURIComponent(state.plan.id)}/publish`, chosen);
       await loadMissing();
       await loadPlans(state.plan.id);
-      say(t("planner.published"));
+      const pending = done.publications.some((p) => p.pending);
+      say(pending ? t("publish.scheduled", { date: chosen.effective_from }) : t("planner.published"));
+      document.body.dataset.effective = done.effective_from ?? "";
     } catch (error) {
       failed(error);
     }

@@ -168,13 +168,15 @@ async function main() {
     input.focus();
   }
 
-  async function lookup(lon, lat, { fly = true } = {}) {
+  async function lookup(lon, lat, { fly = true, mark = true } = {}) {
     clearResults();
     lastPoint = [lon, lat];
-    you = L.circleMarker(view.latLngOf(lon, lat), { radius: 8, color: "#fff", weight: 3, fillColor: "#1d4ed8", fillOpacity: 1 })
-      .bindTooltip(t("resident.you"))
-      .addTo(map);
-    you.getElement()?.setAttribute("data-testid", "you");
+    if (mark) {
+      you = L.circleMarker(view.latLngOf(lon, lat), { radius: 8, color: "#fff", weight: 3, fillColor: "#1d4ed8", fillOpacity: 1 })
+        .bindTooltip(t("resident.you"))
+        .addTo(map);
+      you.getElement()?.setAttribute("data-testid", "you");
+    }
     try {
       lastAnswer = await get("/api/lookup", { lon: lon.toFixed(7), lat: lat.toFixed(7) });
     } catch (error) {
@@ -185,8 +187,8 @@ async function main() {
     showCard();
     const found = byCode.get(lastAnswer.grid.code);
     if (found) found.setStyle(FOUND_STYLE).bringToFront();
-    you.bringToFront();
-    focus = { bounds: found?.getBounds(), point: view.latLngOf(lon, lat) };
+    you?.bringToFront();
+    focus = { bounds: found?.getBounds(), point: mark || !found ? view.latLngOf(lon, lat) : undefined };
     if (fly) keepInView();
     card.dataset.code = lastAnswer.grid.code;
   }
@@ -274,6 +276,23 @@ async function main() {
     lookup(lon, lat, { fly: false });
   });
   onLanguageChange(() => lastAnswer && showCard());
+
+  /** The page opened from a board's QR code (`/?grid=CODE`): that grid's card, at once. */
+  async function openGrid(code) {
+    try {
+      const answer = /^[0-9]{12,20}$/.test(code) ? await get("/api/search", { q: code, limit: 10 }) : { hits: [] };
+      const hit = answer.hits.find((one) => one.kind === "grid" && one.id === code);
+      if (!hit) {
+        say(t("resident.nogrid", { code }), true);
+        return;
+      }
+      await lookup(hit.lon, hit.lat, { mark: false });
+    } catch (error) {
+      say(`${t("error")}: ${error.message}`, true);
+    }
+  }
+  const wanted = new URLSearchParams(location.search).get("grid");
+  if (wanted) openGrid(wanted.trim());
   document.body.dataset.ready = "true";
 }
 

@@ -68,6 +68,14 @@ _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "audit_log": ("UNIQUE (seq)",),
     "rate_usage": ("UNIQUE (bucket, client, slot, process)",),
     "jobs": ("UNIQUE (id)",),
+    "grid_locks": ("UNIQUE (plan_id, grid_code)",),
+}
+# A column added to a file written before it existed, and how its old rows are filled in.
+_FILL_ADDED = {
+    # publications made before effective dates took effect at once: their incidents moved then
+    ("publications", "regridded_at"): (
+        "UPDATE publications SET regridded_at = valid_from WHERE valid_from <= ?"
+    ),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",
@@ -165,6 +173,9 @@ class GpkgStore(StoreBase):
                 else:  # a file written before a column was added to the schema
                     for name, kind in _missing_columns(conn, lyr):
                         conn.execute(f'ALTER TABLE "{lyr.name}" ADD COLUMN "{name}" {kind}')
+                        fill = _FILL_ADDED.get((lyr.name, name))
+                        if fill is not None:
+                            conn.execute(fill, (to_text(now()),))
             for ddl in _INDEXES:
                 conn.execute(ddl)
             for old in old_plans:
