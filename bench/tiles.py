@@ -66,7 +66,7 @@ def wrk(base: str, paths: list[str], seconds: float, connections: int) -> dict[s
                 "wrk",
                 "-t2",
                 f"-c{connections}",
-                f"-d{seconds}s",
+                f"-d{seconds:g}s",
                 "--latency",
                 "-H",
                 "Accept-Encoding: gzip",

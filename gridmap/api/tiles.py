@@ -286,10 +286,41 @@ async def tile(
 ) -> Response:
     """One XYZ tile (Web Mercator, extent 4096) with one MVT layer named as ``layer``.
     grids carry code, name, community_code, residents and deviation."""
+    return await _answer(request, layer.value, z, x, y, plan)
+
+
+async def _fast_tile(request: Request) -> Response:
+    """The same route without FastAPI's parameter machinery (≈ a third of a tile's CPU): the
+    path's digits are checked here as the route above checks them; anything else (a negative
+    or non-numeric part) falls through to it and its 422."""
+    params = request.path_params
+    layer, z = params["layer"], params["z"]
+    if layer not in TILE_FIELDS:
+        raise InputError(f"layer: {layer!r} is not one of {', '.join(TILE_FIELDS)}")
+    if z > MAX_ZOOM:
+        raise InputError(f"z: {z} is above the last zoom, {MAX_ZOOM}")
+    return await _answer(
+        request, layer, z, params["x"], params["y"], request.query_params.get("plan")
+    )
+
+
+# Matched before the documented route below: every tile whose z, x and y are digits.
+router.add_route(
+    "/tiles/{layer}/{z:int}/{x:int}/{y:int}.mvt",
+    _fast_tile,
+    methods=["GET"],
+    name="mvt_tile_fast",
+    include_in_schema=False,
+)
+router.routes.insert(0, router.routes.pop())
+
+
+async def _answer(
+    request: Request, name: str, z: int, x: int, y: int, plan: str | None
+) -> Response:
     charge(request, 1.0)
     if x >= 1 << z or y >= 1 << z:
         raise InputError(f"tile {z}/{x}/{y}: x and y must be below 2^z = {1 << z}")
-    name = layer.value
     if plan is not None and name != "grids":
         raise InputError(f"plan: only the grids layer has plans, not {name!r}")
     cache: TileCache = request.app.state.tiles

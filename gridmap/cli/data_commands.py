@@ -120,6 +120,7 @@ def import_command(
             report = import_file(
                 Workspace(workspace or cfg.workspace), path, layer, settings=cfg, options=options
             )
+        _rebuild_tiles(workspace or cfg.workspace, quiet=as_json)
     except GridmapError as exc:
         fail(exc, as_json)
     if as_json:
@@ -162,6 +163,20 @@ def import_command(
             f"fix them, or pass --allow-rejects to import the other {report.held_back}"
         )
     _exit_when_rejected(report, allow_rejects)
+
+
+def _rebuild_tiles(workspace: Path, *, quiet: bool) -> None:
+    """After an import into a workspace whose tiles are prebuilt: build them anew (until then
+    servers encode them live, the old set being of older data)."""
+    from gridmap.cli.tiles_commands import build_inline
+    from gridmap.store import GpkgStore
+    from gridmap.store.tilesets import has_tile_sets, ready_tile_set, source_stamp
+
+    if not Path(workspace).is_file():
+        return
+    with GpkgStore(workspace) as store:
+        if has_tile_sets(store) and ready_tile_set(store, source_stamp(store)) is None:
+            build_inline(store, quiet=quiet)
 
 
 def _exit_when_rejected(report, allow_rejects: bool) -> None:  # type: ignore[no-untyped-def]

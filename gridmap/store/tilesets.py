@@ -36,6 +36,7 @@ __all__ = [
     "TileSet",
     "begin_tile_set",
     "finish_tile_set",
+    "has_tile_sets",
     "put_tiles",
     "ready_tile_set",
     "source_stamp",
@@ -152,6 +153,14 @@ def finish_tile_set(store: StoreBase, set_id: int, count: int) -> None:
         store._rows(conn, _FINISH, (store._stamp(now()), count, set_id))
         store._rows(conn, _DROP_TILES, (set_id,))
         store._rows(conn, _DROP_SETS, (set_id,))
+
+
+def has_tile_sets(store: StoreBase) -> bool:
+    """Whether tiles were ever built into this store (so a change of its data should rebuild)."""
+    with store._read() as conn:
+        return _has_tables(store, conn) and bool(
+            store._rows(conn, "SELECT id FROM tile_sets LIMIT 1")
+        )
 
 
 def ready_tile_set(store: StoreBase, stamp: str) -> TileSet | None:

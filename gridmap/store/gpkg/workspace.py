@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from gridmap.store.common import check_bbox
-from gridmap.store.gpkg.file import connect, ensure_geopackage
+from gridmap.store.gpkg.file import connect, ensure_geopackage, table_exists
 from gridmap.store.gpkg.layers import present_layers, read_layer, write_layers
 
 __all__ = ["GPKG_DATASET_OPTIONS", "Workspace"]
@@ -83,7 +83,8 @@ class Workspace:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 ensure_geopackage(conn)
-                write_layers(conn, frames, replace=replace)
+                counts = write_layers(conn, frames, replace=replace)
+                _audit_write(conn, counts, replace)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -118,3 +119,16 @@ class Workspace:
             yield conn
         finally:
             conn.close()  # the last connection to close checkpoints and removes the WAL file
+
+
+def _audit_write(conn: sqlite3.Connection, counts: Mapping[str, int], replace: bool) -> None:
+    """In a workspace that is a store (it has an audit log), an import is audited as the
+    store's writes are: the log says who changed the layers, and prebuilt tiles see the change
+    (:func:`gridmap.store.tilesets.source_stamp`)."""
+    if not table_exists(conn, "audit_log"):
+        return
+    from gridmap.store.common import now, to_json
+    from gridmap.store.gpkg.store import _AUDIT, to_text
+
+    detail = to_json({"rows": dict(counts), "replace": replace, "via": "import"})
+    conn.execute(_AUDIT, (to_text(now()), "gridmap", "write", "ok", None, None, detail))
