@@ -66,7 +66,7 @@ def territory_parts(
     lines.extend(_territory_borders(region, seeds, seed_atom))
     noded = shapely.union_all(np.array(lines, dtype=object))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    inside = shapely.point_on_surface(faces)
+    inside = _interior_points(faces)
     shapely.prepare(region)
     keep = shapely.contains(region, inside)
     faces, inside = faces[keep], inside[keep]
@@ -207,11 +207,39 @@ def dissolve(
     ends = vertices[np.column_stack([border // len(vertices), border % len(vertices)])]
     segments = shapely.linestrings(np.stack([ends.real, ends.imag], axis=-1))
     out = shapely.get_parts(shapely.polygonize(segments))
-    holder = _containing(polygons, shapely.point_on_surface(out))
+    holder = _containing(polygons, _interior_points(out))
     keep = holder >= 0  # polygonize also returns the holes (gaps), which no polygon holds
     out, holder = out[keep], holder[keep]
     order = np.argsort(holder, kind="stable")
     return out[order], labels[holder[order]]
+
+
+def _interior_points(polygons: NDArray[np.object_]) -> NDArray[np.object_]:
+    """A point inside each polygon, at least a micrometre from its boundary where it can be.
+
+    Noding two nearly collinear lines (a footprint clipped to the region runs along the
+    region's boundary) can leave a face with a spike of no width; GEOS's ``point_on_surface``
+    may put its point in (or at the tip of) that spike, where a face of empty land can test as
+    outside the region and be lost. Such a polygon is shrunk by a micrometre first (a polygon
+    thinner than that everywhere keeps its ``point_on_surface``).
+
+    Examples
+    --------
+    A triangle of 100 m² with a spike of no width along one side:
+
+    >>> spiky = shapely.Polygon([(0, 40), (20, 40), (20, 0), (20 - 1e-10, 30)])
+    >>> shapely.point_on_surface(spiky)
+    <POINT (20 15)>
+    >>> _interior_points(np.array([spiky]))[0]
+    <POINT (15 35)>
+    """
+    points = shapely.point_on_surface(polygons)
+    bad = np.flatnonzero(shapely.distance(shapely.boundary(polygons), points) < _GRID_M)
+    if len(bad):
+        again = shapely.point_on_surface(shapely.buffer(polygons[bad], -_GRID_M))
+        ok = ~shapely.is_empty(again)
+        points[bad[ok]] = again[ok]
+    return points
 
 
 def _containing(polygons: NDArray[np.object_], points: NDArray[np.object_]) -> NDArray[np.int64]:
