@@ -17,6 +17,8 @@ from gridmap import __version__
 from gridmap.api import (
     auth,
     boards,
+    case_photos,
+    departments,
     docs_pages,
     health,
     incidents,
@@ -60,6 +62,8 @@ ROUTERS = (
     plan_edits,
     plan_atoms,
     incidents,
+    case_photos,
+    departments,
     open311,
     staff,
     boards,

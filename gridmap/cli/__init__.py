@@ -3,6 +3,7 @@
 from gridmap.cli import (
     data_commands,
     db_commands,
+    department_commands,
     engine_commands,
     office_commands,
     repair_commands,
@@ -15,6 +16,7 @@ __all__ = ["app", "main"]
 _COMMAND_MODULES = (
     data_commands,
     db_commands,
+    department_commands,
     engine_commands,
     office_commands,
     repair_commands,

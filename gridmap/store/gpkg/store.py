@@ -66,6 +66,8 @@ _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "incident_events": ("UNIQUE (incident_id, seq)",),
     "users": ("UNIQUE (name)",),
     "audit_log": ("UNIQUE (seq)",),
+    "departments": ("UNIQUE (code)",),
+    "incident_photos": ("UNIQUE (incident_id, seq)",),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",

@@ -84,6 +84,8 @@ _LOAD_ORDER = {
     "incident_events": "incident_id, seq",
     "users": "name",
     "audit_log": "seq",
+    "departments": "code",
+    "incident_photos": "incident_id, seq",
 }
 _RESET_IDENTITY = sql.SQL(
     "SELECT setval(pg_get_serial_sequence({name}, {col}), COALESCE(MAX({column}), 0) + 1, false)"
