@@ -175,3 +175,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Keys that may POST Open311 requests (api_key); none: anyone may report.",
     )
+
+    def all_roles(self) -> dict[str, str]:
+        """The staff roles, then the optional ones (building and group leaders), in board order.
+
+        Examples
+        --------
+        >>> list(Settings().all_roles())[-2:]
+        ['building_leader', 'group_leader']
+        """
+        return {
+            **self.roles,
+            **{k: v for k, v in self.optional_roles.items() if k not in self.roles},
+        }
