@@ -1,7 +1,8 @@
 """Fixtures of the browser tests: a published sample served by a real uvicorn, and Chromium.
 
 - ``web_workspace``: the Nan'an sample with one street (:data:`STREET`) partitioned, published,
-  its staff assigned, and three users (:data:`USERS`).
+  its staff assigned, three users (:data:`USERS`), the case workflow's users
+  (:data:`WORKFLOW_USERS`) and the shipped departments.
 - ``web_server``: the app over that workspace in a real uvicorn on a free 127.0.0.1 port.
 - ``browser``: Debian's Chromium (``GRIDMAP_CHROMIUM``, default /usr/bin/chromium) driven by
   Playwright, headless; the tests skip (and fail under CI=true) without it.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webmap import OVERDUE_CATEGORY, PASSWORD, SCREENSHOTS, STREET, USERS
+from webmap import OVERDUE_CATEGORY, PASSWORD, SCREENSHOTS, STREET, USERS, WORKFLOW_USERS
 
 from gridmap.settings import Settings
 
@@ -40,6 +41,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def web_workspace(sample_build: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[type-arg]
     from gridmap.api.auth import hash_password
+    from gridmap.cli.department_commands import DEPARTMENTS_CSV, read_departments
     from gridmap.cli.serve_commands import assign_community_staff
     from gridmap.plans import partition_workspace
     from gridmap.store import GpkgStore, Workspace
@@ -54,7 +56,27 @@ def web_workspace(sample_build: dict, tmp_path_factory: pytest.TempPathFactory) 
         store.publish([plan["plan"]], actor="web-test")
         assign_community_staff(store, actor="web-test")
         for name, role in USERS.items():
-            store.add_user(name, role, hash_password(PASSWORD), actor="web-test")
+            duties, department = WORKFLOW_USERS.get(name, ((), None))
+            store.add_user(
+                name,
+                role,
+                hash_password(PASSWORD),
+                actor="web-test",
+                duties=duties,
+                department=department,
+            )
+        for name, (duties, department) in WORKFLOW_USERS.items():
+            if name not in USERS:
+                store.add_user(
+                    name,
+                    "staff",
+                    hash_password(PASSWORD),
+                    actor="web-test",
+                    duties=duties,
+                    department=department,
+                )
+        for row in read_departments(DEPARTMENTS_CSV):
+            store.put_department(row["code"], row["name"], row["phone"], actor="web-test")
     return path
 
 
@@ -70,10 +92,10 @@ def web_server(web_workspace: Path) -> Iterator[str]:
     import uvicorn
 
     from gridmap.api import create_app
-    from gridmap.settings import DEFAULT_DEADLINES
 
-    # One category due at once, so that a fresh incident is overdue (the office highlights it).
-    deadlines = {**DEFAULT_DEADLINES, OVERDUE_CATEGORY: 0.0}
+    # One category due at once (an override in clock hours), so that a fresh incident is
+    # overdue (the office highlights it).
+    deadlines = {OVERDUE_CATEGORY: 0.0}
     settings = Settings(
         workspace=web_workspace,
         token_secret=SECRET,
