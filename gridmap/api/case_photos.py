@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel
 
@@ -40,6 +40,7 @@ class _PhotoRoute(LimitedRoute):
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], route_class=_PhotoRoute)
 Staff = Annotated[User, Depends(require("staff"))]
+Seq = Annotated[int, Path(ge=1, le=1_000_000, description="the photo's number, 1, 2, …")]
 # Pillow's format name → (content type, what it is saved with).
 FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
     "JPEG": ("image/jpeg", {"quality": 90}),
@@ -154,7 +155,7 @@ def list_photos(request: Request, incident_id: str, user: Staff) -> dict[str, An
 
 
 @router.get("/{incident_id}/photos/{seq}", summary="A photo's image", response_class=Response)
-def get_photo(request: Request, incident_id: str, seq: int, user: Staff) -> Response:
+def get_photo(request: Request, incident_id: str, seq: Seq, user: Staff) -> Response:
     """The image as stored (without metadata)."""
     _case(request, incident_id, user)
     photo, data = store_in(request).photo_data(incident_id, seq)
@@ -170,7 +171,7 @@ class PhotoChange(BaseModel):
 
 @router.patch("/{incident_id}/photos/{seq}", summary="Make a photo public (a resident's report)")
 def change_photo(
-    request: Request, incident_id: str, seq: int, body: PhotoChange, user: Staff
+    request: Request, incident_id: str, seq: Seq, body: PhotoChange, user: Staff
 ) -> dict[str, Any]:
     """Only a resident's report (Open311) may have public photos; an office case never does."""
     incident = _case(request, incident_id, user)
