@@ -115,17 +115,19 @@ def case_json(
     status = str(f.get("status") or "reported")
     stage = case.flow.stages.get(status)
     due = f.get("stage_deadline")
+    flags = timing(
+        case.flow, status, due if isinstance(due, dt.datetime) else None, now, case.calendar
+    )
     out: dict[str, Any] = {
         "stage": None if stage is None else stage.name,
         "stage_en": None if stage is None else stage.name_en,
         "stage_deadline": _iso(due),
-        **timing(case.flow, status, due if isinstance(due, dt.datetime) else None, now,
-                 case.calendar),
+        **flags,
         "department": f.get("department"),
         "satisfaction": f.get("satisfaction"),
         "extension_hours": f.get("extension_hours"),
         "closed_at": _iso(f.get("closed_at")),
-    }  # fmt: skip
+    }
     if actor is not None:
         out["actions"] = [
             {"action": s.action, "label": s.label, "label_en": s.label_en, "role": s.role}

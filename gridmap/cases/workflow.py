@@ -4,12 +4,13 @@ stages, who may act in each, and each stage's time limit in working hours.
 ::
 
     reported ─register→ registered ─dispatch→ dispatched ─accept→ handling ─finish→ handled
-    (受理)      │         (立案) ↑ ↑           (派遣) │ ↺ redispatch  (处置) │ ↺ extension  (反馈)
-                │               │ └───── return ──────┘               │                 │
-                │               └────────── return ───────────────────┤           verify│reject
-                └─dismiss→ closed ←close─ verified ←───────────────────┼─────────────────┘
-                             (结案)        (核查)                       redispatch → dispatched
-                               └─evaluate→ evaluated (评价)
+      (受理)              (立案)                 (派遣)               (处置)            (反馈)
+    handled ─verify→ verified ─close→ closed ─evaluate→ evaluated
+                      (核查)           (结案)               (评价)
+
+    dismiss:  reported → closed (不予立案)        return:     dispatched | handling → registered
+    reject:   handled → handling (核查未通过)     redispatch: dispatched | handling → dispatched
+    request_extension, approve_extension, refuse_extension: handling → handling (延期)
 
 Who may take each step is data: ``gridmap/cases/data/workflow.csv`` (action, from, to, the
 workflow role, zh-CN and English labels), the stages' limits ``stages.csv`` (status, names,

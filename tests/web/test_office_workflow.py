@@ -1,7 +1,8 @@
 """Issue 14: a case taken through every stage on /office by four users — 受理员 (shouli),
 派遣员 (paiqian), a 城管 handler (chengguan) and 监督员 (jiandu) — each shown only the buttons of
 their own steps, and refused (403) by the API the steps that are not theirs; a return to the
-dispatcher and a deadline extension on the way, and a photo after handling."""
+dispatcher and a deadline extension on the way, and a photo after handling; over each store
+engine."""
 
 from __future__ import annotations
 
@@ -118,13 +119,14 @@ def png() -> bytes:
 
 
 def test_four_users_take_a_case_through_every_stage(  # type: ignore[no-untyped-def]
-    page, web_server: str, web_workspace: Path
+    engine_page, web_workspace: Path
 ) -> None:
+    page = engine_page
     with GpkgStore(web_workspace) as store:
         grid = store.grids_at().sort_values("code").iloc[11]  # a grid no other test reports in
     point = grid.geometry.representative_point()
     path = f"/office#map=17/{point.y:.6f}/{point.x:.6f}"
-    api = Api(web_server)
+    api = Api(page.base)
 
     # 受理员: records the case, may register or dismiss only
     sign_in_as(page, "shouli", path)
