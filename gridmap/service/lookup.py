@@ -247,8 +247,8 @@ class Locator:
             for r in divisions[["code", "name", "short_name"]].itertuples()
         }
         staff = self.store.read("staff").set_index("id")
-        names = self.settings.all_roles()  # building and group leaders after the grid's staff
-        roles = list(names)
+        role_names = self.settings.all_roles()  # building and group leaders after the staff
+        roles = list(role_names)
         board: dict[str, list[dict[str, Any]]] = {}
         for a in self.store.staff_assignments():
             if a.staff_id not in staff.index:
@@ -257,7 +257,7 @@ class Locator:
             board.setdefault(a.grid_code, []).append(
                 {
                     "role": a.role,
-                    "role_name": names.get(a.role, a.role),
+                    "role_name": role_names.get(a.role, a.role),
                     "name": person["name"],
                     "phone": _text(person["phone_public"]),  # never phone_private
                     "duties": _text(person["duties"]),

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from webmap import OVERDUE_CATEGORY, PASSWORD, SCREENSHOTS, STREET, USERS, WORKFLOW_USERS
@@ -148,7 +149,8 @@ def web_server_postgis(
     name = f"gridmap_web_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(postgis_url, dbname=name)
+    # A URL: the app opens PostGIS for postgresql:// (a key=value string would be a file name).
+    url = urlunsplit(urlsplit(postgis_url)._replace(path=f"/{name}"))
     try:
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("CREATE EXTENSION IF NOT EXISTS postgis")

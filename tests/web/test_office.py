@@ -60,7 +60,10 @@ def test_clerk_records_an_incident_and_registers_it(page, web_workspace: Path) -
     ]
     # The list, filtered to registered incidents, holds it.
     page.select_option("#filter-status", "registered")
-    page.wait_for_selector("#incidents li[data-status=registered]")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#incidents li[data-status]')]"
+        ".every(li => li.dataset.status === 'registered')"
+    )
     assert (
         page.locator("#incidents li[data-status]").count()
         == page.locator("#incidents li[data-status=registered]").count()
