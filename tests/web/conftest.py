@@ -238,6 +238,7 @@ def _watched_page(browser: Any, base: str, request: pytest.FixtureRequest) -> It
     watch.attach(page)
     page.watch = watch
     page.base = base
+    page.engine = getattr(request, "param", "gpkg")
     try:
         yield page
     finally:

@@ -123,7 +123,9 @@ def test_four_users_take_a_case_through_every_stage(  # type: ignore[no-untyped-
 ) -> None:
     page = engine_page
     with GpkgStore(web_workspace) as store:
-        grid = store.grids_at().sort_values("code").iloc[11]  # a grid no other test reports in
+        # A grid no other test reports in; another one on PostGIS, whose store is a copy of
+        # the workspace made after the GeoPackage run (its case's marker would take the click).
+        grid = store.grids_at().sort_values("code").iloc[11 if page.engine == "gpkg" else 13]
     point = grid.geometry.representative_point()
     path = f"/office#map=17/{point.y:.6f}/{point.x:.6f}"
     api = Api(page.base)

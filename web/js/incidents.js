@@ -47,10 +47,17 @@ export function timeline(events) {
         "li",
         { dataset: { action: event.action } },
         `${new Date(event.at).toLocaleString()} · ${event.actor} · `,
-        messageIn("zh-CN", `action.${event.action}`) ? `${t(`action.${event.action}`)} → ` : "",
-        event.to_status ? t(`status.${event.to_status}`) : event.action,
+        step(event),
         event.note && h("span", { class: "muted" }, ` (${event.note})`),
       ),
     ),
   );
+}
+
+// "退回派遣员 → 立案": the step, then the status it led to (one of them when they read alike).
+function step(event) {
+  const status = event.to_status ? t(`status.${event.to_status}`) : null;
+  const action = messageIn("zh-CN", `action.${event.action}`) ? t(`action.${event.action}`) : null;
+  if (!action || action === status) return status ?? event.action;
+  return status ? `${action} → ${status}` : action;
 }
