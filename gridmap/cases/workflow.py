@@ -267,8 +267,8 @@ def _read(steps_path: Path, stages_path: Path) -> Workflow:
             )
         )
     stages: dict[str, Stage] = {}
-    columns = ("status", "stage_zh", "stage_en", "limit_hours", "remind_hours")
-    for line, row in enumerate(_rows(stages_path, columns), start=2):
+    stage_columns = ("status", "stage_zh", "stage_en", "limit_hours", "remind_hours")
+    for line, row in enumerate(_rows(stages_path, stage_columns), start=2):
         where = f"stages {stages_path}, line {line}"
         if row["status"] not in STATUSES or row["status"] in stages:
             raise InputError(f"{where}: status {row['status']!r} unknown or repeated")

@@ -33,8 +33,8 @@ department_app = typer.Typer(
 app.add_typer(department_app, name="department")
 
 
-def read_departments(path: Path) -> list[dict[str, str | None]]:
-    """The rows of a departments CSV (code, name, phone), checked; InputError names the line."""
+def read_departments(path: Path) -> list[tuple[str, str, str | None]]:
+    """(code, name, phone) of each row of a departments CSV; InputError names a bad line."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -47,7 +47,7 @@ def read_departments(path: Path) -> list[dict[str, str | None]]:
         if not (row.get("code") or "").strip() or not (row.get("name") or "").strip():
             raise InputError(f"{path}, line {line}: code and name must not be empty")
         phone = (row.get("phone") or "").strip() or None
-        out_rows.append({"code": row["code"].strip(), "name": row["name"].strip(), "phone": phone})
+        out_rows.append((row["code"].strip(), row["name"].strip(), phone))
     return out_rows
 
 
@@ -68,8 +68,8 @@ def import_command(
         rows = read_departments(source)
         store = open_target(workspace, database_url)
         try:
-            for row in rows:
-                store.put_department(row["code"], row["name"], row["phone"], actor=_actor())
+            for code, name, phone in rows:
+                store.put_department(code, name, phone, actor=_actor())
         finally:
             store.close()
     except GridmapError as exc:

@@ -10,7 +10,7 @@ the first line of standard input (for scripts); it is stored only as an argon2 h
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -127,7 +127,7 @@ def list_command(
             store.close()
     except GridmapError as exc:
         fail(exc, as_json)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": u.name,
             "role": u.role,

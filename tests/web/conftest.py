@@ -80,8 +80,8 @@ def web_workspace(sample_build: dict, tmp_path_factory: pytest.TempPathFactory) 
                     duties=duties,
                     department=department,
                 )
-        for row in read_departments(DEPARTMENTS_CSV):
-            store.put_department(row["code"], row["name"], row["phone"], actor="web-test")
+        for code, title, phone in read_departments(DEPARTMENTS_CSV):
+            store.put_department(code, title, phone, actor="web-test")
     return path
 
 
