@@ -21,6 +21,7 @@ from gridmap.cli._app import (
     out,
 )
 from gridmap.errors import GridmapError, InputError
+from gridmap.store.common import check_department_code
 
 __all__ = ["DEPARTMENTS_CSV", "department_app", "read_departments"]
 
@@ -46,8 +47,12 @@ def read_departments(path: Path) -> list[tuple[str, str, str | None]]:
     for line, row in enumerate(rows, start=2):
         if not (row.get("code") or "").strip() or not (row.get("name") or "").strip():
             raise InputError(f"{path}, line {line}: code and name must not be empty")
+        try:  # every row is checked before any is written
+            code = check_department_code(row["code"])
+        except InputError as exc:
+            raise InputError(f"{path}, line {line}: {exc}") from None
         phone = (row.get("phone") or "").strip() or None
-        out_rows.append((row["code"].strip(), row["name"].strip(), phone))
+        out_rows.append((code, row["name"].strip(), phone))
     return out_rows
 
 
