@@ -24,8 +24,9 @@ __all__ = [
 class Column:
     """One attribute column of a layer.
 
-    ``dtype`` is one of "str", "int", "float", "bool". ``required`` columns must be present in a
-    source file (after --field mapping); ``nullable`` says whether a value may be missing.
+    ``dtype`` is one of "str", "int", "float", "bool", "bytes" (photos). ``required`` columns
+    must be present in a source file (after --field mapping); ``nullable`` says whether a value
+    may be missing.
     """
 
     name: str
@@ -345,6 +346,11 @@ INCIDENTS = Layer(
             "str",
             doc="the text a staff member made public; the public sees no other free text",
         ),
+        Column("stage_deadline", "str", doc=_TIME + ": when the current stage must end"),
+        Column("department", "str", doc="code of the department the case is dispatched to"),
+        Column("satisfaction", "int", doc="1-5, given at evaluation (评价)"),
+        Column("extension_hours", "float", doc="working hours of a pending extension request"),
+        Column("closed_at", "str", doc=_TIME + ": when the case was closed (结案)"),
     ),
     "point",
     "Incidents at a point, and where they stand.",
@@ -380,6 +386,13 @@ USERS = Layer(
             doc="JSON list of the district, street or community codes the user works in; "
             "empty: city-wide (admins are always city-wide)",
         ),
+        Column(
+            "duties",
+            "str",
+            doc="JSON list of workflow roles: acceptor (受理员), dispatcher (派遣员), "
+            "handler (处置单位), supervisor (监督员)",
+        ),
+        Column("department", "str", doc="a handler's department code"),
     ),
     None,
     "People who sign in.",
@@ -494,6 +507,35 @@ GRID_LOCKS = Layer(
     "Grids of a draft plan a planner has locked: an edit that changes one is refused "
     "(working state, not part of a backup).",
 )
+DEPARTMENTS = Layer(
+    "departments",
+    "code",
+    (
+        Column("code", "str", True, False, "a short ASCII id, e.g. chengguan"),
+        Column("name", "str", nullable=False, doc="e.g. 城管执法中队"),
+        Column("phone", "str", doc="the duty phone the office calls"),
+    ),
+    None,
+    "Departments cases are dispatched to (城管, 住建, 派出所, 物业, 市场监管, 环保…).",
+)
+INCIDENT_PHOTOS = Layer(
+    "incident_photos",
+    "incident_id",
+    (
+        Column("incident_id", "str", True, False),
+        Column("seq", "int", True, False, "1, 2, … per incident"),
+        Column("kind", "str", nullable=False, doc="before | after"),
+        Column("content_type", "str", nullable=False, doc="image/jpeg | image/png | image/webp"),
+        Column("width", "int", nullable=False),
+        Column("height", "int", nullable=False),
+        Column("data", "bytes", nullable=False, doc="the image, re-encoded without EXIF"),
+        Column("public", "bool", nullable=False, doc="staff made it public (Open311 media_url)"),
+        Column("at", "str", nullable=False, doc=_TIME),
+        Column("actor", "str", nullable=False),
+    ),
+    None,
+    "Photos of incidents, before and after handling.",
+)
 RECORD_LAYERS: dict[str, Layer] = {
     lyr.name: lyr
     for lyr in (
@@ -508,6 +550,8 @@ RECORD_LAYERS: dict[str, Layer] = {
         JOBS,
         SUBSIDY_RULES,
         GRID_LOCKS,
+        DEPARTMENTS,
+        INCIDENT_PHOTOS,
     )
 }
 

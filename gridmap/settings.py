@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DEADLINES", "DEFAULT_ROLES", "Settings"]
+__all__ = ["DEFAULT_DEADLINES", "DEFAULT_OPTIONAL_ROLES", "DEFAULT_ROLES", "Settings"]
 
 # Nan'an's practice: a grid head plus the five staff roles (网格五员). Other cities name other
 # roles, so this is only the default of Settings.roles.
@@ -20,16 +20,16 @@ DEFAULT_ROLES: dict[str, str] = {
     "safety_fire": "安全消防联络员",
 }
 
-# Hours to close an incident, by category; the longest category prefix that matches wins ("*" is
-# the fallback). Digital city-management centres set these per category in their own rules.
-DEFAULT_DEADLINES: dict[str, float] = {
-    "*": 72.0,
-    "突发事件": 2.0,
-    "街面秩序": 4.0,
-    "市容环境": 24.0,
-    "宣传广告": 48.0,
-    "施工管理": 48.0,
-    "设施管理": 72.0,
+# Overrides of a case's deadline in clock hours, by category prefix (the longest that matches
+# wins; "*": any category). None by default: a case is due after its category's limit in working
+# hours (gridmap/cases/data/categories.csv) on the working-day calendar.
+DEFAULT_DEADLINES: dict[str, float] = {}
+
+# Optional staff roles a grid may have beside the staff roles (楼栋长, 居民小组长): shown after the
+# grid's staff, never counted as missing.
+DEFAULT_OPTIONAL_ROLES: dict[str, str] = {
+    "building_leader": "楼栋长",
+    "group_leader": "居民小组长",
 }
 
 
@@ -203,9 +203,31 @@ class Settings(BaseSettings):
     tile_max_age: int = Field(
         60, ge=0, description="Cache-Control max-age of tiles and layers, in seconds."
     )
+    optional_roles: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_OPTIONAL_ROLES),
+        description="Optional staff roles (building and group leaders): key → display name; "
+        "shown after the staff roles, never counted as missing.",
+    )
     incident_deadlines: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_DEADLINES),
-        description="Hours to close an incident by category prefix ('*': any other).",
+        description="Overrides of a case's deadline in clock hours by category prefix ('*': any "
+        "other); none by default: the category's limit in working hours applies.",
+    )
+    case_workflow_csv: Path | None = Field(
+        None,
+        description="The case workflow's steps and who takes them (default: the shipped "
+        "gridmap/cases/data/workflow.csv).",
+    )
+    case_stages_csv: Path | None = Field(
+        None,
+        description="The stages' time limits and reminders in working hours (default: the "
+        "shipped gridmap/cases/data/stages.csv).",
+    )
+    photo_max_bytes: int = Field(
+        8_000_000, gt=0, description="Largest incident photo accepted (bytes of the upload)."
+    )
+    photo_max_pixels: int = Field(
+        40_000_000, gt=0, description="Largest incident photo accepted (width × height)."
     )
     open311_jurisdiction: str | None = Field(
         None,
@@ -216,3 +238,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Keys that may POST Open311 requests (api_key); none: anyone may report.",
     )
+
+    def all_roles(self) -> dict[str, str]:
+        """The staff roles, then the optional ones (building and group leaders), in board order.
+
+        Examples
+        --------
+        >>> list(Settings().all_roles())[-2:]
+        ['building_leader', 'group_leader']
+        """
+        return {
+            **self.roles,
+            **{k: v for k, v in self.optional_roles.items() if k not in self.roles},
+        }

@@ -24,6 +24,7 @@ def test_every_column_is_documented_with_its_type(name: str) -> None:
     rows = re.findall(r"^\| (\w+) \| (\w+) \| (yes)? ?\|", section(name), flags=re.M)
     documented = {col: (kind, bool(req)) for col, kind, req in rows}
     words = {"str": "text", "int": "integer", "bool": "boolean", "float": "number"}
+    words["bytes"] = "bytes"
     columns = (LAYERS | PLAN_LAYERS | RECORD_LAYERS)[name].columns
     expected = {c.name: (words[c.dtype], c.required) for c in columns}
     assert documented == expected

@@ -17,6 +17,8 @@ from gridmap import __version__
 from gridmap.api import (
     auth,
     boards,
+    case_photos,
+    departments,
     docs_pages,
     health,
     incidents,
@@ -69,6 +71,8 @@ ROUTERS = (
     plan_atoms,
     incidents,
     stats,
+    case_photos,
+    departments,
     open311,
     staff,
     boards,

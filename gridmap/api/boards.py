@@ -27,7 +27,7 @@ def _board_pdf(request: Request, code: str, size: str) -> bytes:
     boards = collect_boards(
         request.app.state.store,
         BoardSelection(grid=code),
-        roles=settings.roles,
+        roles=settings.all_roles(),
         base_url=str(request.base_url),
     )
     buffer = io.BytesIO()

@@ -9,11 +9,20 @@ store, with the same :class:`~gridmap.service.grids.GridLocator`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from gridmap.api.workflow import is_overdue
+from gridmap.cases.calendar import WorkingCalendar
+from gridmap.cases.workflow import (
+    Actor,
+    Workflow,
+    allowed_steps,
+    is_overdue,
+    load_workflow,
+    timing,
+)
 from gridmap.codes import street_of
 from gridmap.errors import NotFoundError
 from gridmap.service.grids import NEAR_M, GridLocator
@@ -25,6 +34,8 @@ from gridmap.store.contract import (
 
 __all__ = [
     "NEAR_M",
+    "CaseRules",
+    "case_json",
     "event_json",
     "incident_json",
     "locate_point",
@@ -34,17 +45,39 @@ __all__ = [
 _SEARCH_DEG = 0.01  # ~1 km: the box of grids read around a point
 
 
+@dataclass(frozen=True)
+class CaseRules:
+    """The case workflow and the working-day calendar its limits run on (one per app)."""
+
+    flow: Workflow = field(default_factory=load_workflow)
+    calendar: WorkingCalendar = field(
+        default_factory=lambda: WorkingCalendar(weekdays_when_unknown=True)
+    )
+
+
 def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
 def incident_json(
-    incident: Incident, *, private: bool, now: dt.datetime | None = None
+    incident: Incident,
+    *,
+    private: bool,
+    now: dt.datetime | None = None,
+    case: CaseRules | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
-    """An incident as JSON; ``private`` adds the reporter's contact (office use only)."""
+    """An incident as JSON; ``private`` adds the reporter's contact and the case's workflow
+    (stage, stage deadline, reminders, department, evaluation: office use only), and with an
+    ``actor`` the ``actions`` that actor may take now, with their labels."""
     f = dict(incident.fields)
     deadline = f.get("deadline")
     status = str(f.get("status") or "reported")
+    now = now or dt.datetime.now(dt.UTC)
     out = {
         "id": incident.id,
         "version": incident.version,
@@ -60,16 +93,46 @@ def incident_json(
         "street_code": f.get("street_code"),
         "address": f.get("address"),
         "assignee": f.get("assignee"),
-        "deadline": deadline.isoformat() if isinstance(deadline, dt.datetime) else deadline,
+        "deadline": _iso(deadline),
         "overdue": is_overdue(
             status,
             deadline if isinstance(deadline, dt.datetime) else None,
-            incident.updated_at,
-            now or dt.datetime.now(dt.UTC),
+            f.get("closed_at") or (incident.updated_at if status == "closed" else None),
+            now,
         ),
     }
     if private:
         out["reporter_contact"] = f.get("reporter_contact")
+        out |= case_json(incident, now, case or CaseRules(), actor)
+    return out
+
+
+def case_json(
+    incident: Incident, now: dt.datetime, case: CaseRules, actor: Actor | None
+) -> dict[str, Any]:
+    """The workflow's part of an incident's JSON (see :func:`incident_json`)."""
+    f = incident.fields
+    status = str(f.get("status") or "reported")
+    stage = case.flow.stages.get(status)
+    due = f.get("stage_deadline")
+    flags = timing(
+        case.flow, status, due if isinstance(due, dt.datetime) else None, now, case.calendar
+    )
+    out: dict[str, Any] = {
+        "stage": None if stage is None else stage.name,
+        "stage_en": None if stage is None else stage.name_en,
+        "stage_deadline": _iso(due),
+        **flags,
+        "department": f.get("department"),
+        "satisfaction": f.get("satisfaction"),
+        "extension_hours": f.get("extension_hours"),
+        "closed_at": _iso(f.get("closed_at")),
+    }
+    if actor is not None:
+        out["actions"] = [
+            {"action": s.action, "label": s.label, "label_en": s.label_en, "role": s.role}
+            for s in allowed_steps(case.flow, status, actor, f)
+        ]
     return out
 
 

@@ -24,6 +24,9 @@ _FIELDS = {
     "community_code": "社区",
     "street_code": "街道",
     "public_note": "公开答复",
+    "department": "处置部门",
+    "extension_hours": "延期工时",
+    "satisfaction": "满意度",
 }
 
 

@@ -4,8 +4,12 @@
   staff are found automatically. Near a grid boundary both grids are returned
   (``candidates``) for the clerk to confirm with a PATCH ``grid_code``.
 - ``GET /api/incidents``: filtered by grid, status, category, creation dates, bbox, overdue.
-- ``PATCH /api/incidents/{id}``: one step of the workflow (:mod:`gridmap.api.workflow`), or a
+- ``PATCH /api/incidents/{id}``: one step of the workflow (:mod:`gridmap.cases.workflow`,
+  checked by :mod:`gridmap.api.case_steps`: each step is for one workflow role), or a
   correction, naming the ``version`` read; a stale version is a 409 with the current incident.
+
+Every incident answered to a signed-in user carries ``actions``: the steps that user may take
+on it now, with their zh-CN and English labels.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gridmap.api.auth import require
+from gridmap.api.case_photos import photo_json
+from gridmap.api.case_steps import actor_of, case_rules, new_case_times, step_changes
 from gridmap.api.deps import store_in
 from gridmap.api.errors import error_body
 from gridmap.api.etags import json_answer
@@ -32,8 +38,8 @@ from gridmap.api.incident_data import (
 from gridmap.api.incident_notes import change_note, report_note, staff_names
 from gridmap.api.params import MAX_NUMBER, AwareTime
 from gridmap.api.scope import require_in_scope, sees
-from gridmap.api.workflow import ACTIONS, STATUSES, deadline_for, next_status
 from gridmap.api.write_limits import LimitedRoute
+from gridmap.cases.workflow import STATUSES, load_workflow
 from gridmap.codes import street_of
 from gridmap.errors import InputError
 from gridmap.settings import Settings
@@ -47,7 +53,7 @@ Staff = Annotated[User, Depends(require("staff"))]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Text = Annotated[str, Field(max_length=2000)]
-Action = Literal[tuple(sorted({a for a, _ in ACTIONS}))]  # type: ignore[valid-type]
+Action = Literal[tuple(sorted({s.action for s in load_workflow().steps}))]  # type: ignore[valid-type]
 
 
 class NewIncident(BaseModel):
@@ -70,6 +76,15 @@ class IncidentChange(BaseModel):
     action: Action | None = None  # type: ignore[valid-type]
     note: Annotated[str, Field(max_length=1000)] | None = None
     assignee: Annotated[str, Field(max_length=64)] | None = None
+    department: Annotated[str, Field(max_length=32)] | None = Field(
+        None, description="dispatch/redispatch: the department's code (or an assignee)"
+    )
+    hours: Annotated[float, Field(gt=0, le=400, allow_inf_nan=False)] | None = Field(
+        None, description="request_extension/approve_extension: working hours"
+    )
+    satisfaction: Annotated[int, Field(ge=1, le=5)] | None = Field(
+        None, description="evaluate: 1 (very unsatisfied) to 5 (very satisfied)"
+    )
     grid_code: Annotated[str, Field(max_length=20)] | None = None
     category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     description: Text | None = None
@@ -96,7 +111,9 @@ def create_incident(
     if user is not None:
         require_in_scope(user, [where["community_code"]], "the incident's community")
     now = dt.datetime.now(dt.UTC)
+    rules = case_rules(request)
     fields = {
+        **new_case_times(rules, settings, body.category, now),
         "category": body.category,
         "status": "reported",
         "description": body.description,
@@ -107,7 +124,6 @@ def create_incident(
         "street_code": where["street_code"],
         "address": body.address,
         "reporter_contact": body.reporter_contact,
-        "deadline": deadline_for(body.category, now, settings.incident_deadlines),
         "assignee": None,
         "channel": channel,
         "public_note": None,  # nothing free-text is public until staff make it so
@@ -115,8 +131,9 @@ def create_incident(
     note = report_note(channel, where["candidates"], where["near_boundary"])
     event = IncidentEvent("", 1, now, actor, "report", None, "reported", note)
     incident = store.add_incident(fields, actor=actor, event=event)
+    who = None if user is None else actor_of(user)
     return {
-        "incident": incident_json(incident, private=True),
+        "incident": incident_json(incident, private=True, case=rules, actor=who),
         "candidates": where["candidates"],
         "near_boundary": where["near_boundary"],
         "responsible": responsible_staff(store, where["grid_code"]),
@@ -162,7 +179,10 @@ def list_incidents(
     now = dt.datetime.now(dt.UTC)
     found = [i for i in found if sees(user, i.fields.get("community_code"))]
     names = staff_names(store_in(request))
-    rows = [_named(incident_json(i, private=True, now=now), names) for i in found]
+    rules, who = case_rules(request), actor_of(user)
+    rows = [
+        _named(incident_json(i, private=True, now=now, case=rules, actor=who), names) for i in found
+    ]
     if overdue is not None:
         rows = [r for r in rows if r["overdue"] == overdue]
     # An ETag of the answer: the office polls with If-None-Match and gets 304 while unchanged.
@@ -176,9 +196,14 @@ def get_incident(request: Request, incident_id: str, user: Staff) -> dict[str, A
     incident = store.incident(incident_id)
     require_in_scope(user, [incident.fields.get("community_code")], f"incident {incident_id} in")
     return {
-        "incident": _named(incident_json(incident, private=True), staff_names(store)),
+        "incident": _named(
+            incident_json(incident, private=True, case=case_rules(request), actor=actor_of(user)),
+            staff_names(store),
+        ),
         "events": [event_json(e) for e in store.incident_events(incident_id)],
         "responsible": responsible_staff(store, incident.fields.get("grid_code")),
+        "departments": store.departments(),
+        "photos": [photo_json(p) for p in store.photos(incident_id)],
     }
 
 
@@ -191,15 +216,17 @@ def _named(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 async def patch_incident(
     request: Request, incident_id: str, body: IncidentChange, user: Staff
 ) -> Any:
-    """Apply ``action`` (register, dispatch, accept, finish, verify, reject, close, dismiss) and
-    the corrections given, if ``version`` is still the incident's; else 409 with the current."""
+    """Apply ``action`` (a step of the workflow: register, dismiss, dispatch, redispatch,
+    accept, return, request_extension, approve_extension, refuse_extension, finish, verify,
+    reject, close, evaluate) and the corrections given, if ``version`` is still the incident's;
+    else 409 with the current. A step that is not the user's is a 403 naming the role it needs."""
     try:
         return await run_in_threadpool(_apply, request, incident_id, body, user)
     except StaleVersionError as exc:
-        body_json = error_body(exc.code, str(exc)) | {
-            "current": incident_json(exc.current, private=True)
-        }
-        return JSONResponse(body_json, status_code=409)
+        current = incident_json(
+            exc.current, private=True, case=case_rules(request), actor=actor_of(user)
+        )
+        return JSONResponse(error_body(exc.code, str(exc)) | {"current": current}, status_code=409)
 
 
 def _apply(request: Request, incident_id: str, body: IncidentChange, user: User) -> dict[str, Any]:
@@ -223,36 +250,51 @@ def _apply(request: Request, incident_id: str, body: IncidentChange, user: User)
         note = body.public_note.strip() or None
         if note != current.fields.get("public_note"):
             changes["public_note"] = note
-    if "assignee" in changes and changes["assignee"] not in set(store.read("staff")["id"]):
-        raise InputError(f"assignee={changes['assignee']!r}: no staff member has that id")
+    if "assignee" in changes and body.action not in ("dispatch", "redispatch"):
+        raise InputError(
+            "assignee: who handles a case changes by dispatch or redispatch (派遣员), "
+            "not by a correction"
+        )
     if body.grid_code is not None and body.grid_code != current.fields.get("grid_code"):
         changes.update(_confirmed_grid(store, body.grid_code))
     if body.action is None and not changes:
         raise InputError("nothing to change: give an action or a field to correct")
-    target = next_status(status, body.action) if body.action else status
-    if target != status:
-        changes["status"] = target
-    if body.action == "dispatch" and not (
-        changes.get("assignee") or current.fields.get("assignee")
-    ):
-        raise InputError("dispatch: name the assignee (a staff id) who will handle it")
+    if body.action is None and (body.department or body.hours or body.satisfaction):
+        raise InputError("department, hours and satisfaction go with an action")
+    now = dt.datetime.now(dt.UTC)
+    rules = case_rules(request)
+    if body.action is not None:
+        changes |= step_changes(rules, store, current, user, body, now)
+    target = str(changes.get("status", status))
+    shown = ("assignee", "department", "extension_hours", "satisfaction", "grid_code", "category")
     event = IncidentEvent(
         incident_id,
         0,
-        dt.datetime.now(dt.UTC),
+        now,
         user.name,
         body.action or "edit",
         status,
         target,
-        body.note or change_note(changes, staff_names(store) if "assignee" in changes else {}),
+        _event_note(
+            body.note,
+            change_note(
+                {k: changes[k] for k in shown if changes.get(k)},
+                staff_names(store) if "assignee" in changes else {},
+            ),
+        ),
     )
     updated = store.update_incident(
         incident_id, body.version, changes, actor=user.name, event=event
     )
     return {
-        "incident": incident_json(updated, private=True),
+        "incident": incident_json(updated, private=True, case=rules, actor=actor_of(user)),
         "events": [event_json(e) for e in store.incident_events(incident_id)],
     }
+
+
+def _event_note(note: str | None, changed: str | None) -> str | None:
+    """The clerk's note, then what the step changed (``处置部门：chengguan``)."""
+    return "；".join(p for p in (note, changed) if p) or None
 
 
 def _confirmed_grid(store: Store, code: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from gridmap.api.limits import rate_limited
 from gridmap.api.params import AwareTime
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.cases import Category, load_categories
+from gridmap.cases.workflow import DONE_STATUSES
 from gridmap.errors import GridmapError, InputError, NotFoundError
 from gridmap.settings import Settings
 from gridmap.store.contract import Incident, User
@@ -161,15 +162,18 @@ def _rounded(value: Any) -> float | None:
     return None if value is None else round(float(value), PUBLIC_DECIMALS)
 
 
-def _request_row(incident: Incident, by_name: dict[str, Category]) -> dict[str, Any]:
+def _request_row(
+    incident: Incident, by_name: dict[str, Category], media: str | None = None
+) -> dict[str, Any]:
     """A resident's report as the public sees it: no contact, no free text but the one staff
-    made public (``public_note``), the place rounded to ~100 m."""
+    made public (``public_note``), the place rounded to ~100 m, and the photo staff made
+    public (``media``, the URL of its image)."""
     public = incident_json(incident, private=False)
     found = by_name.get(str(public["category"]))
     note = incident.fields.get("public_note")
     return {
         "service_request_id": incident.id,
-        "status": "closed" if public["status"] == "closed" else "open",
+        "status": "closed" if public["status"] in DONE_STATUSES else "open",
         "status_notes": public["status"],
         "service_name": found.minor if found else public["category"],
         "service_code": found.code if found else public["category"],
@@ -184,8 +188,16 @@ def _request_row(incident: Incident, by_name: dict[str, Category]) -> dict[str, 
         "zipcode": None,
         "lat": _rounded(public["lat"]),
         "long": _rounded(public["lon"]),
-        "media_url": None,
+        "media_url": media,
     }
+
+
+def _media_url(request: Request, incident: Incident) -> str | None:
+    """The URL of the newest photo staff made public of a resident's report; None without."""
+    shown = [p for p in store_in(request).photos(incident.id) if p.public]
+    if not shown:
+        return None
+    return str(request.url_for("public_photo", service_request_id=incident.id, seq=shown[-1].seq))
 
 
 @router.get("/services.{fmt}", summary="GeoReport v2: the service list", responses=_BOTH)
@@ -256,7 +268,7 @@ def get_requests(
             category = None if code is None else by_code.get(code, code)
             found.extend(store.incidents(category=category, since=start_date, until=end_date))
         found.sort(key=lambda i: (i.created_at, i.id))
-    rows = [_request_row(i, by_name) for i in found if is_public(i)]
+    rows = [_request_row(i, by_name, _media_url(request, i)) for i in found if is_public(i)]
     if status:
         rows = [r for r in rows if r["status"] in status.split(",")]
     return _answer(fmt, "service_requests", "request", rows[::-1][:1000])
@@ -279,8 +291,29 @@ def get_request(
     incident = store_in(request).incident(service_request_id)
     if not is_public(incident):  # an office case is not there for the public
         raise NotFoundError(f"no service request {service_request_id}")
-    row = _request_row(incident, by_name)
+    row = _request_row(incident, by_name, _media_url(request, incident))
     return _answer(fmt, "service_requests", "request", [row])
+
+
+@router.get(
+    "/requests/{service_request_id}/media/{seq}",
+    name="public_photo",
+    summary="A photo staff made public of a resident's report",
+    response_class=Response,
+)
+def public_photo(
+    request: Request,
+    service_request_id: Annotated[str, Path(max_length=100)],
+    seq: Annotated[int, Path(ge=1, le=1_000_000)],
+) -> Response:
+    """The image (stored without EXIF or GPS), only when staff made it public and the request
+    is a resident's report; 404 otherwise, as for a photo that does not exist."""
+    store = store_in(request)
+    incident = store.incident(service_request_id)
+    photo, data = store.photo_data(incident.id, seq)
+    if not (is_public(incident) and photo.public):
+        raise NotFoundError(f"no public photo {seq} of service request {service_request_id}")
+    return Response(data, media_type=photo.content_type, headers={"Cache-Control": "max-age=300"})
 
 
 @router.post(

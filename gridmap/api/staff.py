@@ -72,7 +72,7 @@ def _store(request: Request) -> Store:
 
 def _roles(request: Request) -> dict[str, str]:
     settings: Settings = request.app.state.settings
-    return settings.roles
+    return settings.all_roles()
 
 
 def _with_assignments(store: Store, row: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +114,8 @@ def missing_roles(request: Request, user: Staff) -> dict[str, Any]:
     """Each grid in force lacking one of the staff roles (the grid head is not counted), and
     which roles it lacks."""
     store = _store(request)
-    wanted = [r for r in _roles(request) if r != "grid_head"]
+    settings: Settings = request.app.state.settings
+    wanted = [r for r in settings.roles if r != "grid_head"]  # optional roles are never missing
     held: dict[str, set[str]] = {}
     for a in store.staff_assignments():
         held.setdefault(a.grid_code, set()).add(a.role)

@@ -23,6 +23,8 @@ router = APIRouter(prefix="/api/users", tags=["security"], route_class=LimitedRo
 
 Admin = Annotated[User, Depends(require("admin"))]
 SignedIn = Annotated[User, Depends(require("public"))]
+Duty = Literal["acceptor", "dispatcher", "handler", "supervisor"]
+Department = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class NewUser(BaseModel):
@@ -34,6 +36,12 @@ class NewUser(BaseModel):
     scope: Annotated[list[Annotated[str, Field(pattern=r"^\d{12}$")]], Field(max_length=200)] = (
         Field(default_factory=list, description="district, street or community codes; []: all")
     )
+    duties: list[Duty] = Field(
+        default_factory=list,
+        description="workflow roles: acceptor (受理员), dispatcher (派遣员), handler (处置单位), "
+        "supervisor (监督员)",
+    )
+    department: Department | None = Field(None, description="a handler's department code")
 
 
 @router.get("/me", summary="Who am I")
@@ -52,7 +60,14 @@ def list_users(store: StoreDep, user: Admin) -> dict[str, Any]:
 def add_user(store: StoreDep, body: NewUser, user: Admin) -> dict[str, Any]:
     """A new user; 409 when the name is taken."""
     made = add_user_to(
-        store, body.name, body.role, body.password, actor=user.name, scope=body.scope
+        store,
+        body.name,
+        body.role,
+        body.password,
+        actor=user.name,
+        scope=body.scope,
+        duties=body.duties,
+        department=body.department,
     )
     return user_json(made)
 
@@ -66,6 +81,10 @@ class UserChange(BaseModel):
     scope: (
         Annotated[list[Annotated[str, Field(pattern=r"^\d{12}$")]], Field(max_length=200)] | None
     ) = None
+    duties: list[Duty] | None = None
+    department: Annotated[str, Field(max_length=32)] | None = Field(
+        None, description='a handler\'s department code; "" clears it'
+    )
 
 
 @router.patch("/{name}", summary="Change a user's role, disable or enable them, reset the password")
@@ -80,6 +99,8 @@ def change_user(store: StoreDep, name: str, body: UserChange, user: Admin) -> di
         active=body.active,
         password=body.password,
         scope=body.scope,
+        duties=body.duties,
+        department=body.department,
     )
     return user_json(changed)
 

@@ -43,14 +43,19 @@ def _capped(receive: Receive, limit: int) -> Receive:
 
 
 class LimitedRoute(APIRoute):
-    """An APIRoute whose write requests may carry at most ``settings.max_write_bytes``."""
+    """An APIRoute whose write requests may carry at most ``settings.max_write_bytes`` (a
+    subclass names another setting in ``limit_setting``, plus ``slack`` bytes)."""
+
+    limit_setting = "max_write_bytes"
+    slack = 0
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def limited(request: Request) -> Response:
             if request.method in WRITE_METHODS:
-                limit = int(request.app.state.settings.max_write_bytes)
+                settings = request.app.state.settings
+                limit = int(getattr(settings, self.limit_setting)) + self.slack
                 length = request.headers.get("content-length")
                 if length is not None and (
                     not (length.isascii() and length.isdigit()) or int(length) > limit

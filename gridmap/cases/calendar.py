@@ -10,6 +10,7 @@ year the package does not know yet is an InputError, never a silent guess.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ OFFICE_HOURS: tuple[tuple[dt.time, dt.time], ...] = (
     (dt.time(13, 0), dt.time(18, 0)),
 )
 _MAX_DAYS = 3 * 366  # a limit longer than this is a mistake in the data
+_GUESSED: set[int] = set()  # years counted Monday to Friday (warned once each)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class WorkingCalendar:
     """
 
     periods: Sequence[tuple[dt.time, dt.time]] = OFFICE_HOURS
+    # True: a year chinesecalendar has no data for yet counts Monday to Friday (logged once per
+    # year), so that a case reported in late December still gets a deadline; False: InputError.
+    weekdays_when_unknown: bool = False
 
     def __post_init__(self) -> None:
         last = dt.time(0, 0)
@@ -71,6 +77,21 @@ class WorkingCalendar:
                 f"{day.year} yet; upgrade the package once the State Council publishes it ({exc})"
             ) from None
 
+    def _works(self, day: dt.date) -> bool:
+        try:
+            return self.is_working_day(day)
+        except InputError:
+            if not self.weekdays_when_unknown:
+                raise
+            if day.year not in _GUESSED:
+                _GUESSED.add(day.year)
+                _log.warning(
+                    "no holiday data for %d in chinesecalendar: counting Monday to Friday; "
+                    "upgrade the package once the State Council publishes that year's holidays",
+                    day.year,
+                )
+            return day.weekday() < 5
+
     def add_working_hours(self, start: dt.datetime, hours: float) -> dt.datetime:
         """The time ``hours`` working hours after ``start``, in Beijing time.
 
@@ -82,7 +103,7 @@ class WorkingCalendar:
         now = _local(start, "start")
         left = dt.timedelta(hours=hours)
         for _ in range(_MAX_DAYS):
-            if self.is_working_day(now.date()):
+            if self._works(now.date()):
                 for begin, end in self.periods:
                     open_at = max(now, _at(now.date(), begin))
                     close_at = _at(now.date(), end)
@@ -112,7 +133,7 @@ class WorkingCalendar:
         total = dt.timedelta(0)
         day = a.date()
         while day <= b.date():
-            if self.is_working_day(day):
+            if self._works(day):
                 for begin, finish in self.periods:
                     lo, hi = max(a, _at(day, begin)), min(b, _at(day, finish))
                     if hi > lo:

@@ -3,6 +3,7 @@
 from gridmap.cli import (
     data_commands,
     db_commands,
+    department_commands,
     engine_commands,
     job_commands,
     office_commands,
@@ -17,6 +18,7 @@ __all__ = ["app", "main"]
 _COMMAND_MODULES = (
     data_commands,
     db_commands,
+    department_commands,
     engine_commands,
     job_commands,
     office_commands,

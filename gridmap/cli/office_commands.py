@@ -73,7 +73,7 @@ def board_command(
         store = open_store(_target(workspace, database_url))
         try:
             boards = collect_boards(
-                store, selection, roles=settings().roles, base_url=base_url, photos=photos
+                store, selection, roles=settings().all_roles(), base_url=base_url, photos=photos
             )
         finally:
             store.close()

@@ -1,5 +1,6 @@
 """Users who sign in to the web app: ``gridmap user add NAME --role ROLE``, ``user list``,
-``user set NAME [--role R] [--enable|--disable] [--password] [--scope CODE…|--city-wide]``,
+``user set NAME [--role R] [--enable|--disable] [--password] [--scope CODE…|--city-wide]
+[--duty D…|--no-duties] [--department CODE]``,
 ``user remove NAME``.
 
 The password is read from a prompt (asked twice, not echoed) or, with ``--password-stdin``, from
@@ -9,7 +10,7 @@ the first line of standard input (for scripts); it is stored only as an argon2 h
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +43,19 @@ ScopeOpt = Annotated[
     ),
 ]
 
+DutyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--duty",
+        help="A workflow role (repeatable): acceptor (受理员), dispatcher (派遣员), handler "
+        "(处置单位), supervisor (监督员): the case steps the user may take.",
+    ),
+]
+DepartmentOpt = Annotated[
+    str | None,
+    typer.Option("--department", help="A handler's department code (see /api/departments)."),
+]
+
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
@@ -61,12 +75,15 @@ def add_command(
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
     scope: ScopeOpt = None,
+    duty: DutyOpt = None,
+    department: DepartmentOpt = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user with a role (and, for staff and planners, the streets or communities they
-    work in: --scope, repeatable; none: city-wide); the password is hashed with argon2."""
+    work in: --scope, repeatable; none: city-wide; the case workflow roles they hold: --duty,
+    repeatable, and a handler's --department); the password is hashed with argon2."""
     from gridmap.cli.db_commands import _actor
     from gridmap.service.users import ROLES, add_user, check_new_user
 
@@ -77,7 +94,16 @@ def add_command(
         check_new_user(role, password)  # before the store is opened (or created)
         store = open_target(workspace, database_url, must_exist=False)  # a first user may
         try:  # come before any data
-            user = add_user(store, name, role, password, actor=_actor(), scope=scope or ())
+            user = add_user(
+                store,
+                name,
+                role,
+                password,
+                actor=_actor(),
+                scope=scope or (),
+                duties=duty or (),
+                department=department,
+            )
         finally:
             store.close()
     except GridmapError as exc:
@@ -101,14 +127,24 @@ def list_command(
             store.close()
     except GridmapError as exc:
         fail(exc, as_json)
-    rows = [
-        {"name": u.name, "role": u.role, "active": u.active, "scope": list(u.scope)} for u in users
+    rows: list[dict[str, Any]] = [
+        {
+            "name": u.name,
+            "role": u.role,
+            "active": u.active,
+            "scope": list(u.scope),
+            "duties": list(u.duties),
+            "department": u.department,
+        }
+        for u in users
     ]
     if as_json:
         emit_json({"users": rows})
         return
     for row in rows:
-        out.print(f"{row['name']}\t{row['role']}\t{'active' if row['active'] else 'disabled'}")
+        state = "active" if row["active"] else "disabled"
+        duties = ",".join(row["duties"]) + (f"@{row['department']}" if row["department"] else "")
+        out.print(f"{row['name']}\t{row['role']}\t{state}\t{duties}".rstrip())
 
 
 @user_app.command("set")
@@ -131,11 +167,20 @@ def set_command(
     city_wide: Annotated[
         bool, typer.Option("--city-wide", help="Clear the user's scope: they work everywhere.")
     ] = False,
+    duty: DutyOpt = None,
+    no_duties: Annotated[
+        bool, typer.Option("--no-duties", help="Take every workflow role away from the user.")
+    ] = False,
+    department: Annotated[
+        str | None,
+        typer.Option("--department", help='A handler\'s department code ("" clears it).'),
+    ] = None,
     workspace: WorkspaceOpt = None,
     database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change a user's role, disable or enable them, or reset their password (audited).
+    """Change a user's role, disable or enable them, reset their password, or set their
+    workflow roles (--duty, repeatable; --no-duties) and department (audited).
 
     A user who is disabled or demoted loses access at once. The last active admin cannot be
     disabled, demoted or removed (exit 2).
@@ -155,6 +200,8 @@ def set_command(
                 active=active,
                 password=new_password,
                 scope=[] if city_wide else scope,
+                duties=[] if no_duties else duty,
+                department=department,
             )
         finally:
             store.close()

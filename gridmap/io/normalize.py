@@ -152,10 +152,11 @@ def _units(frame, v: Verdicts, settings: Settings):  # type: ignore[no-untyped-d
 
 def _staff(frame, v: Verdicts, settings: Settings):  # type: ignore[no-untyped-def]
     frame = frame.copy()
-    lookup = {k.lower(): k for k in settings.roles}
-    lookup.update({name: key for key, name in settings.roles.items()})
+    roles = settings.all_roles()
+    lookup = {k.lower(): k for k in roles}
+    lookup.update({name: key for key, name in roles.items()})
     role = frame["role"].map(lambda r: lookup.get(str(r).strip().lower()), na_action="ignore")
-    allowed = ", ".join(f"{k} ({n})" for k, n in settings.roles.items())
+    allowed = ", ".join(f"{k} ({n})" for k, n in roles.items())
     v.reject(
         role.isna(), "bad_role", "role " + frame["role"].astype(str) + " is not one of " + allowed
     )

@@ -292,7 +292,8 @@ class Locator:
                 strict=True,
             )
         )
-        roles = self.settings.roles
+        role_names = self.settings.all_roles()  # building and group leaders after the staff
+        roles = list(role_names)
         board: dict[str, list[dict[str, Any]]] = {}
         for a in self.store.staff_assignments():
             person = staff.get(a.staff_id)
@@ -301,7 +302,7 @@ class Locator:
             board.setdefault(a.grid_code, []).append(
                 {
                     "role": a.role,
-                    "role_name": roles.get(a.role, a.role),
+                    "role_name": role_names.get(a.role, a.role),
                     "name": person["name"],
                     "phone": _text(person["phone_public"]),  # never phone_private
                     "duties": _text(person["duties"]),

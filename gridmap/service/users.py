@@ -1,7 +1,10 @@
 """Users who sign in: roles, password hashes, adding, listing, changing and removing them.
 
 Roles are hierarchical, each including the ones before it: ``public < staff < planner <
-admin``. Passwords are hashed with argon2 (argon2-cffi) and never stored or shown otherwise.
+admin``. Beside the role, a user may hold workflow roles (``duties``: 受理员 acceptor, 派遣员
+dispatcher, 处置单位 handler, 监督员 supervisor; :mod:`gridmap.cases.workflow`): the case steps
+they may take. They do not widen the role: a staff member with duties is still staff.
+Passwords are hashed with argon2 (argon2-cffi) and never stored or shown otherwise.
 ``gridmap user add|set|remove`` and ``POST|PATCH|DELETE /api/users`` call :func:`add_user`,
 :func:`change_user` and :func:`remove_user`; every change is audited by the store.
 """
@@ -79,14 +82,26 @@ def add_user(
     *,
     actor: str,
     scope: Sequence[str] = (),
+    duties: Sequence[str] = (),
+    department: str | None = None,
 ) -> User:
     """Add a user with ``role``; the password (at least 8 characters) is stored hashed.
+    ``duties`` are the user's workflow roles (acceptor, dispatcher, handler, supervisor: the
+    case steps they may take), ``department`` a handler's department code.
 
-    Raises InputError for an unknown role or a short password, ConflictError when the name
-    is taken.
+    Raises InputError for an unknown role or duty or a short password, ConflictError when the
+    name is taken.
     """
     check_new_user(role, password)
-    return store.add_user(name, role, hash_password(password), actor=actor, scope=scope)
+    return store.add_user(
+        name,
+        role,
+        hash_password(password),
+        actor=actor,
+        scope=scope,
+        duties=duties,
+        department=department,
+    )
 
 
 def change_user(
@@ -98,17 +113,27 @@ def change_user(
     active: bool | None = None,
     password: str | None = None,
     scope: Sequence[str] | None = None,
+    duties: Sequence[str] | None = None,
+    department: str | None = None,
 ) -> User:
-    """Change a user's role, disable or enable them, or set a new password (hashed). The
-    change holds at once: roles are read on every request. ConflictError when no active admin
-    would be left; NotFoundError for an unknown name."""
+    """Change a user's role, disable or enable them, set a new password (hashed), their
+    workflow roles (``duties``) or ``department`` ("" clears it). The change holds at once:
+    roles are read on every request. ConflictError when no active admin would be left;
+    NotFoundError for an unknown name."""
     if role is not None and role not in ROLES:
         raise InputError(f"role {role!r}: choose one of {', '.join(ROLES)}")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
     hashed = None if password is None else hash_password(password)
     return store.update_user(
-        name, actor=actor, role=role, active=active, password_hash=hashed, scope=scope
+        name,
+        actor=actor,
+        role=role,
+        active=active,
+        password_hash=hashed,
+        scope=scope,
+        duties=duties,
+        department=department,
     )
 
 
@@ -142,6 +167,8 @@ def user_json(user: User) -> dict[str, Any]:
         "active": user.active,
         "created_at": user.created_at.isoformat(),
         "scope": list(user.scope),
+        "duties": list(user.duties),
+        "department": user.department,
     }
 
 

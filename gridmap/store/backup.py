@@ -2,8 +2,9 @@
 
 :func:`dump_store` writes everything a store holds — the reference layers, plans with every
 revision (cells and grids), publications, staff assignments, incidents with their events,
-users with their password hashes, and the audit log — into one GeoPackage, which is itself a
-workspace (:class:`~gridmap.store.gpkg.store.GpkgStore` opens it; QGIS and GDAL read it).
+users with their password hashes, the audit log, departments and photos — into one
+GeoPackage, which is itself a workspace (:class:`~gridmap.store.gpkg.store.GpkgStore` opens
+it; QGIS and GDAL read it).
 :func:`load_store` restores such a file into an empty PostGIS database or a new workspace.
 
 Both read the source in one snapshot and write the target in one transaction: a dump is written
@@ -23,7 +24,7 @@ from gridmap.errors import InputError
 from gridmap.schema import LAYERS
 from gridmap.store.base import StoreBase
 from gridmap.store.common import now, to_json
-from gridmap.store.contract import INCIDENT_FIELDS, SUBSIDY_RULE_FIELDS, Store
+from gridmap.store.contract import INCIDENT_FIELDS, INCIDENT_TIMES, SUBSIDY_RULE_FIELDS, Store
 from gridmap.store.gpkg.store import GpkgStore
 
 __all__ = ["RECORD_TABLES", "dump_store", "is_backup", "load_store"]
@@ -72,9 +73,31 @@ RECORD_TABLES: dict[str, tuple[str, ...]] = {
         "to_status",
         "note",
     ),
-    "users": ("name", "role", "password_hash", "created_at", "active", "scope"),
+    "users": (
+        "name",
+        "role",
+        "password_hash",
+        "created_at",
+        "active",
+        "scope",
+        "duties",
+        "department",
+    ),
     "audit_log": ("seq", "at", "actor", "action", "outcome", "plan_id", "revision", "detail"),
     "subsidy_rules": ("name", *SUBSIDY_RULE_FIELDS, "updated_at", "updated_by"),
+    "departments": ("code", "name", "phone"),
+    "incident_photos": (
+        "incident_id",
+        "seq",
+        "kind",
+        "content_type",
+        "width",
+        "height",
+        "data",
+        "public",
+        "at",
+        "actor",
+    ),
 }
 _TIMES = {
     "regridded_at",
@@ -83,7 +106,7 @@ _TIMES = {
     "valid_from",
     "valid_to",
     "assigned_at",
-    "deadline",
+    *INCIDENT_TIMES,
     "at",
 }
 _JSON = {"params", "detail"}
@@ -93,6 +116,7 @@ _IDS = {  # columns holding a plan's or an incident's id (text in a GeoPackage, 
     "publications": ("plan_id",),
     "incidents": ("id",),
     "incident_events": ("incident_id",),
+    "incident_photos": ("incident_id",),
 }
 
 
@@ -216,6 +240,8 @@ def _export(store: StoreBase, conn: Any, table: str) -> list[dict[str, Any]]:
             value["active"] = bool(value["active"])
         if table == "subsidy_rules":
             value["pro_rata"] = bool(value["pro_rata"])
+        if table == "incident_photos":
+            value["public"], value["data"] = bool(value["public"]), bytes(value["data"])
         rows.append(value)
     return rows
 

@@ -3,7 +3,8 @@
 :class:`StoreBase` implements every method of :class:`~gridmap.store.contract.Store`: reference
 layers and plan lookups here; creating plans and the commit's compare-and-set in
 :mod:`gridmap.store.revisions`; publishing in :mod:`gridmap.store.publishing`; staff,
-incidents, users and the audit log in :mod:`gridmap.store.records`. An engine —
+incidents, users and the audit log in :mod:`gridmap.store.records`; incidents' photos and the
+departments in :mod:`gridmap.store.case_records`. An engine —
 :class:`~gridmap.store.gpkg.store.GpkgStore` (SQLite) or
 :class:`~gridmap.store.postgis.store.PostgisStore` (PostgreSQL) — supplies the hooks for what
 differs:
@@ -35,7 +36,7 @@ import pandas as pd
 
 from gridmap.errors import InputError, NotFoundError
 from gridmap.schema import LAYERS, RESERVED_LAYERS
-from gridmap.store import jobs, locks, publishing, records, revisions, usage
+from gridmap.store import case_records, jobs, locks, publishing, records, revisions, usage
 from gridmap.store.common import check_actor, check_bbox, now, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
@@ -47,6 +48,7 @@ from gridmap.store.contract import (
     Job,
     JobState,
     Outcome,
+    Photo,
     PlanInfo,
     PlanStatus,
     Publication,
@@ -591,9 +593,20 @@ class StoreBase:
         *,
         actor: str,
         scope: Sequence[str] = (),
+        duties: Sequence[str] = (),
+        department: str | None = None,
     ) -> User:
         """A new user; ConflictError when the name is taken."""
-        return records.add_user(self, name, role, password_hash, actor=actor, scope=scope)
+        return records.add_user(
+            self,
+            name,
+            role,
+            password_hash,
+            actor=actor,
+            scope=scope,
+            duties=duties,
+            department=department,
+        )
 
     def update_user(
         self,
@@ -604,9 +617,11 @@ class StoreBase:
         active: bool | None = None,
         password_hash: str | None = None,
         scope: Sequence[str] | None = None,
+        duties: Sequence[str] | None = None,
+        department: str | None = None,
     ) -> User:
-        """Change a user's role, active flag, password hash or scope (audited); ConflictError
-        when no active admin would be left."""
+        """Change a user's role, active flag, password hash, scope, duties or department
+        (audited); ConflictError when no active admin would be left."""
         return records.update_user(
             self,
             name,
@@ -615,7 +630,60 @@ class StoreBase:
             active=active,
             password_hash=password_hash,
             scope=scope,
+            duties=duties,
+            department=department,
         )
+
+    # --- photos and departments (gridmap.store.case_records) ---------------------------------
+
+    def add_photo(
+        self,
+        incident_id: str,
+        *,
+        kind: str,
+        content_type: str,
+        width: int,
+        height: int,
+        data: bytes,
+        actor: str,
+    ) -> Photo:
+        """Store a photo of an incident (checked and stripped by the caller); audited."""
+        return case_records.add_photo(
+            self,
+            incident_id,
+            kind=kind,
+            content_type=content_type,
+            width=width,
+            height=height,
+            data=data,
+            actor=actor,
+        )
+
+    def photos(self, incident_id: str) -> list[Photo]:
+        """An incident's photos, first first (without their bytes)."""
+        return case_records.photos(self, incident_id)
+
+    def photo_data(self, incident_id: str, seq: int) -> tuple[Photo, bytes]:
+        """One photo and its bytes; NotFoundError when there is none."""
+        return case_records.photo_data(self, incident_id, seq)
+
+    def set_photo_public(self, incident_id: str, seq: int, public: bool, *, actor: str) -> Photo:
+        """Make a photo public or private again; audited."""
+        return case_records.set_photo_public(self, incident_id, seq, public, actor=actor)
+
+    def departments(self) -> list[dict[str, Any]]:
+        """The departments (code, name, phone), by code."""
+        return case_records.departments(self)
+
+    def put_department(
+        self, code: str, name: str, phone: str | None = None, *, actor: str
+    ) -> dict[str, Any]:
+        """Add a department or change its name and phone; audited."""
+        return case_records.put_department(self, code, name, phone, actor=actor)
+
+    def remove_department(self, code: str, *, actor: str) -> None:
+        """Remove a department (cases keep its code); NotFoundError for an unknown code."""
+        case_records.remove_department(self, code, actor=actor)
 
     def delete_user(self, name: str, *, actor: str) -> None:
         """Remove a user (audited); ConflictError for the last active admin."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ import shapely
 
 from gridmap.errors import ConflictError, DuplicateIdError, InputError, NotFoundError
 from gridmap.schema import conform, layer
-from gridmap.store.contract import INCIDENT_FIELDS, PlanInfo, RevisionInfo, StaleRevisionError
+from gridmap.store.contract import (
+    INCIDENT_FIELDS,
+    INCIDENT_TIMES,
+    PlanInfo,
+    RevisionInfo,
+    StaleRevisionError,
+)
 
 __all__ = [
     "CELL_COLUMNS",
@@ -34,6 +41,7 @@ __all__ = [
     "aware",
     "check_actor",
     "check_bbox",
+    "check_department_code",
     "check_layer_frame",
     "check_new_user_name",
     "check_publishable",
@@ -261,13 +269,17 @@ def incident_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in fields.items():
         if value is None:
             values[key] = None
-        elif key == "deadline":
-            values[key] = aware(value, "deadline")
-        elif key in ("lon", "lat"):
+        elif key in INCIDENT_TIMES:
+            values[key] = aware(value, key)
+        elif key in ("lon", "lat", "extension_hours"):
             try:
                 values[key] = float(value)
             except (TypeError, ValueError):
                 raise InputError(f"incident: {key} must be a number, got {value!r}") from None
+        elif key == "satisfaction":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+                raise InputError(f"incident: satisfaction must be 1 to 5, got {value!r}")
+            values[key] = value
         else:
             values[key] = str(value)
     return values
@@ -338,3 +350,21 @@ def _unique(values: pd.Series, what: str, column: str) -> None:
     twice = values[values.duplicated()].unique().tolist()
     if twice:
         raise InputError(f"{what}: {column} repeated: {', '.join(map(str, twice[:20]))}")
+
+
+_DEPARTMENT_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+
+
+def check_department_code(code: object) -> str:
+    """A department code: a short lower-case ASCII id.
+
+    >>> check_department_code("chengguan")
+    'chengguan'
+    """
+    text = str(code).strip()
+    if not _DEPARTMENT_CODE.match(text):
+        raise InputError(
+            f"department code {code!r}: use a short lower-case ASCII id (a-z0-9_.-, ≤ 32), "
+            "e.g. chengguan"
+        )
+    return text

@@ -58,6 +58,7 @@ from gridmap.errors import ConflictError
 
 __all__ = [
     "INCIDENT_FIELDS",
+    "INCIDENT_TIMES",
     "JOB_STATES",
     "PLAN_STATUSES",
     "SUBSIDY_RULE_FIELDS",
@@ -66,6 +67,7 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "Job",
+    "Photo",
     "PlanInfo",
     "Publication",
     "Revision",
@@ -88,7 +90,7 @@ BBox = tuple[float, float, float, float]
 # The fields of an incident a caller sets; the store adds id, version and the times.
 INCIDENT_FIELDS = (
     "category",  # e.g. "市容环境/暴露垃圾"
-    "status",  # reported | registered | dispatched | handling | handled | verified | closed
+    "status",  # gridmap.cases.workflow.STATUSES: reported, registered, … closed, evaluated
     "description",
     "lon",
     "lat",  # WGS-84
@@ -101,7 +103,14 @@ INCIDENT_FIELDS = (
     "assignee",  # staff id or None
     "channel",  # how it came: "office" (recorded by staff) or "open311" (a resident's report)
     "public_note",  # the text a staff member made public (Open311 shows no other free text)
+    "stage_deadline",  # aware datetime: when the current stage must end (gridmap.cases.workflow)
+    "department",  # code of the department the case is dispatched to, or None
+    "satisfaction",  # 1-5, given at the evaluation (评价), or None
+    "extension_hours",  # working hours of a pending extension request (延期申请), or None
+    "closed_at",  # aware datetime: when it was closed (结案), or None
 )
+# Incident fields holding times (aware datetimes; stored as each engine stores times).
+INCIDENT_TIMES = ("deadline", "stage_deadline", "closed_at")
 
 # The subsidy rules an admin sets (gridmap.service.stats reads their meaning): yuan a month,
 # a share 0-1, and whether the assessed part is released pro rata below that share.
@@ -233,6 +242,24 @@ class User:
     created_at: dt.datetime
     active: bool = True
     scope: tuple[str, ...] = ()  # division codes the user works in; (): city-wide
+    duties: tuple[str, ...] = ()  # workflow roles: acceptor, dispatcher, handler, supervisor
+    department: str | None = None  # a handler's department code
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo of an incident (the image itself is read with :meth:`Store.photo_data`)."""
+
+    incident_id: str
+    seq: int  # 1, 2, … per incident
+    kind: str  # before | after
+    content_type: str  # image/jpeg | image/png | image/webp
+    width: int
+    height: int
+    size: int  # bytes
+    public: bool  # staff made it public (Open311 media_url of a resident's report)
+    at: dt.datetime
+    actor: str
 
 
 @dataclass(frozen=True)
@@ -618,6 +645,47 @@ class Store(Protocol):
     def set_subsidy_rules(self, rules: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
         """Replace the subsidy rules (every one of :data:`SUBSIDY_RULE_FIELDS`), audited;
         the rules as stored."""
+
+    def add_photo(
+        self,
+        incident_id: str,
+        *,
+        kind: str,
+        content_type: str,
+        width: int,
+        height: int,
+        data: bytes,
+        actor: str,
+    ) -> Photo:
+        """Store a photo of an incident (checked and stripped by the caller); audited."""
+        ...
+
+    def photos(self, incident_id: str) -> list[Photo]:
+        """An incident's photos, first first (without their bytes)."""
+        ...
+
+    def photo_data(self, incident_id: str, seq: int) -> tuple[Photo, bytes]:
+        """One photo and its bytes; NotFoundError when there is none."""
+        ...
+
+    def set_photo_public(self, incident_id: str, seq: int, public: bool, *, actor: str) -> Photo:
+        """Make a photo public or private again; audited."""
+        ...
+
+    # --- departments ---------------------------------------------------------------------------
+
+    def departments(self) -> list[dict[str, Any]]:
+        """The departments (code, name, phone), by code."""
+        ...
+
+    def put_department(
+        self, code: str, name: str, phone: str | None = None, *, actor: str
+    ) -> dict[str, Any]:
+        """Add a department or change its name and phone; audited."""
+        ...
+
+    def remove_department(self, code: str, *, actor: str) -> None:
+        """Remove a department (cases keep its code); NotFoundError for an unknown code."""
         ...
 
     # --- users and audit -----------------------------------------------------------------------
@@ -630,6 +698,8 @@ class Store(Protocol):
         *,
         actor: str,
         scope: Sequence[str] = (),
+        duties: Sequence[str] = (),
+        department: str | None = None,
     ) -> User:
         """A new user; ConflictError when the name is taken."""
         ...
@@ -651,8 +721,11 @@ class Store(Protocol):
         active: bool | None = None,
         password_hash: str | None = None,
         scope: Sequence[str] | None = None,
+        duties: Sequence[str] | None = None,
+        department: str | None = None,
     ) -> User:
-        """Change a user's role, active flag, password hash or scope, audited (never the hash);
+        """Change a user's role, active flag, password hash, scope, workflow roles (duties) or
+        department ("" clears it), audited (never the hash);
         NotFoundError for an unknown name, ConflictError when no active admin would be left."""
         ...
 

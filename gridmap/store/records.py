@@ -14,12 +14,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gridmap.cases.workflow import duties_of
 from gridmap.errors import ConflictError, InputError, NotFoundError
 from gridmap.store.common import (
     STAFF_FIELDS,
     aware,
     check_actor,
     check_bbox,
+    check_department_code,
     check_new_user_name,
     check_user,
     incident_values,
@@ -28,6 +30,7 @@ from gridmap.store.common import (
 )
 from gridmap.store.contract import (
     INCIDENT_FIELDS,
+    INCIDENT_TIMES,
     SUBSIDY_RULE_FIELDS,
     AuditEntry,
     Incident,
@@ -40,6 +43,7 @@ from gridmap.store.contract import (
 
 if TYPE_CHECKING:
     from gridmap.store.base import StoreBase
+
 
 __all__ = [
     "add_incident",
@@ -84,8 +88,8 @@ _EVENT = (
 )
 _EVENTS = "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY seq"
 _INSERT_USER = (
-    "INSERT INTO users (name, role, password_hash, created_at, active, scope)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO users (name, role, password_hash, created_at, active, scope, duties, department)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -369,8 +373,9 @@ def change_incident(
 
 def _stored(store: StoreBase, values: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(values)
-    if out.get("deadline") is not None:
-        out["deadline"] = store._stamp(out["deadline"])
+    for key in INCIDENT_TIMES:
+        if out.get(key) is not None:
+            out[key] = store._stamp(out[key])
     return out
 
 
@@ -395,7 +400,12 @@ def row_by_id(
 
 def _incident_of(store: StoreBase, row: Mapping[str, Any]) -> Incident:
     fields = {key: row[key] for key in INCIDENT_FIELDS}
-    fields["deadline"] = store._time(fields["deadline"])
+    for key in INCIDENT_TIMES:
+        fields[key] = store._time(fields[key])
+    if fields["satisfaction"] is not None:
+        fields["satisfaction"] = int(fields["satisfaction"])
+    if fields["extension_hours"] is not None:
+        fields["extension_hours"] = float(fields["extension_hours"])
     return Incident(
         id=str(row["id"]),
         version=int(row["version"]),
@@ -434,18 +444,23 @@ def add_user(
     *,
     actor: str,
     scope: Sequence[str] = (),
+    duties: Sequence[str] = (),
+    department: str | None = None,
 ) -> User:
     """A new user; ConflictError when the name is taken."""
     check_actor(actor)
     check_user(name, role)
     check_new_user_name(name)
+    jobs = duties_of(duties)
+    dept = None if not department else check_department_code(department)
     with store._write() as conn:
         if store._rows(conn, "SELECT name FROM users WHERE name = ?" + store._FOR_UPDATE, (name,)):
             raise ConflictError(f"{store._where}: there is a user called {name!r} already")
         codes = check_scope(scope)
         row = (name, role, password_hash, store._stamp(now()), True, json.dumps(codes))
-        store._rows(conn, _INSERT_USER, row)
-        store._audit(conn, actor, "add_user", detail={"name": name, "role": role, "scope": codes})
+        store._rows(conn, _INSERT_USER, (*row, json.dumps(jobs), dept))
+        detail = {"name": name, "role": role, "scope": codes, "duties": jobs, "department": dept}
+        store._audit(conn, actor, "add_user", detail=detail)
         return _user(store, conn, name)
 
 
@@ -453,6 +468,8 @@ _SET_ROLE = "UPDATE users SET role = ? WHERE name = ?"
 _SET_ACTIVE = "UPDATE users SET active = ? WHERE name = ?"
 _SET_HASH = "UPDATE users SET password_hash = ? WHERE name = ?"
 _SET_SCOPE = "UPDATE users SET scope = ? WHERE name = ?"
+_SET_DUTIES = "UPDATE users SET duties = ? WHERE name = ?"
+_SET_DEPARTMENT = "UPDATE users SET department = ? WHERE name = ?"
 _DELETE_USER = "DELETE FROM users WHERE name = ?"
 _ACTIVE_ADMINS = "SELECT name FROM users WHERE role = 'admin' AND active = ?"
 
@@ -466,16 +483,23 @@ def update_user(
     active: bool | None = None,
     password_hash: str | None = None,
     scope: Sequence[str] | None = None,
+    duties: Sequence[str] | None = None,
+    department: str | None = None,
 ) -> User:
-    """Change a user's role, disable or enable them, set a new password hash or their scope;
-    audited (never the hash). ConflictError when it would leave no active admin."""
+    """Change a user's role, disable or enable them, set a new password hash, their scope,
+    workflow roles (``duties``) or ``department`` ("" clears it); audited (never the hash).
+    ConflictError when it would leave no active admin."""
     check_actor(actor)
     if role is not None:
         check_user(name, role)
-    if role is None and active is None and password_hash is None and scope is None:
+    given = (role, active, password_hash, scope, duties, department)
+    if all(v is None for v in given):
         raise InputError(
-            f"user {name!r}: nothing to change (give a role, active, a password or a scope)"
+            f"user {name!r}: nothing to change (give a role, active, a password, a scope, "
+            "duties or a department)"
         )
+    jobs = None if duties is None else duties_of(duties)
+    dept = department if not department else check_department_code(department)
     with store._write() as conn:
         before = _user(store, conn, name, lock=True)
         demoted = (role is not None and role != "admin") or active is False
@@ -495,6 +519,12 @@ def update_user(
             codes = check_scope(scope)
             store._rows(conn, _SET_SCOPE, (json.dumps(codes), name))
             changed["scope"] = [list(before.scope), codes]
+        if jobs is not None:
+            store._rows(conn, _SET_DUTIES, (json.dumps(jobs), name))
+            changed["duties"] = [list(before.duties), jobs]
+        if dept is not None:
+            store._rows(conn, _SET_DEPARTMENT, (dept or None, name))
+            changed["department"] = [before.department, dept or None]
         store._audit(conn, actor, "update_user", detail=changed)
         return _user(store, conn, name)
 
@@ -642,6 +672,8 @@ def _user_of(store: StoreBase, row: Mapping[str, Any]) -> User:
         store._time(row["created_at"]),  # type: ignore[arg-type]
         bool(row["active"]),
         tuple(json.loads(row.get("scope") or "[]")),
+        tuple(json.loads(row.get("duties") or "[]")),
+        row.get("department") or None,
     )
 
 

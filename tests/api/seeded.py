@@ -2,7 +2,8 @@
 
 ``world`` is parametrized over GeoPackage and PostGIS (marked ``postgis``). Each engine's store
 is seeded once per session (the hand-made district of :mod:`handmade`, partitioned through the
-API's own code and published; one user per role; the staff of one grid; one incident whose
+API's own code and published; one user per role and per workflow role (:data:`WORKFLOW_USERS`),
+two departments; the staff of one grid; one incident whose
 reporter left a contact) and copied per test: the .gpkg file, or ``CREATE DATABASE … TEMPLATE``.
 Test modules import the fixtures they use from here.
 """
@@ -38,6 +39,18 @@ SECRET = "test-signing-key-" + "k" * 40
 PASSWORD = "correct horse battery"
 JOB_PATIENCE_S = 300  # a bound on waiting for a background job, so that a hang fails the test
 ROLE_USERS = {"public": "pat", "staff": "sam", "planner": "paula", "admin": "ada"}
+# Staff users with the case workflow's roles (as_role takes these keys too): name, duties,
+# department. "handler" handles the cases dispatched to 城管; "grid_handler" those dispatched to
+# grid staff; "wuye_handler" those of the property company.
+WORKFLOW_USERS = {
+    "acceptor": ("amy", ("acceptor",), None),
+    "dispatcher": ("dan", ("dispatcher",), None),
+    "handler": ("hal", ("handler",), "chengguan"),
+    "wuye_handler": ("wes", ("handler",), "wuye"),
+    "grid_handler": ("gus", ("handler",), None),
+    "supervisor": ("sue", ("supervisor",), None),
+}
+DEPARTMENTS = {"chengguan": ("城管执法中队", "023-62800001"), "wuye": ("物业服务企业", None)}
 # Strings that must never appear in an answer to the public.
 REPORTER_CONTACT = "王女士 13911112222"
 PRIVATE_PHONES = [f"1390000{k:04d}" for k in range(5)]
@@ -90,6 +103,17 @@ def seed(store: Store, settings: Settings) -> dict[str, Any]:
     codes = sorted(grids["code"])
     for role, name in ROLE_USERS.items():
         store.add_user(name, role, hash_password(PASSWORD), actor="seed")
+    for name, duties, department in WORKFLOW_USERS.values():
+        store.add_user(
+            name,
+            "staff",
+            hash_password(PASSWORD),
+            actor="seed",
+            duties=duties,
+            department=department,
+        )
+    for code, (title, phone) in DEPARTMENTS.items():
+        store.put_department(code, title, phone, actor="seed")
     roles = ["grid_head", "police", "city_management", "floating_population", "mediation"]
     for k, role in enumerate(roles):
         store.assign_staff(f"S{k}", codes[0], role, actor="seed")
@@ -206,12 +230,13 @@ def _served(store: Store, settings: Settings, made: dict[str, Any]) -> Iterator[
     """The app over ``store`` (lifespan run), with a token per role; closes the store after."""
     try:
         with TestClient(create_app(settings, store=store)) as client:
+            names = ROLE_USERS | {key: row[0] for key, row in WORKFLOW_USERS.items()}
             headers = {
                 role: {
                     "Authorization": "Bearer "
                     + issue_token(store.user(name), SECRET, settings.token_minutes)
                 }
-                for role, name in ROLE_USERS.items()
+                for role, name in names.items()
             }
             yield World(client, store, settings, headers=headers, **made)
     finally:
@@ -222,6 +247,7 @@ __all__ = [
     "ENGINES",
     "PASSWORD",
     "ROLE_USERS",
+    "WORKFLOW_USERS",
     "World",
     "copied_world",
     "seed",

@@ -239,6 +239,13 @@ def test_cli_user_add_asks_twice(tmp_path: Path) -> None:
     assert mismatch.exit_code == 0, mismatch.output  # typer asks again until both match
     listed = runner.invoke(cli, ["user", "list", "-w", str(path), "--json"])
     assert json.loads(listed.stdout)["users"] == [
-        {"name": "qian", "role": "staff", "active": True, "scope": []}
+        {
+            "name": "qian",
+            "role": "staff",
+            "active": True,
+            "scope": [],
+            "duties": [],
+            "department": None,
+        }
     ]
     assert "password" not in listed.stdout.replace('"users"', "")

@@ -12,7 +12,15 @@ import handmade
 import pytest
 from seeded import REPORTER_CONTACT, World, seeded_gpkg, seeded_postgis, world
 
-from gridmap.api.workflow import STATUSES, deadline_for, is_overdue, next_status
+from gridmap.api.workflow import (
+    OPEN_STATUSES,
+    RETURN_ACTIONS,
+    STATUSES,
+    deadline_for,
+    is_overdue,
+    next_status,
+)
+from gridmap.cases import WorkingCalendar
 from gridmap.errors import InputError
 from gridmap.store.contract import IncidentEvent
 
@@ -25,8 +33,24 @@ def report(w: World, fx: float, fy: float, community: int = 0, **extra: Any) -> 
     return w.client.post("/api/incidents", json=body, headers=w.as_role("staff"))
 
 
-def patch(w: World, incident_id: str, body: dict[str, Any]) -> Any:
-    return w.client.patch(f"/api/incidents/{incident_id}", json=body, headers=w.as_role("staff"))
+# Who takes each step (the workflow roles of the seeded users).
+BY = {
+    "register": "acceptor",
+    "dismiss": "acceptor",
+    "dispatch": "dispatcher",
+    "accept": "grid_handler",
+    "finish": "grid_handler",
+    "verify": "supervisor",
+    "reject": "supervisor",
+    "close": "supervisor",
+    "evaluate": "supervisor",
+}
+
+
+def patch(w: World, incident_id: str, body: dict[str, Any], role: str | None = None) -> Any:
+    """A PATCH as ``role``; by default as the user whose step ``body["action"]`` is."""
+    who = role or BY.get(body.get("action", ""), "staff")
+    return w.client.patch(f"/api/incidents/{incident_id}", json=body, headers=w.as_role(who))
 
 
 def test_report_locates_grid_community_street_and_staff(world: World) -> None:
@@ -39,9 +63,13 @@ def test_report_locates_grid_community_street_and_staff(world: World) -> None:
     assert incident["community_code"] == handmade.C2 and incident["street_code"] == handmade.STREET
     assert incident["status"] == "reported" and incident["version"] == 1
     assert incident["reporter_contact"] == "李先生 13800000000"
+    # 市容环境/暴露垃圾: 2 working hours on the working-day calendar (categories.csv).
     deadline = dt.datetime.fromisoformat(incident["deadline"])
     created = dt.datetime.fromisoformat(incident["created_at"])
-    assert dt.timedelta(hours=23, minutes=59) < deadline - created <= dt.timedelta(hours=24)
+    expected = WorkingCalendar(weekdays_when_unknown=True).add_working_hours(created, 2)
+    assert abs(deadline - expected) < dt.timedelta(seconds=5)
+    stage_due = dt.datetime.fromisoformat(incident["stage_deadline"])
+    assert stage_due <= deadline and incident["stage"] == "受理"
     assert not incident["overdue"]
     events = world.store.incident_events(incident["id"])
     assert [(e.action, e.to_status, e.actor) for e in events] == [("report", "reported", "sam")]
@@ -51,7 +79,7 @@ def test_staff_of_the_grid_come_with_the_incident(world: World) -> None:
     grid = world.grid_codes[0]
     rows = world.store.grids_at()
     geom = rows[rows["code"] == grid].geometry.iloc[0].representative_point()
-    body = {"lon": geom.x, "lat": geom.y, "category": "街面秩序"}
+    body = {"lon": geom.x, "lat": geom.y, "category": "街面秩序/无照游商"}
     answer = world.client.post("/api/incidents", json=body, headers=world.as_role("staff"))
     assert answer.json()["incident"]["grid_code"] == grid
     staff = answer.json()["responsible"]
@@ -62,7 +90,7 @@ def test_staff_of_the_grid_come_with_the_incident(world: World) -> None:
     hours = dt.datetime.fromisoformat(
         answer.json()["incident"]["deadline"]
     ) - dt.datetime.fromisoformat(answer.json()["incident"]["created_at"])
-    assert hours <= dt.timedelta(hours=4)  # 街面秩序: 4 hours by default
+    assert hours <= dt.timedelta(days=4)  # 无照游商: 1 working hour (over a weekend at most)
 
 
 def test_near_a_boundary_both_grids_are_candidates(world: World) -> None:
@@ -105,6 +133,7 @@ def test_the_whole_cycle_records_each_step(world: World) -> None:
         {"action": "finish"},
         {"action": "verify"},
         {"action": "close"},
+        {"action": "evaluate", "satisfaction": 4},
     ]
     version = 1
     for step in steps:
@@ -115,7 +144,8 @@ def test_the_whole_cycle_records_each_step(world: World) -> None:
     final = world.client.get(
         f"/api/incidents/{incident['id']}", headers=world.as_role("staff")
     ).json()
-    assert final["incident"]["status"] == "closed" and final["incident"]["assignee"] == "S1"
+    assert final["incident"]["status"] == "evaluated" and final["incident"]["assignee"] == "S1"
+    assert final["incident"]["satisfaction"] == 4 and final["incident"]["closed_at"]
     trail = [(e["action"], e["from_status"], e["to_status"]) for e in final["events"]]
     assert trail == [
         ("report", None, "reported"),
@@ -127,12 +157,14 @@ def test_the_whole_cycle_records_each_step(world: World) -> None:
         ("finish", "handling", "handled"),
         ("verify", "handled", "verified"),
         ("close", "verified", "closed"),
+        ("evaluate", "closed", "evaluated"),
     ]
-    assert all(e["actor"] == "sam" for e in final["events"])
+    actors = [e["actor"] for e in final["events"]]
+    assert actors == ["sam", "amy", "dan", "gus", "gus", "sue", "gus", "sue", "sue", "sue"]
     times = [dt.datetime.fromisoformat(e["at"]) for e in final["events"]]
     assert times == sorted(times)
     late = patch(world, incident["id"], {"version": version, "action": "register"})
-    assert late.status_code == 422 and "closed" in late.json()["detail"]
+    assert late.status_code == 422 and "evaluated" in late.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +182,10 @@ def test_dispatch_needs_an_assignee(world: World) -> None:
     assert patch(world, world.incident_id, {"version": 1, "action": "register"}).status_code == 200
     refused = patch(world, world.incident_id, {"version": 2, "action": "dispatch"})
     assert refused.status_code == 422 and "assignee" in refused.json()["detail"]
+    both = {"version": 2, "action": "dispatch", "assignee": "S1", "department": "wuye"}
+    assert patch(world, world.incident_id, both).status_code == 422
+    unknown = {"version": 2, "action": "dispatch", "department": "nosuch"}
+    assert "nosuch" in patch(world, world.incident_id, unknown).json()["detail"]
     nobody = {"version": 2, "action": "dispatch", "assignee": "S404"}
     assert patch(world, world.incident_id, nobody).status_code == 422
     assert world.store.incident(world.incident_id).version == 2
@@ -158,7 +194,7 @@ def test_dispatch_needs_an_assignee(world: World) -> None:
 def test_stale_version_is_409_with_the_current_incident(world: World) -> None:
     first = patch(world, world.incident_id, {"version": 1, "action": "register"})
     assert first.status_code == 200
-    late = patch(world, world.incident_id, {"version": 1, "action": "dismiss"})
+    late = patch(world, world.incident_id, {"version": 1, "action": "dismiss"})  # 受理员 too
     assert late.status_code == 409
     body = late.json()
     assert body["error"] == "stale_version" and body["current"]["version"] == 2
@@ -226,15 +262,18 @@ def test_overdue_flag(world: World) -> None:
 
 
 def test_workflow_rules() -> None:
-    assert STATUSES[0] == "reported" and STATUSES[-1] == "closed"
+    assert STATUSES[0] == "reported" and STATUSES[-1] == "evaluated"
+    assert STATUSES[: STATUSES.index("closed")] == OPEN_STATUSES
+    assert {"return", "reject", "redispatch"} <= RETURN_ACTIONS
     assert next_status("handled", "reject") == "handling"
     with pytest.raises(InputError, match="allowed: none"):
-        next_status("closed", "register")
+        next_status("evaluated", "register")
     at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     hours = {"*": 72, "市容环境": 24, "市容环境/暴露垃圾": 12}
     assert deadline_for("市容环境/暴露垃圾", at, hours) - at == dt.timedelta(hours=12)
     assert deadline_for("市容环境/其他", at, hours) - at == dt.timedelta(hours=24)
     assert deadline_for("其他", at, hours) - at == dt.timedelta(hours=72)
+    assert deadline_for("其他", at, {"市容环境": 24}) is None  # no override: working hours
     late = at + dt.timedelta(days=5)
     assert is_overdue("handling", at, at, late) and not is_overdue("handling", late, at, at)
     assert is_overdue("closed", at, late, late) and not is_overdue("closed", late, at, late)

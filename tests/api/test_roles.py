@@ -35,6 +35,8 @@ LEAST_ROLE: list[tuple[str, str, str]] = [
     ("GET", r"^/api/staff", "staff"),
     (".*", r"^/api/staff", "admin"),
     ("GET", r"^/api/offices/reach$", "planner"),
+    ("GET", r"^/api/departments$", "staff"),
+    (".*", r"^/api/departments/", "admin"),
 ]
 
 # Values for path parameters: the seeded world's ids, or a plausible value.

@@ -117,3 +117,25 @@ def test_deleting_a_person_takes_their_roles(world: World) -> None:
     missing = world.client.get("/api/staff/missing-roles", headers=admin).json()
     first = next(g for g in missing["grids"] if g["grid_code"] == world.grid_codes[0])
     assert first["missing"] == ["police", "safety_fire"]
+
+
+def test_building_and_group_leaders_are_optional_roles_shown_after_the_staff(world: World) -> None:
+    staff, admin = world.as_role("staff"), world.as_role("admin")
+    first = world.grid_codes[0]
+    leader = person(id="S8", name="楼栋长老周", role="building_leader", phone_private=None)
+    assert world.client.post("/api/staff", json=leader, headers=admin).status_code == 201
+    group = person(id="S7", name="组长小吴", role="group_leader", phone_private=None)
+    assert world.client.post("/api/staff", json=group, headers=admin).status_code == 201
+    for sid, role in (("S8", "building_leader"), ("S7", "group_leader")):
+        given = world.client.post(
+            f"/api/staff/{sid}/assignments", json={"grid_code": first, "role": role}, headers=admin
+        )
+        assert given.status_code == 201, given.text
+    missing = world.client.get("/api/staff/missing-roles", headers=staff).json()
+    assert "building_leader" not in missing["roles"] and "group_leader" not in missing["roles"]
+    rows = world.store.grids_at()
+    inside = rows[rows["code"] == first].geometry.iloc[0].representative_point()
+    board = world.client.get(f"/api/lookup?lon={inside.x}&lat={inside.y}").json()["grid"]["staff"]
+    roles = [p["role"] for p in board]
+    assert roles[-2:] == ["building_leader", "group_leader"], roles
+    assert [p["role_name"] for p in board[-2:]] == ["楼栋长", "居民小组长"]

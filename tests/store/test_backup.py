@@ -32,7 +32,8 @@ T1 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def fill(store: Store) -> None:
     """Something in every table: layers, plans with several revisions (published, replaced,
-    archived), staff roles, incidents with events, users, and so the audit log."""
+    archived), staff roles, incidents with events and a photo, departments, users (one with
+    workflow duties), and so the audit log."""
     staff = pd.DataFrame(
         {"id": ["S1", "S2"], "name": ["张三", "李四"], "role": ["police", "grid_head"]}
     )
@@ -66,10 +67,31 @@ def fill(store: Store) -> None:
         actor="sam",
         event=IncidentEvent("", 0, at, "sam", "register", "reported", "registered", "ok"),
     )
+    store.update_incident(
+        made.id,
+        2,
+        {"department": "chengguan", "stage_deadline": at, "extension_hours": 4.5},
+        actor="sam",
+        event=IncidentEvent("", 0, at, "sam", "dispatch", "registered", "dispatched"),
+    )
+    store.add_photo(
+        made.id,
+        kind="before",
+        content_type="image/png",
+        width=1,
+        height=1,
+        data=b"\x89PNG\r\n\x1a\n\x00\x01\xff",
+        actor="sam",
+    )
+    store.set_photo_public(made.id, 1, True, actor="sam")
+    store.put_department("chengguan", "城管执法中队", "023-62800001", actor="ada")
     store.add_user("ada", "admin", "scrypt$16384$8$1$c2FsdA$aGFzaA", actor="seed")
     store.add_user("bob", "planner", "scrypt$16384$8$1$c2FsdA$b3RoZXI", actor="seed")
     rules = {"base_yuan": 100, "assessed_yuan": 100, "full_share": 0.9, "pro_rata": True}
     store.set_subsidy_rules(rules | {"reopened_deduction_yuan": 20.5}, actor="ada")
+    store.add_user(
+        "hal", "staff", "scrypt$x", actor="seed", duties=["handler"], department="chengguan"
+    )
 
 
 def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -127,7 +149,8 @@ def test_dump_and_load_round_trip_gpkg_postgis_gpkg(tmp_path: Path, empty_postgi
         want_plans = [(p.id, p.status, p.head) for p in store.plans()]
         want_audit = store.audit()
     loaded = gridmap("db", "load", "--from", str(source), "--database-url", url)
-    assert loaded["records"]["plan_revisions"] == 4 and loaded["records"]["users"] == 2
+    assert loaded["records"]["plan_revisions"] == 4 and loaded["records"]["users"] == 3
+    assert loaded["records"]["incident_photos"] == 1 and loaded["records"]["departments"] == 1
     assert loaded["rows"] == {"divisions": 1, "staff": 2}
 
     back = tmp_path / "back.gpkg"
@@ -143,6 +166,9 @@ def test_dump_and_load_round_trip_gpkg_postgis_gpkg(tmp_path: Path, empty_postgi
         assert [(p.id, p.status, p.head) for p in restored.plans()] == want_plans
         assert restored.audit() == want_audit
         assert restored.user("ada").password_hash == "scrypt$16384$8$1$c2FsdA$aGFzaA"
+        assert restored.user("hal").duties == ("handler",)
+        photo, data = restored.photo_data(restored.incidents()[0].id, 1)
+        assert data == b"\x89PNG\r\n\x1a\n\x00\x01\xff" and photo.public
         # New ids follow the restored ones.
         assert make_plan(restored, C2) == str(int(want_plans[-1][0]) + 1)
         assert restored.audit()[-1].seq == want_audit[-1].seq + 1
@@ -165,7 +191,7 @@ def test_a_workspace_backs_up_and_restores_into_a_new_workspace(tmp_path: Path) 
     loaded = gridmap(
         "db", "load", "--from", str(backup), "--workspace", str(restored), "--no-tiles"
     )
-    assert loaded["records"]["incident_events"] == 2
+    assert loaded["records"]["incident_events"] == 3
     want, got = tables(source), tables(restored)
     for name in want:
         assert got[name] == want[name], name

@@ -18,6 +18,15 @@ TILE = 256
 STREET = "500108001000"  # 铜元局街道: 10 communities, 38 grids, a plan without errors
 PASSWORD = "web-test-password"
 USERS = {"clerk": "staff", "planner": "admin", "drafter": "planner"}  # publishing needs admin
+# Staff with the case workflow's roles (name → duties, department): 受理员, 派遣员, a handler of
+# 城管 (a department of gridmap/cases/data/departments.csv) and 监督员. The clerk is a 受理员.
+WORKFLOW_USERS = {
+    "clerk": (("acceptor",), None),
+    "shouli": (("acceptor",), None),
+    "paiqian": (("dispatcher",), None),
+    "chengguan": (("handler",), "chengguan"),
+    "jiandu": (("supervisor",), None),
+}
 OVERDUE_CATEGORY = "突发事件/路面塌陷"  # due at once (0 hours) on the test server
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 

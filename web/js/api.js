@@ -124,3 +124,31 @@ export async function getIfChanged(path, params, etag) {
   if (!answer.ok) throw new ApiError(answer.status, data);
   return { changed: true, etag: answer.headers.get("ETag"), data };
 }
+
+/** POST a multipart form (a file upload) to `path`, with the token; JSON back. A 401 (the
+ * token expired) asks to sign in again and retries once, as `request` does. */
+export async function upload(path, form, retried = false) {
+  const headers = { Accept: "application/json" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const answer = await fetch(new URL(path, location.origin), { method: "POST", headers, body: form });
+  const data = await answer.json().catch(() => null);
+  if (!answer.ok) {
+    if (answer.status === 401 && headers.Authorization && reauthenticate && !retried) {
+      signOut();
+      await reauthenticate();
+      return upload(path, form, true);
+    }
+    throw new ApiError(answer.status, data);
+  }
+  return data;
+}
+
+/** An object URL of the image (or any file) at `path`, fetched with the token: an <img> cannot
+ * send it itself. The caller revokes it (URL.revokeObjectURL) when the image goes. */
+export async function objectUrl(path) {
+  const answer = await fetch(new URL(path, location.origin), {
+    headers: token() ? { Authorization: `Bearer ${token()}` } : {},
+  });
+  if (!answer.ok) throw new ApiError(answer.status, await answer.json().catch(() => null));
+  return URL.createObjectURL(await answer.blob());
+}

@@ -1,8 +1,10 @@
-// Incidents: status colours, the workflow's actions, list items and the timeline.
+// Incidents: status colours, list items and the timeline. Which actions a user may take on a
+// case comes from the server (the incident's `actions`), never from a table here.
 import { h } from "./dom.js";
-import { t } from "./i18n.js";
+import { messageIn, t } from "./i18n.js";
 
-export const STATUSES = ["reported", "registered", "dispatched", "handling", "handled", "verified", "closed"];
+// The case workflow's statuses, in order (gridmap/cases/workflow.py STATUSES).
+export const STATUSES = ["reported", "registered", "dispatched", "handling", "handled", "verified", "closed", "evaluated"];
 
 // Dark enough for white text on a badge (WCAG AA: at least 4.5:1; these are 5.1 to 7.1).
 export const STATUS_COLOURS = {
@@ -13,37 +15,11 @@ export const STATUS_COLOURS = {
   handled: "#0e7c66",
   verified: "#1e7a3c",
   closed: "#5f6b6d",
-};
-
-// The digital city-management cycle (gridmap/api/workflow.py): status → allowed actions.
-export const ACTIONS = {
-  reported: ["register", "dismiss"],
-  registered: ["dispatch"],
-  dispatched: ["accept"],
-  handling: ["finish"],
-  handled: ["verify", "reject"],
-  verified: ["close"],
-  closed: [],
+  evaluated: "#3d4a4c",
 };
 
 export function statusBadge(status) {
   return h("span", { class: "badge status", style: `background:${STATUS_COLOURS[status]};color:#fff` }, t(`status.${status}`));
-}
-
-export function listItem(incident, onSelect) {
-  return h(
-    "li",
-    {
-      class: incident.overdue ? "overdue" : null,
-      dataset: { id: incident.id, status: incident.status, overdue: String(incident.overdue) },
-      onclick: () => onSelect(incident.id),
-    },
-    statusBadge(incident.status),
-    " ",
-    h("strong", {}, incident.category),
-    incident.overdue && [" ", h("span", { class: "badge overdue" }, t("office.overdue"))],
-    h("div", { class: "muted" }, `${incident.id} · ${incident.grid_code ?? "–"} · ${incident.address ?? ""}`),
-  );
 }
 
 export function timeline(events) {
@@ -55,9 +31,17 @@ export function timeline(events) {
         "li",
         { dataset: { action: event.action } },
         `${new Date(event.at).toLocaleString()} · ${event.actor} · `,
-        event.to_status ? t(`status.${event.to_status}`) : event.action,
+        step(event),
         event.note && h("span", { class: "muted" }, ` (${event.note})`),
       ),
     ),
   );
+}
+
+// "退回派遣员 → 立案": the step, then the status it led to (one of them when they read alike).
+function step(event) {
+  const status = event.to_status ? t(`status.${event.to_status}`) : null;
+  const action = messageIn("zh-CN", `action.${event.action}`) ? t(`action.${event.action}`) : null;
+  if (!action || action === status) return status ?? event.action;
+  return status ? `${action} → ${status}` : action;
 }

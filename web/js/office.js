@@ -1,11 +1,12 @@
 // Street office (/office): incidents on the map coloured by status; click the map to record
 // one (grid, staff and near-boundary candidates shown before saving); the list with filters,
-// overdue ones highlighted; an incident's timeline and its status actions.
+// overdue ones highlighted; the case panel (office-case.js) with the steps the user may take.
 import { get, patch, post } from "./api.js";
-import { fill, h } from "./dom.js";
+import { h } from "./dom.js";
 import { installSwitch, onLanguageChange, t, translate } from "./i18n.js";
-import { ACTIONS, STATUSES, statusBadge, timeline } from "./incidents.js";
+import { STATUSES } from "./incidents.js";
 import { createMap, loadConfig } from "./map.js";
+import { showCase } from "./office-case.js";
 import { createCaseList } from "./office-list.js";
 import { mountStats } from "./office-stats.js";
 import { requireSignIn } from "./signin.js";
@@ -55,55 +56,8 @@ function start(view) {
   async function select(id) {
     selected = id;
     const answer = await get(`/api/incidents/${encodeURIComponent(id)}`);
-    showDetail(answer);
+    showCase(detailBox, answer, { onChange: refresh });
     cases.selected(id);
-  }
-
-  function showDetail({ incident, events, responsible }) {
-    const assignee = h(
-      "select",
-      { name: "assignee", "data-testid": "assignee" },
-      (responsible ?? []).map((p) => h("option", { value: p.staff_id, selected: p.staff_id === incident.assignee }, `${p.name} (${p.role})`)),
-    );
-    const note = h("input", { name: "note", placeholder: "备注 / note" });
-    const error = h("p", { class: "error", hidden: true });
-    const act = async (action) => {
-      const body = { version: incident.version, action };
-      if (note.value) body.note = note.value;
-      if (action === "dispatch") body.assignee = assignee.value || undefined;
-      try {
-        await patch(`/api/incidents/${encodeURIComponent(incident.id)}`, body);
-        showDetail(await get(`/api/incidents/${encodeURIComponent(incident.id)}`));
-      } catch (failure) {
-        error.textContent = `${t("error")}: ${failure.message}`;
-        error.hidden = false;
-        return;
-      }
-      refresh();
-    };
-    fill(detailBox,
-      h("h2", {}, incident.category, " ", statusBadge(incident.status), incident.overdue && [" ", h("span", { class: "badge overdue" }, t("office.overdue"))]),
-      h("p", { class: "muted" }, `${incident.id} · ${t("office.pickgrid")} ${incident.grid_code ?? "–"}`),
-      incident.description && h("p", {}, incident.description),
-      h("p", { class: "muted" }, `${t("office.deadline")}: ${incident.deadline ? new Date(incident.deadline).toLocaleString() : "–"}`),
-      incident.assignee && h("p", { class: "muted" }, `${t("office.assignee")}: ${incident.assignee_name ?? incident.assignee}`),
-      ACTIONS[incident.status].length > 0 && [
-        incident.status === "registered" && assignee,
-        note,
-        h(
-          "div",
-          { class: "toolbar", "data-testid": "actions" },
-          ACTIONS[incident.status].map((action) =>
-            h("button", { type: "button", class: "primary", dataset: { action }, onclick: () => act(action) }, t(`action.${action}`)),
-          ),
-        ),
-      ],
-      error,
-      h("h3", {}, t("office.timeline")),
-      timeline(events),
-    );
-    detailBox.hidden = false;
-    detailBox.dataset.status = incident.status;
   }
 
   async function draft(lon, lat) {

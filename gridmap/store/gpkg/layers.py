@@ -42,7 +42,7 @@ __all__ = [
     "write_layers",
 ]
 
-SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN"}
+SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "bytes": "BLOB"}
 GEOMETRY_TYPES = {
     "polygon": "MULTIPOLYGON",
     "line": "MULTILINESTRING",

@@ -76,6 +76,8 @@ _FILL_ADDED = {
     ("publications", "regridded_at"): (
         "UPDATE publications SET regridded_at = valid_from WHERE valid_from <= ?"
     ),
+    "departments": ("UNIQUE (code)",),
+    "incident_photos": ("UNIQUE (incident_id, seq)",),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",

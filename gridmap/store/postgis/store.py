@@ -85,6 +85,8 @@ _LOAD_ORDER = {
     "users": "name",
     "audit_log": "seq",
     "subsidy_rules": "name",
+    "departments": "code",
+    "incident_photos": "incident_id, seq",
 }
 _RESET_IDENTITY = sql.SQL(
     "SELECT setval(pg_get_serial_sequence({name}, {col}), COALESCE(MAX({column}), 0) + 1, false)"
