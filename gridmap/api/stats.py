@@ -47,12 +47,11 @@ Day = Annotated[
     Query(pattern=r"^\d{4}-\d{2}(-\d{2})?$", description="YYYY-MM-DD or YYYY-MM"),
 ]
 
-# SEAM (workflow, issue 14): the rebuilt workflow exports RETURN_ACTIONS (return, reject,
-# redispatch) and adds ``evaluated``; until then a reopened case is one with a ``reject``.
+# A case is reopened when one of its events is a return action (退回, 核查未通过, 重派).
 WORKFLOW = Workflow(
     statuses=_workflow.STATUSES,
     open_statuses=_workflow.OPEN_STATUSES,
-    return_actions=getattr(_workflow, "RETURN_ACTIONS", frozenset({"reject"})),
+    return_actions=_workflow.RETURN_ACTIONS,
 )
 _MEDIA = {
     "csv": "text/csv; charset=utf-8",

@@ -185,9 +185,7 @@ def _row(incident: Incident) -> tuple[Any, ...]:
         f.get("street_code"),
         f.get("assignee"),
         f.get("deadline"),
-        # SEAM (workflow, issue 14): the ``evaluate`` action sets incidents.satisfaction (1-5);
-        # until that column exists every case reads as not rated.
-        f.get("satisfaction"),
+        f.get("satisfaction"),  # 1-5, set by the ``evaluate`` step (评价); None: not rated
     )
 
 

@@ -51,19 +51,38 @@ class Case:
     reopened: bool = False
     dismissed: bool = False
     steps: list[str] = field(default_factory=list)
+    satisfaction: int | None = None  # given at the evaluation (评价)
 
 
 def _staff(w: World) -> dict[str, str]:
     return w.as_role("staff")
 
 
-def _steps(w: World, case: Case, *actions: str, assignee: str | None = None) -> None:
-    """Take ``case`` through ``actions`` (a dispatch to ``assignee``), as staff."""
+def _admin(w: World) -> dict[str, str]:
+    return w.as_role("admin")
+
+
+def _steps(
+    w: World,
+    case: Case,
+    *actions: str,
+    assignee: str | None = None,
+    satisfaction: int | None = None,
+) -> None:
+    """Take ``case`` through ``actions`` (a dispatch to ``assignee``, an evaluation giving
+    ``satisfaction``), as an admin: each step's own role is the workflow tests' concern."""
     version = w.store.incident(case.id).version
     for action in actions:
-        step = {"action": action, **({"assignee": assignee} if action == "dispatch" else {})}
+        step: dict[str, Any] = {"action": action}
+        if action == "dispatch":
+            step["assignee"] = assignee
+        if action == "reject":
+            step["note"] = "垃圾未清完"  # a return needs its reason
+        if action == "evaluate":
+            step["satisfaction"] = satisfaction
+            case.satisfaction = satisfaction
         answer = w.client.patch(
-            f"/api/incidents/{case.id}", json={"version": version, **step}, headers=_staff(w)
+            f"/api/incidents/{case.id}", json={"version": version, **step}, headers=_admin(w)
         )
         assert answer.status_code == 200, (step, answer.text)
         version = answer.json()["incident"]["version"]
@@ -131,7 +150,7 @@ def _ledger(w: World) -> list[Case]:
         )
     ]
     a = _report(w, 0, 0.2, 0.2, "市容环境/暴露垃圾")
-    _steps(w, a, *CLOSE, assignee="S1")
+    _steps(w, a, *CLOSE, "evaluate", assignee="S1", satisfaction=5)
     b = _report(w, 0, 0.7, 0.7, "街面秩序/店外经营")
     _steps(w, b, *CLOSE[:4], "reject", *CLOSE[3:], assignee="S2")  # sent back once
     c = _report(w, 1, 0.5, 0.5, "市容环境/暴露垃圾")
@@ -140,7 +159,7 @@ def _ledger(w: World) -> list[Case]:
     _steps(w, d, *CLOSE[:4], "reject", assignee="S1")  # sent back, handling again
     e = _late(w, 2, "矛盾纠纷/邻里纠纷")  # open, past its deadline
     f = _late(w, 1, "市容环境/暴露垃圾")  # closed after its deadline
-    _steps(w, f, *CLOSE, assignee="S3")
+    _steps(w, f, *CLOSE, "evaluate", assignee="S3", satisfaction=2)
     g = _report(w, 1, 0.8, 0.2, "矛盾纠纷/邻里纠纷")
     _steps(w, g, "register")
     return [*cases, a, b, c, d, e, f, g]
@@ -166,6 +185,7 @@ def _expected(cases: list[Case]) -> dict[str, Any]:
     calendar = WorkingCalendar()
     working = [calendar.working_hours_between(c.created, c.closed_at) for c in closed]  # type: ignore[arg-type]
     known = len(on_time) + len(overdue)
+    rated = [c.satisfaction for c in cases if c.satisfaction is not None]
     return {
         "total": len(cases),
         "by_stage": {s: sum(c.status == s for c in cases) for s in STATUSES},
@@ -179,8 +199,8 @@ def _expected(cases: list[Case]) -> dict[str, Any]:
         "mean_working_hours": (
             pytest.approx(sum(working) / len(working), abs=0.01) if working else None
         ),
-        "mean_satisfaction": None,  # SEAM: no evaluation step yet (workflow adds `evaluate`)
-        "rated": 0,
+        "mean_satisfaction": pytest.approx(sum(rated) / len(rated)) if rated else None,
+        "rated": len(rated),
     }
 
 
@@ -376,7 +396,8 @@ def test_the_incident_list_answers_304_while_unchanged(world: World) -> None:
     assert again.status_code == 304 and again.headers["etag"] == tag and again.content == b""
     incident = world.store.incident(world.incident_id)
     step = {"version": incident.version, "action": "register"}
-    world.client.patch(f"/api/incidents/{incident.id}", json=step, headers=_staff(world))
+    stepped = world.client.patch(f"/api/incidents/{incident.id}", json=step, headers=_admin(world))
+    assert stepped.status_code == 200, stepped.text
     changed = world.client.get("/api/incidents", headers={**_staff(world), "If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
 
