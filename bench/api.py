@@ -92,9 +92,12 @@ def tree_cpu_s(pid: int) -> float:
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], port: int, workers: int) -> Iterator[int]:
-    """Run ``command`` until the block ends; yield its pid once every worker serves."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
+def server(
+    command: list[str], env: dict[str, str], port: int, workers: int, ready_path: str = "/readyz"
+) -> Iterator[int]:
+    """Run ``command`` until the block ends; yield its pid once every worker serves
+    (``ready_path`` answers 200 and each worker has logged its start)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDMAP_", "TIPG_"))}
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(
             command, env={**clean, **env}, stdout=subprocess.DEVNULL, stderr=log, text=True
@@ -107,7 +110,7 @@ def server(command: list[str], env: dict[str, str], port: int, workers: int) -> 
                     raise RuntimeError(f"{command[:3]} exited {proc.returncode}: {log.read()}")
                 log.seek(0)
                 started = log.read().count("Application startup complete")
-                ready = _status(f"http://127.0.0.1:{port}/readyz") == 200
+                ready = _status(f"http://127.0.0.1:{port}{ready_path}") == 200
                 if ready and (workers == 1 or started >= workers):
                     break
                 if time.monotonic() > deadline:

@@ -33,16 +33,18 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from api import (  # bench/api.py: the sample, its copy to PostGIS, the servers
+from api import (  # bench/api.py: the sample, its copy to PostGIS, running a server
     _database,
     copy_to_postgis,
-    gridmap_server,
+    free_port,
     publish_sample,
-    tipg_server,
+    server,
 )
 from psycopg import sql
 
@@ -54,6 +56,26 @@ TIPG_PROPERTIES = {
     "grids": "code,name,community_code,residents",
     "buildings": "id,name,unit_id,households,residents",
 }
+
+
+@contextmanager
+def gridmap_server(args: list[str], **env: str) -> Iterator[str]:
+    """``gridmap serve`` (one worker, no rate limit) until the block ends; its base URL."""
+    port = free_port()
+    base = {"GRIDMAP_RATE_LIMIT_PER_SECOND": "0", "GRIDMAP_TOKEN_SECRET": "bench-" + "k" * 40}
+    command = [str(BIN / "gridmap"), "serve", "--port", str(port), *args]
+    with server(command, {**base, **env}, port, 1):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def tipg_server(database_url: str) -> Iterator[str]:
+    """tipg (uvicorn, one worker) on the database until the block ends; its base URL."""
+    port = free_port()
+    env = {"DATABASE_URL": database_url, "TIPG_DB_SCHEMAS": '["gridmap"]'}
+    command = [str(BIN / "uvicorn"), "tipg.main:app", "--port", str(port), "--log-level", "info"]
+    with server(command, env, port, 1, ready_path="/healthz"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def wrk(base: str, paths: list[str], seconds: float, connections: int) -> dict[str, Any]:
