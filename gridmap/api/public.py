@@ -88,6 +88,18 @@ class GridAnswer(BaseModel):
     staff: list[StaffMember]
 
 
+class CommunityOffice(BaseModel):
+    """The community's office (社区居委会/村委会): where a resident goes, whoever the grid's
+    staff are; a grid without staff still answers with it."""
+
+    name: str | None
+    address: str | None
+    phone: str | None
+    hours: str | None
+    lon: float | None
+    lat: float | None
+
+
 class Neighbour(BaseModel):
     """The nearest other grid within 50 m."""
 
@@ -116,6 +128,14 @@ class LookupAnswer(BaseModel):
                         "code": "500108003002",
                         "name": "南湖社区居民委员会",
                         "short_name": "南湖社区",
+                    },
+                    "office": {
+                        "name": "南湖社区居民委员会",
+                        "address": "南湖路12号",
+                        "phone": "023-6280-0000",
+                        "hours": "周一至周五 09:00-12:00 14:00-17:30",
+                        "lon": 106.5705,
+                        "lat": 29.5231,
                     },
                     "grid": {
                         "code": "500108003002001",
@@ -147,6 +167,7 @@ class LookupAnswer(BaseModel):
     district: Division
     street: Division
     community: Division
+    office: CommunityOffice | None
     grid: GridAnswer
     distance_to_edge_m: float
     neighbour: Neighbour | None

@@ -103,6 +103,8 @@ class _Board:
 
     divisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     staff: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # community code → its office (居委会): name, address, phone, hours, lon, lat
+    offices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def named(self, code: str) -> dict[str, Any]:
         """{"code", "name", "short_name"} of a division (names None when unknown)."""
@@ -311,7 +313,27 @@ class Locator:
         order = {role: i for i, role in enumerate(roles)}
         for team in board.values():
             team.sort(key=lambda p: (order.get(p["role"], len(order)), p["name"]))
-        return _Board(names, board)
+        return _Board(names, board, self._load_offices())
+
+    def _load_offices(self) -> dict[str, dict[str, Any]]:
+        """Each community's office: every answer carries it, so that a grid without staff
+        still gives a resident somewhere to go and a phone to call."""
+        from gridmap.boards.offices import community_offices
+
+        frame, _ = community_offices(self.store)
+        offices = {}
+        for code, row in frame.iterrows():
+            point = row["geometry"]
+            has_point = point is not None and not point.is_empty
+            offices[str(code)] = {
+                "name": _text(row["name"]),
+                "address": _text(row["address"]),
+                "phone": _text(row["phone"]),
+                "hours": _text(row["hours"]),
+                "lon": round(point.x, 6) if has_point else None,
+                "lat": round(point.y, 6) if has_point else None,
+            }
+        return offices
 
     def _grid_name(self, coverage: _Coverage, code: str) -> str:
         name = coverage.names.get(code)
@@ -340,6 +362,7 @@ def _grid_answers(
             "district": named(district_of(community)),
             "street": named(street_of(community)),
             "community": named(community),
+            "office": board.offices.get(community),
             "grid": {
                 "code": code,
                 "name": names[code],

@@ -83,6 +83,28 @@ def test_lookup_shows_staff_with_public_phones_only(client, sample_store) -> Non
     assert "phone_private" not in answer.text
 
 
+def test_every_grid_answers_with_a_contact_its_community_office_at_least(
+    client, sample_store
+) -> None:
+    # Only one street's staff are assigned in this fixture: the other grids have none, and a
+    # resident there must still get somewhere to go and a phone (the community office).
+    grids = sample_store.grids_at()
+    offices = sample_store.read("offices").set_index("community_code")
+    unstaffed = 0
+    for code in grids["code"]:
+        lon, lat = _point_in(grids, code)
+        body = client.get("/api/lookup", params={"lon": lon, "lat": lat}).json()
+        assert body["grid"]["code"] == code
+        office = body["office"]
+        if not body["grid"]["staff"]:
+            unstaffed += 1
+            assert office is not None and office["name"] and office["phone"], code
+        if office is not None:
+            want = offices.loc[body["community"]["code"]]
+            assert (office["name"], office["phone"]) == (want["name"], want["phone"])
+    assert unstaffed > 0  # the case this test is about occurred
+
+
 @pytest.mark.parametrize(
     ("lon", "lat"),
     [(181, 29.5), (-181, 29.5), (106.5, 90.5), (106.5, -91), ("东经", 29.5), ("nan", 29.5)],

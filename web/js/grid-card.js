@@ -1,5 +1,6 @@
 // The grid card of a lookup answer: the grid head and a call button first, the other staff
-// behind "more", then grid name and code, community and street, office address.
+// behind "more", then grid name and code, community and street, the community office (first
+// when the grid has no staff).
 import { fill, h, num } from "./dom.js";
 import { messageIn, t } from "./i18n.js";
 
@@ -13,7 +14,7 @@ export function roleName(person) {
 /** Fill `section` with the card of `answer` (GET /api/lookup's body); `extra` goes last. */
 export function renderGridCard(section, answer, extra = null) {
   const { grid, community, street, neighbour } = answer;
-  const office = grid.office ?? community.office ?? null;
+  const office = answer.office ?? null;
   const staff = grid.staff ?? [];
   const head = staff.find((person) => person.role === "grid_head") ?? staff[0];
   const others = staff.filter((person) => person !== head);
@@ -26,7 +27,11 @@ export function renderGridCard(section, answer, extra = null) {
             h("summary", {}, t("card.more", { n: others.length })),
             h("ul", { class: "plain staff" }, others.map((person) => h("li", {}, staffItem(person, false)))),
           ))
-      : h("p", { class: "muted" }, t("card.nostaff")),
+      : office
+        ? h("div", { class: "head", "data-testid": "staff" },
+            h("p", { class: "muted" }, t("card.asktheoffice")),
+            officeItem(office, true))
+        : h("p", { class: "muted" }, t("card.nostaff")),
     h(
       "dl",
       {},
@@ -40,12 +45,26 @@ export function renderGridCard(section, answer, extra = null) {
         h("dt", {}, t("card.population")),
         h("dd", {}, `${num(grid.residents)} ${t("card.residents")} · ${num(grid.households)} ${t("card.households")}`),
       ],
-      office && [h("dt", {}, t("card.office")), h("dd", {}, office)],
+      office && head && [h("dt", {}, t("card.office")), h("dd", { "data-testid": "office" }, officeItem(office, false))],
     ),
     neighbour && h("p", { class: "hint" }, `${t("card.near")} ${neighbour.name ?? neighbour.code} (${num(neighbour.distance_m)} m)`),
     extra,
   );
   section.hidden = false;
+}
+
+/** The community office (GET /api/lookup's `office`): name, address, hours and a call link. */
+function officeItem(office, first) {
+  const phone = office.phone?.replace(/[^\d+]/g, "");
+  return h(
+    "div",
+    { class: first ? "person first office" : "office", "data-testid": "office-card" },
+    h("span", { class: "name" }, office.name),
+    phone && h("a", { class: first ? "tel call" : "tel", href: `tel:${phone}` },
+      `☎ ${first ? `${t("card.call")} ` : ""}${office.phone}`),
+    office.address && h("div", { class: "muted" }, office.address),
+    office.hours && h("div", { class: "muted" }, `${t("card.hours")}: ${office.hours}`),
+  );
 }
 
 function staffItem(person, first) {
