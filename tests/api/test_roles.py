@@ -37,6 +37,9 @@ LEAST_ROLE: list[tuple[str, str, str]] = [
     ("GET", r"^/api/offices/reach$", "planner"),
     ("GET", r"^/api/departments$", "staff"),
     (".*", r"^/api/departments/", "admin"),
+    (".*", r"^/api/jobs", "planner"),
+    ("PUT", r"^/api/stats/subsidy-rules$", "admin"),
+    (".*", r"^/api/stats", "staff"),
 ]
 
 # Values for path parameters: the seeded world's ids, or a plausible value.
@@ -51,6 +54,8 @@ PATH_VALUES = {
     "service_request_id": "1",
     "fmt": "xml",
     "service_code": "city.env.exposed_garbage",
+    "job_id": "1",
+    "kind": "csv",
 }
 
 
