@@ -37,14 +37,18 @@ def test_publish_command_then_refresh_and_invalidate_show_the_new_grids(
     mine = plan1.loc[plan1["community_code"] == REPLANNED]
     point = mine.geometry.iloc[0].representative_point()
     tile = "/tiles/grids/15/{}/{}.mvt".format(*tile_of(point.x, point.y, 15))
-    with TestClient(create_app(api_settings(workspace=path))) as client:
+    # No watch loop and no prebuilt tiles: this test is about refresh() and invalidate()
+    # (the watch loop's own test is test_processes_agree's; prebuilt tiles have theirs).
+    settings = api_settings(workspace=path, refresh_seconds=0, tiles_prebuilt=False)
+    with TestClient(create_app(settings)) as client:
         before = client.get("/api/lookup", params={"lon": point.x, "lat": point.y}).json()
         assert before["grid"]["plan_id"] == "2"
         tile_before = _codes(client, tile)
         assert tile_before & set(plan2["code"])
 
         ran = CliRunner().invoke(
-            cli, ["publish", draft, "--workspace", str(path), "--actor", ACTOR, "--json"]
+            cli,
+            ["publish", draft, "--workspace", str(path), "--actor", ACTOR, "--json", "--no-tiles"],
         )
         assert ran.exit_code == 0, ran.output
         assert json.loads(ran.stdout)["communities"] == plan1["community_code"].nunique()
