@@ -161,8 +161,10 @@ class SharedLimits:
 
     Each :meth:`sync` writes what the buckets gave out since the last one, as
     (bucket kind, client, slot) rows of this process, and spends from them what the other
-    processes' rows grew by since the last one. The first sync only reads: what others gave
-    out before this process started has mostly refilled.
+    processes' rows grew by since the last one. The first sync spends all the others' rows
+    of the window (the current and the previous slot): a process that has just started must not
+    grant a fresh burst to a client who spent its budget elsewhere a moment before (the bucket
+    refills at its rate from then on, as everywhere).
 
     Examples
     --------
@@ -185,7 +187,7 @@ class SharedLimits:
     def __init__(self, store: Store, process: str | None = None) -> None:
         self.store = store
         self.process = process or secrets.token_hex(8)
-        self._seen: dict[tuple[str, str, int], float] | None = None
+        self._seen: dict[tuple[str, str, int], float] = {}
         self._lock = threading.Lock()  # one sync at a time (the last one, at shutdown, too)
 
     def sync(self, buckets: Mapping[str, TokenBuckets], now: float | None = None) -> None:
@@ -209,11 +211,10 @@ class SharedLimits:
             for kind, counted in drained.items():
                 buckets[kind].undrain(counted)
             raise
-        if self._seen is not None:
-            for (kind, client, at), total in others.items():
-                grown = total - self._seen.get((kind, client, at), 0.0)
-                if grown > 0 and kind in buckets:
-                    buckets[kind].spend(client, grown)
+        for (kind, client, at), total in others.items():
+            grown = total - self._seen.get((kind, client, at), 0.0)
+            if grown > 0 and kind in buckets:
+                buckets[kind].spend(client, grown)
         self._seen = others
 
 
