@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_planner import open_new_draft
-from webmap import PASSWORD
+from webmap import PASSWORD, SCREENSHOTS
 
 from gridmap.store import GpkgStore
 
@@ -25,6 +25,7 @@ def test_a_planner_submits_and_an_admin_publishes_the_submission(  # type: ignor
     state = section.locator("[data-testid=submission-state]").text_content()
     assert "已提交" in state and "drafter" in state
     assert section.locator("[data-testid=submission-note]").text_content().endswith(note)
+    page.screenshot(path=str(SCREENSHOTS / "planner-submitted.png"))
     assert "已提交" in page.locator(f"#plan option[value='{plan}']").text_content()
     with GpkgStore(web_workspace) as store:
         [sub] = store.submissions(plan)
@@ -42,6 +43,7 @@ def test_a_planner_submits_and_an_admin_publishes_the_submission(  # type: ignor
     page.click("#publish")
     dialog = page.locator("#publish-dialog")
     dialog.wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "planner-publish-submission.png"))
     shown = dialog.locator("[data-testid=publish-submission]")
     assert shown.get_attribute("data-state") == "submitted"
     assert "drafter" in shown.locator("[data-testid=publish-submitted-by]").text_content()

@@ -64,7 +64,6 @@ function start(view) {
     try {
       const answer = state.locks.has(code) ? await del(path) : await put(path);
       setLocks(answer.locks);
-    showSubmitted();
       say("");
     } catch (error) {
       failed(error);
@@ -148,7 +147,7 @@ function start(view) {
   async function loadPlans(selectId) {
     let { plans } = await get("/api/plans");
     const admin = role() === "admin";
-    // Admins see the drafts submitted to them first, and open the oldest of them.
+    // Admins see the drafts submitted to them first (marked), and open the first of them.
     if (admin) plans = [...plans.filter(waiting), ...plans.filter((p) => !waiting(p))];
     const chosen = selectId ?? (admin ? plans.find(waiting)?.id : undefined) ?? plans.findLast((p) => p.status === "draft")?.id ?? plans.findLast((p) => p.status === "published")?.id;
     $("plan").replaceChildren(...plans.map((p) => h("option", { value: p.id, selected: p.id === chosen, dataset: { waiting: String(waiting(p)) } }, planLabel(p))));
@@ -183,6 +182,7 @@ function start(view) {
     showHistory();
     state.grids = answer.grids;
     setLocks(answer.locks);
+    showSubmitted();
     state.pending = (answer.publications ?? []).filter((p) => p.pending).map((p) => p.valid_from).sort()[0] ?? null;
     gridsLayer.clearLayers().addData(answer.grids);
     if (fit && !state.drawn) view.fitOnce(gridsLayer);
