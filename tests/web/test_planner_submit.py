@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_accessibility import serious_violations
+from test_office import sign_in
 from test_planner import open_new_draft
-from webmap import PASSWORD, SCREENSHOTS
+from webmap import SCREENSHOTS
 
 from gridmap.store import GpkgStore
 
@@ -19,6 +21,7 @@ def test_a_planner_submits_and_an_admin_publishes_the_submission(  # type: ignor
     assert page.locator("#publish").is_hidden()
     section = page.locator("#submission")
     assert section.locator("[data-testid=submission-state]").get_attribute("data-state") == "none"
+    assert serious_violations(page) == []
     section.get_by_label("给管理员的说明").fill(note)
     section.locator("[data-testid=submit-plan]").click()
     page.wait_for_selector("body[data-submission=submitted]")
@@ -33,13 +36,11 @@ def test_a_planner_submits_and_an_admin_publishes_the_submission(  # type: ignor
 
     # The admin (user "planner") signs in: the submitted draft comes first and is opened.
     page.evaluate("sessionStorage.clear()")
-    page.goto("/planner")
-    page.fill("#signin input[name=username]", "planner")
-    page.fill("#signin input[name=password]", PASSWORD)
-    page.click("#signin button[type=submit]")
-    page.wait_for_selector("body[data-ready=true]")
+    sign_in(page, "/planner", "planner")
     assert page.locator("#plan option").first.get_attribute("value") == plan
     assert page.get_attribute("body", "data-plan") == plan
+    assert page.locator("[data-testid=submission-refuse]").is_visible()  # or send it back
+    assert serious_violations(page) == []  # the section, its note and the refusal form
     page.click("#publish")
     dialog = page.locator("#publish-dialog")
     dialog.wait_for()
