@@ -507,6 +507,24 @@ GRID_LOCKS = Layer(
     "Grids of a draft plan a planner has locked: an edit that changes one is refused "
     "(working state, not part of a backup).",
 )
+PLAN_SUBMISSIONS = Layer(
+    "plan_submissions",
+    "plan_id",
+    (
+        Column("plan_id", "str", True, False),
+        Column("revision", "int", nullable=False, doc="the revision submitted"),
+        Column("state", "str", nullable=False, doc="submitted | refused"),
+        Column("submitted_by", "str", nullable=False),
+        Column("submitted_at", "str", nullable=False, doc=_TIME),
+        Column("note", "str", doc="the planner's note to the admin"),
+        Column("refused_by", "str", doc="the admin who sent it back"),
+        Column("refused_at", "str", doc=_TIME),
+        Column("reason", "str", doc="why it was sent back"),
+    ),
+    None,
+    "A draft a planner submitted for publication, one row per plan (working state; the audit "
+    "log keeps every submission, withdrawal and refusal).",
+)
 DEPARTMENTS = Layer(
     "departments",
     "code",
@@ -550,6 +568,7 @@ RECORD_LAYERS: dict[str, Layer] = {
         JOBS,
         SUBSIDY_RULES,
         GRID_LOCKS,
+        PLAN_SUBMISSIONS,
         DEPARTMENTS,
         INCIDENT_PHOTOS,
     )

@@ -1,7 +1,9 @@
 """Plans for planners: list, create (copy, or partition as a background job), report, diff,
 export, publish.
 
-Reading and making plans needs ``planner``; publishing needs ``admin``. Edits are in
+Reading and making plans needs ``planner``; publishing needs ``admin`` (planners submit a
+draft for publication: :mod:`gridmap.api.plan_submissions`; an admin may publish any draft,
+submitted or not). Edits are in
 :mod:`gridmap.api.plan_edits`. Publishing moves open incidents to their new grids in the
 same transaction (:func:`gridmap.service.publish.publish_plans`) and refreshes the locator and
 tile caches when those exist.
@@ -24,6 +26,7 @@ from gridmap.api.errors import error_body
 from gridmap.api.jobs import wake_workers
 from gridmap.api.params import MAX_NUMBER
 from gridmap.api.plan_locks import lock_json
+from gridmap.api.plan_submissions import submission_json
 from gridmap.api.scope import PlanPlanner, require_in_scope, scope_of, sees
 from gridmap.api.tiles import request_build
 from gridmap.api.write_limits import LimitedRoute
@@ -36,7 +39,7 @@ from gridmap.service.plans import (
     export_grids,
     published_plan_for,
 )
-from gridmap.store.contract import PlanInfo, Publication, RevisionInfo, User
+from gridmap.store.contract import PlanInfo, Publication, RevisionInfo, Submission, User
 
 __all__ = ["plan_json", "revision_json", "router"]
 
@@ -129,11 +132,26 @@ def list_plans(
     user: Planner,
     status: PlanStatusQ | None = None,
     community: Annotated[str | None, Query(max_length=12)] = None,
+    submitted: Annotated[
+        bool | None,
+        Query(description="true: only drafts submitted for publication; false: all others"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Every plan (optionally of one status or covering one community)."""
+    """Every plan (optionally of one status, covering one community, or submitted), each with
+    its ``submission`` (null: none)."""
     plans = store.plans(status=status, community=community)
     mine = [p for p in plans if all(sees(user, c) for c in p.communities)]  # in the scope
-    return {"plans": [plan_json(p) for p in mine]}
+    subs = {s.plan_id: s for s in store.submissions()}
+    if submitted is not None:
+        mine = [p for p in mine if _waiting(p, subs.get(p.id)) == submitted]
+    return {
+        "plans": [plan_json(p) | {"submission": submission_json(subs.get(p.id), p)} for p in mine]
+    }
+
+
+def _waiting(plan: PlanInfo, sub: Submission | None) -> bool:
+    """Whether ``plan`` is a draft submitted for publication (not sent back)."""
+    return plan.status == "draft" and sub is not None and sub.state == "submitted"
 
 
 @router.post(
@@ -194,8 +212,9 @@ def get_plan(
     """The plan, its revisions, and the grids of ``revision`` (default the head) as GeoJSON."""
     info = store.plan(plan_id)
     rev = store.revision(plan_id, revision)
+    subs = store.submissions(info.id)
     return {
-        "plan": plan_json(info),
+        "plan": plan_json(info) | {"submission": submission_json(subs[0] if subs else None, info)},
         "revisions": [revision_json(r) for r in store.revisions(plan_id)],
         "publications": [
             publication_json(p) for p in store.publication_history() if p.plan_id == info.id

@@ -36,7 +36,16 @@ import pandas as pd
 
 from gridmap.errors import InputError, NotFoundError
 from gridmap.schema import LAYERS, RESERVED_LAYERS
-from gridmap.store import case_records, jobs, locks, publishing, records, revisions, usage
+from gridmap.store import (
+    case_records,
+    jobs,
+    locks,
+    publishing,
+    records,
+    revisions,
+    usage,
+)
+from gridmap.store import submissions as submitting
 from gridmap.store.common import check_actor, check_bbox, now, to_json
 from gridmap.store.contract import (
     PLAN_STATUSES,
@@ -55,6 +64,7 @@ from gridmap.store.contract import (
     Revision,
     RevisionInfo,
     StaffAssignment,
+    Submission,
     User,
 )
 
@@ -419,6 +429,24 @@ class StoreBase:
     def grid_locks(self, plan_id: str) -> list[GridLock]:
         """A plan's grid locks, by grid code."""
         return locks.grid_locks(self, plan_id)
+
+    # --- submissions for publication (gridmap.store.submissions) -------------------------------
+
+    def submit_plan(self, plan_id: str, note: str | None, *, actor: str) -> Submission:
+        """Submit a draft's head for publication."""
+        return submitting.submit_plan(self, plan_id, note, actor=actor)
+
+    def withdraw_submission(self, plan_id: str, *, actor: str, force: bool = False) -> None:
+        """Withdraw a submission; ConflictError when another planner made it and not ``force``."""
+        submitting.withdraw_submission(self, plan_id, actor=actor, force=force)
+
+    def refuse_submission(self, plan_id: str, reason: str, *, actor: str) -> Submission:
+        """Send a submitted draft back with ``reason``."""
+        return submitting.refuse_submission(self, plan_id, reason, actor=actor)
+
+    def submissions(self, plan_id: str | None = None) -> list[Submission]:
+        """The submissions of one plan or of all."""
+        return submitting.submissions(self, plan_id)
 
     def publications(
         self, *, at: dt.datetime | None = None, community: str | None = None

@@ -77,6 +77,7 @@ __all__ = [
     "StaleStaffError",
     "StaleVersionError",
     "Store",
+    "Submission",
     "User",
 ]
 
@@ -194,6 +195,24 @@ class GridLock:
     grid_code: str
     locked_by: str
     locked_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A draft a planner submitted for publication: which revision, by whom, when, with what
+    note; ``state`` is ``submitted``, or ``refused`` once an admin sent it back (who, when,
+    why). Edits after it do not withdraw it: ``revision`` below the plan's head says it is
+    stale."""
+
+    plan_id: str
+    revision: int
+    state: str
+    submitted_by: str
+    submitted_at: dt.datetime
+    note: str | None = None
+    refused_by: str | None = None
+    refused_at: dt.datetime | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -469,6 +488,23 @@ class Store(Protocol):
 
     def grid_locks(self, plan_id: str) -> list[GridLock]:
         """A plan's grid locks, by grid code."""
+        ...
+
+    def submit_plan(self, plan_id: str, note: str | None, *, actor: str) -> Submission:
+        """Submit a draft's head for publication (again: replaces the earlier submission)."""
+        ...
+
+    def withdraw_submission(self, plan_id: str, *, actor: str, force: bool = False) -> None:
+        """Withdraw a submission (no-op when there is none); ConflictError when another
+        planner submitted it and not ``force``."""
+        ...
+
+    def refuse_submission(self, plan_id: str, reason: str, *, actor: str) -> Submission:
+        """Send a submitted draft back with ``reason``; ConflictError when it is not submitted."""
+        ...
+
+    def submissions(self, plan_id: str | None = None) -> list[Submission]:
+        """The submissions (submitted or refused) of one plan or of all, by plan."""
         ...
 
     def publications(

@@ -30,6 +30,7 @@ LEAST_ROLE: list[tuple[str, str, str]] = [
     ("GET", r"^/api/users/me$", "signed_in"),
     (".*", r"^/api/users", "admin"),
     ("POST", r"^/api/plans/\{plan_id\}/publish$", "admin"),
+    ("POST", r"^/api/plans/\{plan_id\}/refuse$", "admin"),
     (".*", r"^/api/plans", "planner"),
     (".*", r"^/api/incidents", "staff"),
     ("GET", r"^/api/staff", "staff"),

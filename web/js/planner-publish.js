@@ -2,9 +2,12 @@
 // the plan in force (grids changed, residents moved, open incidents in the changed grids, whose
 // grid must be checked), picks the date it takes effect (default today: at once) and confirms.
 // A later date keeps the plan in force until that day; the server moves the open incidents then.
+// Beside the summary stands the planner's submission (who, when, the note; edited since?), or
+// a line saying nobody submitted it (an admin may still publish it).
 import { get } from "./api.js";
 import { h, num } from "./dom.js";
 import { t } from "./i18n.js";
+import { beijingTime } from "./planner-submit.js";
 
 /** Today in Beijing time, as YYYY-MM-DD (what a date input holds). */
 function today() {
@@ -26,6 +29,7 @@ export async function confirmPublish(plan) {
       h("li", {}, `${t("publish.residents")}: `, h("strong", { "data-testid": "publish-residents" }, summary.residents == null ? "–" : num(summary.residents))),
       h("li", {}, `${t("publish.incidents")}: `, h("strong", { "data-testid": "publish-incidents" }, summary.incidents ?? "–")),
     ),
+    submissionBlock(plan),
     h("p", { class: "row" }, h("label", { for: "publish-date" }, t("publish.date")), date),
     h("p", { class: "hint" }, t("publish.when")),
     h("form", { method: "dialog", class: "row" },
@@ -41,6 +45,18 @@ export async function confirmPublish(plan) {
       dialog.remove();
     });
   });
+}
+
+/** What the planner submitted (who, when, which revision, the note), or that nobody did. */
+function submissionBlock(plan) {
+  const sub = plan.submission;
+  if (sub?.state !== "submitted") return h("p", { class: "hint", "data-testid": "publish-submission", "data-state": "none" }, t("publish.unsubmitted"));
+  return h("section", { "data-testid": "publish-submission", "data-state": "submitted" },
+    h("h3", {}, t("publish.submission")),
+    h("p", { "data-testid": "publish-submitted-by" }, t("publish.submittedby", { by: sub.submitted_by, at: beijingTime(sub.submitted_at), revision: sub.revision })),
+    sub.note ? h("blockquote", { "data-testid": "publish-note" }, sub.note) : null,
+    sub.stale ? h("p", { class: "warn", "data-testid": "publish-stale" }, t("publish.stale", { head: plan.head, revision: sub.revision })) : null,
+  );
 }
 
 async function publishSummary(planId) {

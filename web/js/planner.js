@@ -14,6 +14,7 @@ import { renderComparison, renderGrid, renderHistory, renderPreview, renderResul
 import { renderGridTable } from "./planner-table.js";
 import { followJob, jobStatus } from "./planner-jobs.js";
 import { confirmPublish } from "./planner-publish.js";
+import { showSubmission, waiting } from "./planner-submit.js";
 import { gridStyle, legend } from "./planner-style.js";
 import { requireSignIn } from "./signin.js";
 
@@ -137,12 +138,37 @@ function start(view) {
     say(t(key) !== key ? t(key) : `${t("error")}: ${error.body?.detail ?? error.message}`, true);
   };
 
+  // A plan in the list: its state, and whether it waits for an admin or was sent back.
+  const planLabel = (p) => {
+    const mark = waiting(p) ? ` · ${t("planner.waiting")}` : p.status === "draft" && p.submission?.state === "refused" ? ` · ${t("planner.refused")}` : "";
+    return `${p.id} · ${p.name} (${t(`planner.${p.status === "published" ? "published" : "draft"}`)}${p.status === "archived" ? " archived" : ""}${mark})`;
+  };
+
   async function loadPlans(selectId) {
-    const { plans } = await get("/api/plans");
-    const chosen = selectId ?? plans.findLast((p) => p.status === "draft")?.id ?? plans.findLast((p) => p.status === "published")?.id;
-    $("plan").replaceChildren(...plans.map((p) => h("option", { value: p.id, selected: p.id === chosen }, `${p.id} · ${p.name} (${t(`planner.${p.status === "published" ? "published" : "draft"}`)}${p.status === "archived" ? " archived" : ""})`)));
+    let { plans } = await get("/api/plans");
+    const admin = role() === "admin";
+    // Admins see the drafts submitted to them first (marked), and open the first of them.
+    if (admin) plans = [...plans.filter(waiting), ...plans.filter((p) => !waiting(p))];
+    const chosen = selectId ?? (admin ? plans.find(waiting)?.id : undefined) ?? plans.findLast((p) => p.status === "draft")?.id ?? plans.findLast((p) => p.status === "published")?.id;
+    $("plan").replaceChildren(...plans.map((p) => h("option", { value: p.id, selected: p.id === chosen, dataset: { waiting: String(waiting(p)) } }, planLabel(p))));
     if (chosen) await loadPlan(chosen);
   }
+
+  function showSubmitted() {
+    showSubmission($("submission"), state.plan, {
+      changed(submission) {
+        const before = state.plan.submission;
+        state.plan = { ...state.plan, submission };
+        const option = $("plan").querySelector(`option[value="${CSS.escape(state.plan.id)}"]`);
+        if (option) option.textContent = planLabel(state.plan);
+        say(t(submission?.state === "refused" ? "submit.refusedsaid" : submission ? "submit.done" : before ? "submit.withdrawn" : "submit.none"));
+        showSubmitted();
+      },
+      failed,
+    });
+    document.body.dataset.submission = state.plan?.submission?.state ?? "none";
+  }
+  onLanguageChange(() => state.plan && showSubmitted());
 
   async function loadPlan(id, { fit = true } = {}) {
     const atoms = fetchAtoms(id); // in parallel with the grids
@@ -156,6 +182,7 @@ function start(view) {
     showHistory();
     state.grids = answer.grids;
     setLocks(answer.locks);
+    showSubmitted();
     state.pending = (answer.publications ?? []).filter((p) => p.pending).map((p) => p.valid_from).sort()[0] ?? null;
     gridsLayer.clearLayers().addData(answer.grids);
     if (fit && !state.drawn) view.fitOnce(gridsLayer);

@@ -69,6 +69,7 @@ _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "rate_usage": ("UNIQUE (bucket, client, slot, process)",),
     "jobs": ("UNIQUE (id)",),
     "grid_locks": ("UNIQUE (plan_id, grid_code)",),
+    "plan_submissions": ("UNIQUE (plan_id)",),
 }
 # A column added to a file written before it existed, and how its old rows are filled in.
 _FILL_ADDED = {
