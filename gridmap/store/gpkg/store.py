@@ -70,6 +70,8 @@ _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "jobs": ("UNIQUE (id)",),
     "grid_locks": ("UNIQUE (plan_id, grid_code)",),
     "plan_submissions": ("UNIQUE (plan_id)",),
+    "departments": ("UNIQUE (code)",),
+    "incident_photos": ("UNIQUE (incident_id, seq)",),
 }
 # A column added to a file written before it existed, and how its old rows are filled in.
 _FILL_ADDED = {
@@ -77,8 +79,6 @@ _FILL_ADDED = {
     ("publications", "regridded_at"): (
         "UPDATE publications SET regridded_at = valid_from WHERE valid_from <= ?"
     ),
-    "departments": ("UNIQUE (code)",),
-    "incident_photos": ("UNIQUE (incident_id, seq)",),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS publications_community ON publications (community_code)",
