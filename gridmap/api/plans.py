@@ -11,7 +11,6 @@ tile caches when those exist.
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Annotated, Any, Literal
 
@@ -29,6 +28,7 @@ from gridmap.api.plan_locks import lock_json
 from gridmap.api.plan_submissions import submission_json
 from gridmap.api.scope import PlanPlanner, require_in_scope, scope_of, sees
 from gridmap.api.tiles import request_build
+from gridmap.api.watch import refresh
 from gridmap.api.write_limits import LimitedRoute
 from gridmap.errors import InputError
 from gridmap.service.jobs import job_summary, submit_partition
@@ -291,12 +291,7 @@ async def publish_plan(
         return JSONResponse(body_json, status_code=409)
     publications = done.publications
     moved = len(done.incidents_regridded)
-    for name, method in (("locator", "refresh"), ("tiles", "invalidate")):
-        target = getattr(getattr(request.app.state, name, None), method, None)
-        if target is not None:  # rebuilding the lookup index takes seconds: off the event loop
-            result = await run_in_threadpool(target)
-            if inspect.isawaitable(result):
-                await result
+    await refresh(request.app)  # this process's indexes and tiles; the watch loop then skips it
     request_build(request.app)  # the prebuilt tiles, in the background; live until then
     return {
         "plan": plan_json(await run_in_threadpool(store.plan, plan_id)),

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -47,9 +46,9 @@ async def startup(app: FastAPI) -> None:
     if seconds <= 0:
         return
     await run_in_threadpool(_take_effect, app)  # a date passed while no server ran
-    stamp = await run_in_threadpool(app.state.read_store.change_stamp)
+    app.state.watch_stamp = await run_in_threadpool(app.state.read_store.change_stamp)
     wake = asyncio.Event()
-    app.state.watch = asyncio.create_task(_watch(app, seconds, stamp, wake))
+    app.state.watch = asyncio.create_task(_watch(app, seconds, wake))
     if settings.database_url:
         retry_s = min(seconds, 5.0)
         app.state.watch_listen = asyncio.create_task(_listen(settings.database_url, wake, retry_s))
@@ -64,16 +63,15 @@ async def shutdown(app: FastAPI) -> None:
                 await task
 
 
-async def _watch(app: FastAPI, seconds: float, stamp: tuple[Any, ...], wake: asyncio.Event) -> None:
+async def _watch(app: FastAPI, seconds: float, wake: asyncio.Event) -> None:
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), seconds)
         wake.clear()
         try:
             now = await run_in_threadpool(app.state.read_store.change_stamp)
-            if now != stamp:
+            if now != getattr(app.state, "watch_stamp", None):
                 await refresh(app)
-                stamp = now
         except Exception:  # the store is down for a moment: keep serving, try again
             _log.warning("watching the store for changes failed; trying again", exc_info=True)
 
@@ -115,7 +113,12 @@ async def _listen(url: str, wake: asyncio.Event, retry_s: float) -> None:
 async def refresh(app: FastAPI) -> None:
     """Move the incidents of plans taking effect, rebuild the lookup and search indexes (off the
     event loop: it takes seconds) and forget the tiles and layers. A tile cache's ``invalidate``
-    may be a coroutine function."""
+    may be a coroutine function.
+
+    The change stamp read first is what the watch loop compares with next: a refresh made by
+    this process (after its own publication) is not made again when the loop sees the stamp.
+    """
+    stamp = await run_in_threadpool(app.state.read_store.change_stamp)
     await run_in_threadpool(_take_effect, app)
     locator = getattr(app.state, "locator", None)
     if locator is not None:
@@ -126,3 +129,4 @@ async def refresh(app: FastAPI) -> None:
         done = await run_in_threadpool(target.invalidate)
         if inspect.isawaitable(done):
             await done
+    app.state.watch_stamp = stamp
