@@ -25,6 +25,7 @@ __all__ = [
     "ROLES",
     "add_user",
     "change_user",
+    "check_department",
     "check_new_user",
     "hash_password",
     "remove_user",
@@ -93,6 +94,7 @@ def add_user(
     name is taken.
     """
     check_new_user(role, password)
+    check_department(store, department)
     return store.add_user(
         name,
         role,
@@ -124,6 +126,7 @@ def change_user(
         raise InputError(f"role {role!r}: choose one of {', '.join(ROLES)}")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
+    check_department(store, department)
     hashed = None if password is None else hash_password(password)
     return store.update_user(
         name,
@@ -135,6 +138,17 @@ def change_user(
         duties=duties,
         department=department,
     )
+
+
+def check_department(store: Store, department: str | None) -> None:
+    """InputError unless ``department`` (None or "": none) is a department of the store: a
+    handler of a misspelt department would never see a case dispatched to theirs."""
+    if not department:
+        return
+    known = [d["code"] for d in store.departments()]
+    if department not in known:
+        listed = ", ".join(known) or "none yet: gridmap department import adds the usual ones"
+        raise InputError(f"department {department!r} is not a department; known: {listed}")
 
 
 def remove_user(store: Store, name: str, *, actor: str) -> None:

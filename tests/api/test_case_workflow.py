@@ -192,6 +192,12 @@ def test_users_hold_workflow_roles(world: World) -> None:
     wrong = world.client.post("/api/users", json=body | {"name": "x", "duties": ["boss"]},
                               headers=admin)  # fmt: skip
     assert wrong.status_code == 422
+    misspelt = world.client.post("/api/users", json=body | {"name": "y", "department": "wuyee"},
+                                 headers=admin)  # fmt: skip
+    assert misspelt.status_code == 422 and "'wuyee'" in misspelt.json()["detail"]
+    assert "chengguan" in misspelt.json()["detail"]
+    moved = world.client.patch("/api/users/lin", json={"department": "nosuch"}, headers=admin)
+    assert moved.status_code == 422 and world.store.user("lin").department == "wuye"
     changed = world.client.patch(
         "/api/users/lin", json={"duties": ["supervisor", "acceptor"], "department": ""},
         headers=admin,
