@@ -93,6 +93,20 @@ def test_the_api_imports_nothing_from_the_engine() -> None:
     assert not offending, "the API must go through gridmap.service:\n" + "\n".join(offending)
 
 
+def test_nothing_below_the_api_imports_it() -> None:
+    # The service, the engine, the stores and the case rules serve the API and the CLI alike;
+    # an import of the API from below (publish.py once took the case statuses from it) makes
+    # the CLI load FastAPI and ties the layers into a knot.
+    offending = [
+        f"{path.relative_to(ROOT)}:{line}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] not in {"api", "cli"}
+        for line, name in _imports(path, top_level_only=False, type_checking=True)
+        if name == "gridmap.api" or name.startswith("gridmap.api.")
+    ]
+    assert not offending, "only gridmap.cli may import gridmap.api:\n" + "\n".join(offending)
+
+
 def _import_graph(*, top_level_only: bool = True) -> dict[str, list[str]]:
     """Each module of gridmap → the modules of gridmap it imports (at import time, or
     anywhere: inside functions too)."""

@@ -26,6 +26,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gridmap.cases.workflow import OPEN_STATUSES
 from gridmap.errors import ConflictError, InputError
 from gridmap.service.grids import locate_points
 from gridmap.service.plans import coverage_report
@@ -183,9 +184,6 @@ def incident_grids(store: Store, grids: gpd.GeoDataFrame | None) -> dict[str, st
     Closed incidents stay where they were closed; incidents outside the published communities
     are not touched.
     """
-    # The workflow's statuses live with the API for now (an incident service would own them).
-    from gridmap.api.workflow import OPEN_STATUSES
-
     if grids is None or grids.empty:
         return {}
     grids = gpd.GeoDataFrame(grids, geometry="geometry", crs=4326)

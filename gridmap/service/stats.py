@@ -19,7 +19,7 @@ A case's **worker** is the staff id it is assigned to (``assignee``); while unas
 grid's head (网格长) when the grid has one, else the first person given a role in the grid.
 
 The workflow's statuses and return actions are parameters (the API passes those of
-:mod:`gridmap.api.workflow`), so this module does not depend on the API layer.
+:mod:`gridmap.cases.workflow`), so a city's own workflow counts by its own statuses.
 """
 
 from __future__ import annotations
