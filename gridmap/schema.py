@@ -522,7 +522,7 @@ PLAN_SUBMISSIONS = Layer(
         Column("reason", "str", doc="why it was sent back"),
     ),
     None,
-    "A draft a planner submitted for publication, one row per plan (working state; the audit "
+    "A draft a planner submitted for publication, one row per plan (in a backup; the audit "
     "log keeps every submission, withdrawal and refusal).",
 )
 DEPARTMENTS = Layer(

@@ -158,8 +158,9 @@ def dump_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Back up a database (or a workspace) into one GeoPackage: the layers, plans with every
-    revision, publications, staff assignments, incidents with their events, users (with their
-    password hashes) and the audit log. Restore it with `gridmap db load --from`."""
+    revision, publications, staff assignments, incidents with their events and photos, users
+    (with their password hashes), departments, subsidy rules, drafts submitted for publication
+    and the audit log. Restore it with `gridmap db load --from`."""
     from gridmap.store.backup import dump_store
     from gridmap.store.postgis.admin import connect_checked
 

@@ -2,9 +2,11 @@
 
 :func:`dump_store` writes everything a store holds — the reference layers, plans with every
 revision (cells and grids), publications, staff assignments, incidents with their events,
-users with their password hashes, the audit log, departments and photos — into one
-GeoPackage, which is itself a workspace (:class:`~gridmap.store.gpkg.store.GpkgStore` opens
-it; QGIS and GDAL read it).
+users with their password hashes, the audit log, departments, photos, subsidy rules and the
+drafts submitted for publication — into one GeoPackage, which is itself a workspace
+(:class:`~gridmap.store.gpkg.store.GpkgStore` opens it; QGIS and GDAL read it). Working state
+stays out: jobs, grid locks, sign-in failures, rate-limit usage and prebuilt tiles (a restore
+rebuilds the tiles; a job or a lock belongs to the processes of the old store).
 :func:`load_store` restores such a file into an empty PostGIS database or a new workspace.
 
 Both read the source in one snapshot and write the target in one transaction: a dump is written
@@ -98,6 +100,18 @@ RECORD_TABLES: dict[str, tuple[str, ...]] = {
         "at",
         "actor",
     ),
+    # drafts waiting for an admin: without them a restore would drop the publication queue
+    "plan_submissions": (
+        "plan_id",
+        "revision",
+        "state",
+        "submitted_by",
+        "submitted_at",
+        "note",
+        "refused_by",
+        "refused_at",
+        "reason",
+    ),
 }
 _TIMES = {
     "regridded_at",
@@ -108,6 +122,8 @@ _TIMES = {
     "assigned_at",
     *INCIDENT_TIMES,
     "at",
+    "submitted_at",
+    "refused_at",
 }
 _JSON = {"params", "detail"}
 _IDS = {  # columns holding a plan's or an incident's id (text in a GeoPackage, bigint in PG)
@@ -117,6 +133,7 @@ _IDS = {  # columns holding a plan's or an incident's id (text in a GeoPackage, 
     "incidents": ("id",),
     "incident_events": ("incident_id",),
     "incident_photos": ("incident_id",),
+    "plan_submissions": ("plan_id",),
 }
 
 

@@ -32,8 +32,8 @@ T1 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def fill(store: Store) -> None:
     """Something in every table: layers, plans with several revisions (published, replaced,
-    archived), staff roles, incidents with events and a photo, departments, users (one with
-    workflow duties), and so the audit log."""
+    archived, a draft submitted for publication), staff roles, incidents with events and a
+    photo, departments, users (one with workflow duties), and so the audit log."""
     staff = pd.DataFrame(
         {"id": ["S1", "S2"], "name": ["张三", "李四"], "role": ["police", "grid_head"]}
     )
@@ -51,6 +51,7 @@ def fill(store: Store) -> None:
     second = store.copy_plan(first, name="第二版", actor="paula").plan_id
     store.publish([second], actor="ada")  # replaces the first: it is archived
     store.archive(make_plan(store, C2), actor="ada")
+    store.submit_plan(make_plan(store, C2), "请审核", actor="paula")
     store.assign_staff("S1", f"{C1}001", "police", actor="ada")
     store.assign_staff("S2", f"{C1}002", "grid_head", actor="ada")
     at = dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
@@ -149,7 +150,8 @@ def test_dump_and_load_round_trip_gpkg_postgis_gpkg(tmp_path: Path, empty_postgi
         want_plans = [(p.id, p.status, p.head) for p in store.plans()]
         want_audit = store.audit()
     loaded = gridmap("db", "load", "--from", str(source), "--database-url", url)
-    assert loaded["records"]["plan_revisions"] == 4 and loaded["records"]["users"] == 3
+    assert loaded["records"]["plan_revisions"] == 5 and loaded["records"]["users"] == 3
+    assert loaded["records"]["plan_submissions"] == 1
     assert loaded["records"]["incident_photos"] == 1 and loaded["records"]["departments"] == 1
     assert loaded["rows"] == {"divisions": 1, "staff": 2}
 
@@ -164,6 +166,8 @@ def test_dump_and_load_round_trip_gpkg_postgis_gpkg(tmp_path: Path, empty_postgi
 
     with open_target("postgis", url) as restored:
         assert [(p.id, p.status, p.head) for p in restored.plans()] == want_plans
+        (submitted,) = restored.submissions()
+        assert (submitted.plan_id, submitted.note) == (want_plans[-1][0], "请审核")
         assert restored.audit() == want_audit
         assert restored.user("ada").password_hash == "scrypt$16384$8$1$c2FsdA$aGFzaA"
         assert restored.user("hal").duties == ("handler",)

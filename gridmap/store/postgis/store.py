@@ -87,6 +87,7 @@ _LOAD_ORDER = {
     "subsidy_rules": "name",
     "departments": "code",
     "incident_photos": "incident_id, seq",
+    "plan_submissions": "plan_id",
 }
 _RESET_IDENTITY = sql.SQL(
     "SELECT setval(pg_get_serial_sequence({name}, {col}), COALESCE(MAX({column}), 0) + 1, false)"
