@@ -253,6 +253,8 @@ async def lookup(request: Request) -> Response:
     locator: Locator = request.app.state.locator
     when = parse_at(query.at)
     if when is None:  # the grids in force: in memory, answered here on the loop
+        if locator.expired():  # an effective date has passed: rebuild off the loop first
+            await run_in_threadpool(locator.refresh_if_expired)
         return json_answer(locator.locate(query.lon, query.lat))
     located = await run_in_threadpool(_locate_at, request, locator, query.lon, query.lat, when)
     return json_answer(located)

@@ -194,17 +194,16 @@ class Locator:
 
         The answer's ``district``, ``street``, ``community`` and ``grid`` are shared with the
         index (and every other answer in that grid): read them, do not change them. Without
-        ``at`` nothing here touches the store (an async handler may call it on its loop); a
+        ``at`` nothing here touches the store unless the index has :meth:`expired` (an async
+        handler calls :meth:`refresh_if_expired` in a thread first, then this on its loop); a
         past date may read the store and build an index.
 
         Raises InputError for coordinates out of range and NotFoundError, with the reason,
         for a point outside every grid in force.
         """
         lon, lat = _check_point(lon, lat)
-        if at is None and self._expired():
-            with self._refreshing:  # one thread rebuilds; the others wait for its index
-                if self._expired():
-                    self.refresh()  # a publication's effective date has passed
+        if at is None:
+            self.refresh_if_expired()
         coverage = self._current if at is None else self._at(at)
         where = coverage.where.locate_one(lon, lat, near_m=NEAR_M)
         if where is None:
@@ -234,6 +233,25 @@ class Locator:
             "neighbour": neighbour,
         }
 
+    def expired(self) -> bool:
+        """Whether a publication's effective date (or end) has passed since the last refresh:
+        the index in memory no longer holds the grids in force."""
+        return self.expires is not None and self.clock() >= self.expires
+
+    def refresh_if_expired(self) -> bool:
+        """Rebuild the index if it has :meth:`expired` (True when this call rebuilt it).
+
+        It reads the store and takes seconds on a district: an async caller runs it in a thread
+        (one thread rebuilds; the others wait for its index), so the event loop keeps serving.
+        """
+        if not self.expired():
+            return False
+        with self._refreshing:
+            if self.expired():
+                self.refresh()
+                return True
+        return False
+
     def has_index_for(self, at: dt.datetime) -> bool:
         """Whether a lookup at ``at`` is answered from an index already built (the grids in
         force now, or one of the :attr:`keep` past sets used last)."""
@@ -242,9 +260,6 @@ class Locator:
             return key == self._current.key or key in self._past
 
     # -- private ---------------------------------------------------------------------------
-
-    def _expired(self) -> bool:
-        return self.expires is not None and self.clock() >= self.expires
 
     def _key(self, at: dt.datetime | None) -> tuple[tuple[str, str, int], ...]:
         when = self.clock() if at is None else at

@@ -4,6 +4,7 @@ expiry; the open incidents move once). The clock is passed in, never slept on.""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import Any
@@ -38,6 +39,14 @@ def _merged_draft(w: World) -> tuple[str, str, str]:
         incident.id, incident.version, {"grid_code": old}, actor="sam", event=step
     )
     return plan, old, new
+
+
+def _on_a_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _lookup(w: World) -> dict[str, Any]:
@@ -80,6 +89,17 @@ def test_a_later_date_changes_nothing_until_it_comes_then_takes_effect_once(worl
     after = locator.locate(lon, lat)["grid"]
     assert after["plan_id"] == plan and after["code"] == new
     assert take_effect_due(w.store, now=starts - dt.timedelta(hours=1)).publications == []
+
+    # the server's own index too, rebuilt off the event loop (a district takes seconds, and
+    # every other request would wait on the loop meanwhile)
+    served: Locator = w.client.app.state.locator  # type: ignore[attr-defined]
+    assert served.expires == starts
+    rebuilt_on_loop: list[bool] = []
+    served.subscribe(lambda _: rebuilt_on_loop.append(_on_a_running_loop()))
+    served.clock = lambda: clock[0]
+    answer = _lookup(w)
+    assert (answer["plan_id"], answer["code"]) == (plan, new)
+    assert rebuilt_on_loop == [False]
 
     # the open incidents move once, whichever process notices first
     done = take_effect_due(w.store, now=clock[0])
