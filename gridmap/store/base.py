@@ -173,6 +173,11 @@ class StoreBase:
     def _incident_moved(self, conn: Any, incident_id: str) -> None:
         """The incident's lon/lat changed (a GeoPackage rewrites its point)."""
 
+    def _clock(self, conn: Any) -> dt.datetime:
+        """The time job leases are stamped and compared by, in UTC: one clock for every process
+        of the store (a GeoPackage's processes share a host, so the host's)."""
+        return now()
+
     def _load_order(self, table: str) -> str:
         """ORDER BY of a store table when it is backed up: the order rows were made in."""
         raise NotImplementedError

@@ -7,7 +7,9 @@ or running with its lease run out (the worker's process died), and locks it: Pos
 ``BEGIN IMMEDIATE`` (one writer at a time). Every later step of the job names its claim's lease
 token and is refused (:class:`~gridmap.errors.ConflictError`) once another claim took the job
 over, so a worker that lost its lease cannot finish, and :func:`finish_job` writes the job's
-plan in the transaction that marks it done: the plan is made once, or not at all.
+plan in the transaction that marks it done: the plan is made once, or not at all. Leases are
+stamped and compared by the store's clock (``StoreBase._clock``: PostgreSQL's on PostGIS), so a
+server on a host whose clock runs fast does not take over another host's live job.
 """
 
 from __future__ import annotations
@@ -101,10 +103,10 @@ def claim_job(
 ) -> Job | None:
     """Claim the oldest queued job, or running one whose lease ran out, for ``worker``."""
     check_actor(worker)
-    stamp = now()
     query = _OPEN.format(order=store._JOB_ORDER) + store._SKIP_LOCKED
     while True:
         with store._write() as conn:
+            stamp = store._clock(conn)
             rows = store._rows(conn, query, (store._stamp(stamp),))
             if not rows:
                 return None
@@ -140,8 +142,8 @@ def renew_job(
     progress: Mapping[str, Any] | None = None,
 ) -> Job:
     """Extend the claim ``lease`` to now + ``until``, saving ``progress`` when given."""
-    stamp = store._stamp(now() + until)
     with store._write() as conn:
+        stamp = store._stamp(store._clock(conn) + until)
         if progress is None:
             changed = store._count(conn, _RENEW, (stamp, store._key(job_id), lease))
         else:

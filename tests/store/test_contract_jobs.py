@@ -10,7 +10,7 @@ from conftest import open_target
 from storedata import C1, cells_of, grids_of
 
 from gridmap.errors import ConflictError, InputError, NotFoundError
-from gridmap.store import Store
+from gridmap.store import Store, jobs
 
 LEASE = dt.timedelta(seconds=60)
 RAN_OUT = dt.timedelta(seconds=-1)  # a lease that has run out already: its worker "died"
@@ -76,6 +76,25 @@ def test_a_job_whose_lease_ran_out_is_taken_over(store: Store) -> None:
     with pytest.raises(ConflictError):
         store.fail_job(job.id, str(first.lease), "late")
     assert store.job(job.id).state == "running" and store.job(job.id).worker == "alive:2"
+
+
+# A GeoPackage's servers share one host, and so one clock: PostGIS only.
+@pytest.mark.parametrize(
+    "store_target", [pytest.param("postgis", marks=pytest.mark.postgis)], indirect=True
+)
+def test_a_host_whose_clock_runs_fast_does_not_take_over_a_live_lease(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = store.add_job("partition", {}, actor="paula")
+    assert store.claim_job("host:1", lease=LEASE) is not None
+    # this process now stands for a second host whose clock is an hour ahead
+    fast = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    monkeypatch.setattr(jobs, "now", lambda: fast)
+    assert store.claim_job("host:2", lease=LEASE) is None
+    assert store.job(job.id).worker == "host:1"
+    # and its renewal extends the lease from the database's now, not from its own
+    renewed = store.renew_job(job.id, str(store.job(job.id).lease), until=LEASE)
+    assert renewed.lease_until is not None and renewed.lease_until < fast
 
 
 def test_progress_is_saved_with_the_renewal(store: Store) -> None:

@@ -221,6 +221,11 @@ class PostgisStore(StoreBase):
     _NEW_JOB_ID = "DEFAULT"
     _JOB_ORDER = "id"
 
+    def _clock(self, conn: psycopg.Connection[Any]) -> dt.datetime:
+        # the database's clock: servers on several hosts share it, whatever their own clocks say
+        stamp = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+        return stamp.astimezone(dt.UTC)  # type: ignore[no-any-return]
+
     def _rows(
         self, conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()
     ) -> list[dict[str, Any]]:
