@@ -7,8 +7,8 @@ from pathlib import Path
 
 from test_accessibility import serious_violations
 from test_office import sign_in
-from test_planner import open_new_draft
-from webmap import SCREENSHOTS
+from test_planner import open_new_draft, paint_into
+from webmap import SCREENSHOTS, click_lonlat, movable_atom
 
 from gridmap.store import GpkgStore
 
@@ -32,7 +32,22 @@ def test_a_planner_submits_and_an_admin_publishes_the_submission(  # type: ignor
     assert "已提交" in page.locator(f"#plan option[value='{plan}']").text_content()
     with GpkgStore(web_workspace) as store:
         [sub] = store.submissions(plan)
+        cells = store.revision(plan).cells
     assert (sub.state, sub.submitted_by, sub.note) == ("submitted", "drafter", note)
+
+    # An edit after the submission: the section says at once that a later revision would be
+    # published (the submission is not withdrawn).
+    assert section.locator("[data-testid=submission-stale]").count() == 0
+    community = str(cells["community_code"].min())
+    _, target, _, at, away = movable_atom(cells[cells["community_code"] == community])
+    page.select_option("#area", community)
+    page.wait_for_selector("body[data-atoms]")
+    page.wait_for_timeout(1000)  # the fit to the community's atoms ends its animation
+    _, revision = paint_into(page, target, away)
+    click_lonlat(page, at.x, at.y)
+    page.wait_for_selector(f"body[data-applied='{revision + 1}']")
+    section.locator("[data-testid=submission-stale]").wait_for()
+    assert page.get_attribute("body", "data-submission") == "submitted"
 
     # The admin (user "planner") signs in: the submitted draft comes first and is opened.
     page.evaluate("sessionStorage.clear()")
@@ -49,7 +64,7 @@ def test_a_planner_submits_and_an_admin_publishes_the_submission(  # type: ignor
     assert shown.get_attribute("data-state") == "submitted"
     assert "drafter" in shown.locator("[data-testid=publish-submitted-by]").text_content()
     assert shown.locator("[data-testid=publish-note]").text_content() == note
-    assert dialog.locator("[data-testid=publish-stale]").count() == 0  # not edited since
+    assert dialog.locator("[data-testid=publish-stale]").is_visible()  # edited since
     dialog.locator("[data-testid=publish-confirm]").click()
     page.wait_for_selector("body[data-status=published]")
     with GpkgStore(web_workspace) as store:

@@ -53,7 +53,7 @@ export function showSubmission(section, plan, { changed, failed }) {
     h("p", { "data-testid": "submission-state", "data-state": sub?.state ?? "none" }, submissionText(sub)),
   ];
   if (sub?.note) parts.push(h("p", { "data-testid": "submission-note" }, `${t("submit.note")}: ${sub.note}`));
-  if (sub?.stale && sub.state === "submitted") parts.push(h("p", { class: "hint" }, t("submit.stale", { revision: sub.revision })));
+  if (sub?.stale && sub.state === "submitted") parts.push(h("p", { class: "hint", "data-testid": "submission-stale" }, t("submit.stale", { revision: sub.revision })));
   if (sub?.state === "submitted") {
     parts.push(h("p", { class: "row" }, h("button", { type: "button", "data-testid": "submission-withdraw", onclick: act(() => del(`${base}/submit`)) }, t("submit.withdraw"))));
     if (admin) {

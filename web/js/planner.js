@@ -373,6 +373,10 @@ function start(view) {
     await loadAtoms();
     showSelected();
     document.body.dataset.revision = String(result.revision.number);
+    // The head moved: a submission of an earlier revision is stale now, not after a reload.
+    const submission = state.plan.submission && { ...state.plan.submission, stale: state.plan.submission.revision !== result.revision.number };
+    state.plan = { ...state.plan, head: result.revision.number, submission };
+    showSubmitted();
     performance.mark(`gridmap:edit-${how}-drawn`);
     performance.measure("gridmap:edit", "gridmap:edit-start", `gridmap:edit-${how}-drawn`);
     say("");
