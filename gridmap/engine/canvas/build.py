@@ -304,7 +304,10 @@ def _cell_of_buildings(
     b, c = shapely.STRtree(cells).query(footprints, predicate="intersects")
     same = cell_atom[c] == building_atom[b]
     b, c = b[same], c[same]
-    area = shapely.area(shapely.intersection(footprints[b], cells[c]))
+    # only a footprint touching several cells of its atom needs the areas of its overlaps
+    several = np.bincount(b, minlength=len(footprints))[b] > 1
+    area = np.zeros(len(b))
+    area[several] = shapely.area(shapely.intersection(footprints[b[several]], cells[c[several]]))
     order = np.lexsort((c, -area, b))
     b, c = b[order], c[order]
     first = np.unique(b, return_index=True)[1]

@@ -162,6 +162,8 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
         mine = _union_by_group(footprints, groups, k, mm)
     except shapely.errors.GEOSException:
         mine = None
+    # only the other groups whose footprints meet a part's bounding box can cut into it
+    near = shapely.STRtree(mine if mine is not None else [])
     parts = []
     for g in range(k):
         own = shapely.make_valid(
@@ -170,10 +172,10 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
         try:
             if mine is None:
                 raise shapely.errors.GEOSException("the groups' footprints could not be unioned")
-            others = shapely.union_all(np.delete(mine, g), grid_size=mm)
-            own = shapely.difference(
-                shapely.union(own, mine[g], grid_size=mm), others, grid_size=mm
-            )
+            with_fp = shapely.union(own, mine[g], grid_size=mm)
+            reach = np.sort(near.query(with_fp))
+            others = shapely.union_all(mine[reach[reach != g]], grid_size=mm)
+            own = shapely.difference(with_fp, others, grid_size=mm)
         except shapely.errors.GEOSException:
             # Left as the Voronoi share: a footprint cut by it makes the canvas merge the two
             # parts again (reported there), never a wrong tiling.
