@@ -134,11 +134,15 @@ def _clusters(
     n = len(footprints)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    left, right = shapely.STRtree(footprints).query(
-        footprints, predicate="dwithin", distance=distance
-    )
+    # candidate pairs by their bounding boxes grown by the distance, each pair measured once
+    # (the tree's "dwithin" query would measure every pair both ways)
+    minx, miny, maxx, maxy = shapely.bounds(footprints).T
+    grown = shapely.box(minx - distance, miny - distance, maxx + distance, maxy + distance)
+    left, right = shapely.STRtree(footprints).query(grown)
     keep = left < right
     left, right = left[keep], right[keep]
+    near = shapely.dwithin(footprints[left], footprints[right], distance)
+    left, right = left[near], right[near]
     if len(main_roads) and len(left):
         links = shapely.shortest_line(footprints[left], footprints[right])
         crossing = np.zeros(len(left), dtype=bool)
@@ -240,9 +244,13 @@ def _union_by(
 def _overlap_groups(footprints: NDArray[np.object_]) -> NDArray[np.int64]:
     """Label per atom: atoms whose footprints overlap (transitively) share a label."""
     n = len(footprints)
-    left, right = shapely.STRtree(footprints).query(footprints, predicate="intersects")
+    # pairs of overlapping boxes, each tested once; only pairs whose interiors meet can
+    # overlap by an area, so only those are intersected
+    left, right = shapely.STRtree(footprints).query(footprints)
     keep = left < right
     left, right = left[keep], right[keep]
+    meet = shapely.relate_pattern(footprints[left], footprints[right], "T********")
+    left, right = left[meet], right[meet]
     area = shapely.area(shapely.intersection(footprints[left], footprints[right]))
     ok = area > OVERLAP_M2
     graph = sparse.coo_matrix((np.ones(int(ok.sum())), (left[ok], right[ok])), shape=(n, n))

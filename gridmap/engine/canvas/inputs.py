@@ -301,7 +301,7 @@ def _weights(
     for column in columns:
         given = buildings[column]
         if given.dtype.kind in "iuf":  # plain numpy numbers: NaN is the missing value
-            values = given.to_numpy(dtype=float)
+            values = given.to_numpy(dtype=float, na_value=np.nan)
             absent = np.isnan(values)
             missing[column] = int(absent.sum())
             rows.append(np.where(absent, 0.0, values))
