@@ -144,9 +144,18 @@ def _clusters(
     near = shapely.dwithin(footprints[left], footprints[right], distance)
     left, right = left[near], right[near]
     if len(main_roads) and len(left):
-        links = shapely.shortest_line(footprints[left], footprints[right])
+        # a link lies in the box of its two footprints: only a road meeting that box can cut it
+        roads = shapely.STRtree(main_roads)
+        box = shapely.box(
+            np.minimum(minx[left], minx[right]),
+            np.minimum(miny[left], miny[right]),
+            np.maximum(maxx[left], maxx[right]),
+            np.maximum(maxy[left], maxy[right]),
+        )
+        ask = np.unique(roads.query(box)[0])
+        links = shapely.shortest_line(footprints[left[ask]], footprints[right[ask]])
         crossing = np.zeros(len(left), dtype=bool)
-        crossing[shapely.STRtree(main_roads).query(links, predicate="intersects")[0]] = True
+        crossing[ask[roads.query(links, predicate="intersects")[0]]] = True
         left, right = left[~crossing], right[~crossing]
     graph = sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
     _, labels = csgraph.connected_components(graph, directed=False)

@@ -310,7 +310,15 @@ def _cell_of_buildings(
     out = np.zeros(len(footprints), dtype=np.int64)
     if not len(footprints):
         return out
-    b, c = shapely.STRtree(cells).query(footprints, predicate="intersects")
+    # a footprint always lies in its own atom's cells; the first cell of the atom is the
+    # fallback for one reduced to nothing by rounding, and the answer for an atom of one cell
+    out[:] = np.searchsorted(cell_atom, building_atom)
+    n_cells = np.bincount(cell_atom, minlength=int(building_atom.max()) + 1)
+    ask, among = np.flatnonzero(n_cells[building_atom] > 1), np.flatnonzero(n_cells[cell_atom] > 1)
+    if not len(ask):
+        return out
+    b, c = shapely.STRtree(cells[among]).query(footprints[ask], predicate="intersects")
+    b, c = ask[b], among[c]
     same = cell_atom[c] == building_atom[b]
     b, c = b[same], c[same]
     # only a footprint touching several cells of its atom needs the areas of its overlaps
@@ -320,9 +328,6 @@ def _cell_of_buildings(
     order = np.lexsort((c, -area, b))
     b, c = b[order], c[order]
     first = np.unique(b, return_index=True)[1]
-    # a footprint always lies in its own atom's cells; the first cell of the atom is the
-    # fallback for one reduced to nothing by rounding
-    out[:] = np.searchsorted(cell_atom, building_atom)
     out[b[first]] = c[first]
     return out
 
