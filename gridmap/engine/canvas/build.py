@@ -31,12 +31,13 @@ from numpy.typing import NDArray
 from gridmap.crs import metric_crs
 from gridmap.engine.canvas.atoms import AtomSet, make_atoms
 from gridmap.engine.canvas.cells import merge_small_parts, relabel, territory_parts
-from gridmap.engine.canvas.inputs import Inputs, read_inputs
+from gridmap.engine.canvas.inputs import Inputs, read_inputs, transformer
 from gridmap.engine.graph import Adjacency, adjacency
 
 __all__ = ["ATOM_KINDS", "Canvas", "build_canvas"]
 
 ATOM_KINDS = ("compound", "social_unit", "other_unit", "cluster", "empty")
+_LONLAT = pyproj.CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,7 +290,7 @@ def _frame(
     The geometry goes in with the other columns, a GeoSeries with its CRS: GeoPandas then
     only takes it as the frame's geometry, much faster than ``geometry=`` and ``crs=``.
     """
-    columns = {**columns, "geometry": gpd.GeoSeries(geometry, index=index, crs=4326)}
+    columns = {**columns, "geometry": gpd.GeoSeries(geometry, index=index, crs=_LONLAT)}
     return gpd.GeoDataFrame(pd.DataFrame(columns, index=index), geometry="geometry")
 
 
@@ -338,11 +339,11 @@ def _sums(group: NDArray[np.int64], values: NDArray[np.float64], n: int) -> NDAr
 
 def _lonlat(metric: pyproj.CRS):  # type: ignore[no-untyped-def]
     """Geometries from ``metric`` to EPSG:4326; equal vertices stay equal (shared edges)."""
-    transformer = pyproj.Transformer.from_crs(metric, 4326, always_xy=True)
+    to_lonlat = transformer(metric, _LONLAT)
 
     def convert(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
         def apply(x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
-            return transformer.transform(x, y)
+            return to_lonlat.transform(x, y)
 
         return shapely.transform(np.asarray(geoms, dtype=object), apply, interleaved=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 
 from gridmap.errors import DuplicateIdError, InputError, MissingColumnError
 
-__all__ = ["Inputs", "clip", "polygonal", "read_inputs"]
+__all__ = ["Inputs", "clip", "polygonal", "read_inputs", "transformer"]
 
 UNIT_KINDS = {"compound": "compound", "social_unit": "social_unit", "other": "other_unit"}
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -66,7 +67,7 @@ def read_inputs(
         raise InputError(f"metric={metric!r} is not a projected CRS")
     if not isinstance(community, shapely.Polygon | shapely.MultiPolygon) or community.is_empty:
         raise InputError(f"community must be a non-empty (Multi)Polygon; got {community!r:.80}")
-    to_metric = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    to_metric = transformer(_LONLAT, crs)
     whole = polygonal(shapely.make_valid(shapely.transform(community, _apply(to_metric))))
     notes: dict[str, Any] = {"warnings": []}
 
@@ -163,9 +164,23 @@ def clip(geoms: NDArray[np.object_], region: shapely.Geometry) -> NDArray[np.obj
     return out
 
 
-def _apply(transformer: pyproj.Transformer):  # type: ignore[no-untyped-def]
+def transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
+    """The (x, y) transformer from ``source`` to ``target``, made once per process and pair.
+
+    Making one costs about as much as projecting a community's buildings; pyproj's
+    transformers are thread-safe, so one is shared.
+    """
+    return _transformer(source.srs or source.to_wkt(), target.srs or target.to_wkt())
+
+
+@lru_cache(maxsize=16)
+def _transformer(source: str, target: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
+def _apply(to: pyproj.Transformer):  # type: ignore[no-untyped-def]
     def apply(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+        return np.column_stack(to.transform(xy[:, 0], xy[:, 1]))
 
     return apply
 
