@@ -245,8 +245,26 @@ def _union_by(
         table[g, : len(members)] = members
     out = table[:, 0].copy()
     many = count > 1
-    if many.any():
-        out[many] = shapely.union_all(table[many], axis=1)
+    # a group whose members are apart (no two intersect) is a coverage without shared edges:
+    # GEOS's coverage union only assembles it, the general union would overlay every pair
+    apart = many & _apart(table)
+    if apart.any():
+        out[apart] = shapely.coverage_union_all(table[apart], axis=1)
+    if (many & ~apart).any():
+        out[many & ~apart] = shapely.union_all(table[many & ~apart], axis=1)
+    return out
+
+
+def _apart(table: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Per row of a table of geometries (padded with None): no two of its geometries meet."""
+    present = ~shapely.is_missing(table)
+    row, members = np.nonzero(present)[0], table[present]
+    left, right = shapely.STRtree(members).query(members)
+    pair = (left < right) & (row[left] == row[right])
+    left, right = left[pair], right[pair]
+    meet = shapely.intersects(members[left], members[right])
+    out = np.ones(len(table), dtype=bool)
+    out[row[left[meet]]] = False
     return out
 
 
