@@ -134,15 +134,28 @@ def _clusters(
     n = len(footprints)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    left, right = shapely.STRtree(footprints).query(
-        footprints, predicate="dwithin", distance=distance
-    )
+    # candidate pairs by their bounding boxes grown by the distance, each pair measured once
+    # (the tree's "dwithin" query would measure every pair both ways)
+    minx, miny, maxx, maxy = shapely.bounds(footprints).T
+    grown = shapely.box(minx - distance, miny - distance, maxx + distance, maxy + distance)
+    left, right = shapely.STRtree(footprints).query(grown)
     keep = left < right
     left, right = left[keep], right[keep]
+    near = shapely.dwithin(footprints[left], footprints[right], distance)
+    left, right = left[near], right[near]
     if len(main_roads) and len(left):
-        links = shapely.shortest_line(footprints[left], footprints[right])
+        # a link lies in the box of its two footprints: only a road meeting that box can cut it
+        roads = shapely.STRtree(main_roads)
+        box = shapely.box(
+            np.minimum(minx[left], minx[right]),
+            np.minimum(miny[left], miny[right]),
+            np.maximum(maxx[left], maxx[right]),
+            np.maximum(maxy[left], maxy[right]),
+        )
+        ask = np.unique(roads.query(box)[0])
+        links = shapely.shortest_line(footprints[left[ask]], footprints[right[ask]])
         crossing = np.zeros(len(left), dtype=bool)
-        crossing[shapely.STRtree(main_roads).query(links, predicate="intersects")[0]] = True
+        crossing[ask[roads.query(links, predicate="intersects")[0]]] = True
         left, right = left[~crossing], right[~crossing]
     graph = sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
     _, labels = csgraph.connected_components(graph, directed=False)
@@ -232,17 +245,39 @@ def _union_by(
         table[g, : len(members)] = members
     out = table[:, 0].copy()
     many = count > 1
-    if many.any():
-        out[many] = shapely.union_all(table[many], axis=1)
+    # a group whose members are apart (no two intersect) is a coverage without shared edges:
+    # GEOS's coverage union only assembles it, the general union would overlay every pair
+    apart = many & _apart(table)
+    if apart.any():
+        out[apart] = shapely.coverage_union_all(table[apart], axis=1)
+    if (many & ~apart).any():
+        out[many & ~apart] = shapely.union_all(table[many & ~apart], axis=1)
+    return out
+
+
+def _apart(table: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Per row of a table of geometries (padded with None): no two of its geometries meet."""
+    present = ~shapely.is_missing(table)
+    row, members = np.nonzero(present)[0], table[present]
+    left, right = shapely.STRtree(members).query(members)
+    pair = (left < right) & (row[left] == row[right])
+    left, right = left[pair], right[pair]
+    meet = shapely.intersects(members[left], members[right])
+    out = np.ones(len(table), dtype=bool)
+    out[row[left[meet]]] = False
     return out
 
 
 def _overlap_groups(footprints: NDArray[np.object_]) -> NDArray[np.int64]:
     """Label per atom: atoms whose footprints overlap (transitively) share a label."""
     n = len(footprints)
-    left, right = shapely.STRtree(footprints).query(footprints, predicate="intersects")
+    # pairs of overlapping boxes, each tested once; only pairs whose interiors meet can
+    # overlap by an area, so only those are intersected
+    left, right = shapely.STRtree(footprints).query(footprints)
     keep = left < right
     left, right = left[keep], right[keep]
+    meet = shapely.relate_pattern(footprints[left], footprints[right], "T********")
+    left, right = left[meet], right[meet]
     area = shapely.area(shapely.intersection(footprints[left], footprints[right]))
     ok = area > OVERLAP_M2
     graph = sparse.coo_matrix((np.ones(int(ok.sum())), (left[ok], right[ok])), shape=(n, n))

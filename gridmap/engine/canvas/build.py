@@ -31,12 +31,13 @@ from numpy.typing import NDArray
 from gridmap.crs import metric_crs
 from gridmap.engine.canvas.atoms import AtomSet, make_atoms
 from gridmap.engine.canvas.cells import merge_small_parts, relabel, territory_parts
-from gridmap.engine.canvas.inputs import Inputs, read_inputs
+from gridmap.engine.canvas.inputs import Inputs, read_inputs, transformer
 from gridmap.engine.graph import Adjacency, adjacency
 
 __all__ = ["ATOM_KINDS", "Canvas", "build_canvas"]
 
 ATOM_KINDS = ("compound", "social_unit", "other_unit", "cluster", "empty")
+_LONLAT = pyproj.CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,33 +225,30 @@ def build_canvas(
 
     atom_ids = np.array([f"A{k + 1:04d}" for k in range(len(atoms.kind))], dtype=object)
     cell_ids = np.array([f"{community_code}-C{k + 1:04d}" for k in range(len(cells))], dtype=object)
-    atom_frame = pd.DataFrame(
-        {
-            "kind": pd.Series(atoms.kind, dtype=object),
-            "unit_id": pd.Series(atoms.unit_id, dtype=object),
-            "name": pd.Series(atoms.name, dtype=object),
-        }
-    ).set_axis(pd.Index(atom_ids, name="atom_id"))
-    cell_frame = pd.DataFrame(
-        {"atom_id": atom_ids[cell_atom]}, index=pd.Index(cell_ids, name="cell_id")
-    )
+    atom_index = pd.Index(atom_ids, name="atom_id")
+    atom_columns: dict[str, Any] = {
+        "kind": pd.Series(atoms.kind, index=atom_index, dtype=object),
+        "unit_id": pd.Series(atoms.unit_id, index=atom_index, dtype=object),
+        "name": pd.Series(atoms.name, index=atom_index, dtype=object),
+    }
+    cell_columns: dict[str, Any] = {"atom_id": atom_ids[cell_atom]}
     for column, values in zip(data.weight_columns, weights, strict=True):
-        atom_frame[column] = _sums(atoms.of_building, values, len(atom_ids))
-        cell_frame[column] = _sums(building_cell, values, len(cells))
-    atom_frame["n_buildings"] = np.bincount(atoms.of_building, minlength=len(atom_ids))
-    cell_frame["area_m2"] = shapely.area(cells)
+        atom_columns[column] = _sums(atoms.of_building, values, len(atom_ids))
+        cell_columns[column] = _sums(building_cell, values, len(cells))
+    atom_columns["n_buildings"] = np.bincount(atoms.of_building, minlength=len(atom_ids))
+    cell_columns["area_m2"] = shapely.area(cells)
     to_lonlat = _lonlat(data.metric)
+    atom_frame = _frame(atom_columns, to_lonlat(atoms.footprint), atom_index)
     return Canvas(
         community_code=community_code,
-        atoms=gpd.GeoDataFrame(atom_frame, geometry=to_lonlat(atoms.footprint), crs=4326),
-        cells=gpd.GeoDataFrame(cell_frame, geometry=to_lonlat(cells), crs=4326),
+        atoms=atom_frame,
+        cells=_frame(cell_columns, to_lonlat(cells), pd.Index(cell_ids, name="cell_id")),
         building_atom=_by_building(data, atom_ids[atoms.of_building], "atom_id"),
         building_cell=_by_building(data, cell_ids[building_cell], "cell_id"),
-        excluded=gpd.GeoDataFrame(
+        excluded=_frame(
             {"area_m2": shapely.area(data.excluded)},
-            geometry=to_lonlat(data.excluded),
-            index=data.excluded_index,
-            crs=4326,
+            to_lonlat(data.excluded),
+            data.excluded_index,
         ),
         adjacency=adj,
         metric=data.metric,
@@ -284,11 +282,23 @@ def _cells(
     return cells[order], cell_atom[order], relabel(adj, np.argsort(order), len(cells)), merged
 
 
+def _frame(
+    columns: dict[str, Any], geometry: NDArray[np.object_], index: pd.Index
+) -> gpd.GeoDataFrame:
+    """A GeoDataFrame in EPSG:4326 of ``columns`` and a last column "geometry".
+
+    The geometry goes in with the other columns, a GeoSeries with its CRS: GeoPandas then
+    only takes it as the frame's geometry, much faster than ``geometry=`` and ``crs=``.
+    """
+    columns = {**columns, "geometry": gpd.GeoSeries(geometry, index=index, crs=_LONLAT)}
+    return gpd.GeoDataFrame(pd.DataFrame(columns, index=index), geometry="geometry")
+
+
 def _by_building(data: Inputs, values: NDArray[np.object_], name: str) -> pd.Series:
     """A value for every building given: ``values`` for those on the canvas, else None."""
-    out = pd.Series(None, index=data.building_ids, dtype=object, name=name)
-    out.iloc[np.flatnonzero(data.on_canvas)] = values
-    return out
+    out = np.full(len(data.building_ids), None, dtype=object)
+    out[data.on_canvas] = values
+    return pd.Series(out, index=data.building_ids, dtype=object, name=name)
 
 
 def _cell_of_buildings(
@@ -301,16 +311,24 @@ def _cell_of_buildings(
     out = np.zeros(len(footprints), dtype=np.int64)
     if not len(footprints):
         return out
-    b, c = shapely.STRtree(cells).query(footprints, predicate="intersects")
+    # a footprint always lies in its own atom's cells; the first cell of the atom is the
+    # fallback for one reduced to nothing by rounding, and the answer for an atom of one cell
+    out[:] = np.searchsorted(cell_atom, building_atom)
+    n_cells = np.bincount(cell_atom, minlength=int(building_atom.max()) + 1)
+    ask, among = np.flatnonzero(n_cells[building_atom] > 1), np.flatnonzero(n_cells[cell_atom] > 1)
+    if not len(ask):
+        return out
+    b, c = shapely.STRtree(cells[among]).query(footprints[ask], predicate="intersects")
+    b, c = ask[b], among[c]
     same = cell_atom[c] == building_atom[b]
     b, c = b[same], c[same]
-    area = shapely.area(shapely.intersection(footprints[b], cells[c]))
+    # only a footprint touching several cells of its atom needs the areas of its overlaps
+    several = np.bincount(b, minlength=len(footprints))[b] > 1
+    area = np.zeros(len(b))
+    area[several] = shapely.area(shapely.intersection(footprints[b[several]], cells[c[several]]))
     order = np.lexsort((c, -area, b))
     b, c = b[order], c[order]
     first = np.unique(b, return_index=True)[1]
-    # a footprint always lies in its own atom's cells; the first cell of the atom is the
-    # fallback for one reduced to nothing by rounding
-    out[:] = np.searchsorted(cell_atom, building_atom)
     out[b[first]] = c[first]
     return out
 
@@ -321,11 +339,11 @@ def _sums(group: NDArray[np.int64], values: NDArray[np.float64], n: int) -> NDAr
 
 def _lonlat(metric: pyproj.CRS):  # type: ignore[no-untyped-def]
     """Geometries from ``metric`` to EPSG:4326; equal vertices stay equal (shared edges)."""
-    transformer = pyproj.Transformer.from_crs(metric, 4326, always_xy=True)
+    to_lonlat = transformer(metric, _LONLAT)
 
     def convert(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
         def apply(x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
-            return transformer.transform(x, y)
+            return to_lonlat.transform(x, y)
 
         return shapely.transform(np.asarray(geoms, dtype=object), apply, interleaved=False)
 

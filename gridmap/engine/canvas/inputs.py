@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -19,10 +20,11 @@ from numpy.typing import NDArray
 
 from gridmap.errors import DuplicateIdError, InputError, MissingColumnError
 
-__all__ = ["Inputs", "clip", "polygonal", "read_inputs"]
+__all__ = ["Inputs", "clip", "polygonal", "read_inputs", "transformer"]
 
 UNIT_KINDS = {"compound": "compound", "social_unit": "social_unit", "other": "other_unit"}
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+_LONLAT = pyproj.CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True)
@@ -65,18 +67,18 @@ def read_inputs(
         raise InputError(f"metric={metric!r} is not a projected CRS")
     if not isinstance(community, shapely.Polygon | shapely.MultiPolygon) or community.is_empty:
         raise InputError(f"community must be a non-empty (Multi)Polygon; got {community!r:.80}")
-    to_metric = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    to_metric = transformer(_LONLAT, crs)
     whole = polygonal(shapely.make_valid(shapely.transform(community, _apply(to_metric))))
     notes: dict[str, Any] = {"warnings": []}
 
-    excluded, excluded_index = _gaps(gaps, whole, crs)
+    excluded, excluded_index = _gaps(gaps, whole, to_metric)
     region = polygonal(shapely.difference(whole, shapely.union_all(excluded)))
     if not shapely.area(region) > 0:
         raise InputError("gaps cover the whole community: nothing is left to tessellate")
     shapely.prepare(region)
 
     ids = _ids(buildings, "buildings")
-    raw = _footprints(_geoms(buildings, crs), point_radius_m)
+    raw = _footprints(_geoms(buildings, to_metric), point_radius_m)
     area = shapely.area(raw)
     clipped = clip(raw, region)
     no_geometry = ~(area > 0)
@@ -101,7 +103,7 @@ def read_inputs(
             "not on the canvas (report['in_excluded'])"
         )
 
-    unit_geoms, unit_kind, unit_ids, unit_names = _units(units, region, crs, notes)
+    unit_geoms, unit_kind, unit_ids, unit_names = _units(units, region, to_metric, notes)
     unit_of = _unit_of_buildings(buildings, unit_ids, on, ids, notes)
     weights = _weights(buildings, weight_columns, notes)
     return Inputs(
@@ -119,7 +121,7 @@ def read_inputs(
         unit_kind=unit_kind,
         unit_ids=unit_ids,
         unit_names=unit_names,
-        main_roads=_main_roads(roads, crs, main_road_classes, notes),
+        main_roads=_main_roads(roads, to_metric, main_road_classes, notes),
         notes=notes,
     )
 
@@ -162,24 +164,57 @@ def clip(geoms: NDArray[np.object_], region: shapely.Geometry) -> NDArray[np.obj
     return out
 
 
-def _apply(transformer: pyproj.Transformer):  # type: ignore[no-untyped-def]
+def transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
+    """The (x, y) transformer from ``source`` to ``target``, made once per process and pair.
+
+    Making one costs about as much as projecting a community's buildings; pyproj's
+    transformers are thread-safe, so one is shared.
+    """
+    return _transformer(source.srs or source.to_wkt(), target.srs or target.to_wkt())
+
+
+@lru_cache(maxsize=16)
+def _transformer(source: str, target: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
+def _apply(to: pyproj.Transformer):  # type: ignore[no-untyped-def]
     def apply(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+        return np.column_stack(to.transform(xy[:, 0], xy[:, 1]))
 
     return apply
 
 
-def _geoms(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS) -> NDArray[np.object_]:
-    """Geometries of ``frame`` in ``crs`` (a frame without a CRS is EPSG:4326)."""
+def _geoms(
+    frame: gpd.GeoDataFrame | gpd.GeoSeries,
+    to_metric: pyproj.Transformer,
+    rows: NDArray[np.bool_] | None = None,
+) -> NDArray[np.object_]:
+    """Geometries of ``frame`` (those of ``rows``) in the metric CRS of ``to_metric`` (from
+    EPSG:4326; a frame without a CRS is EPSG:4326).
+
+    Lon/lat geometries are transformed in one call of ``to_metric`` over all their vertices,
+    as GeoPandas' ``to_crs`` does, without building a GeoSeries.
+    """
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
-    if series.crs is None:
-        series = series.set_crs(4326)
-    return np.asarray(series.to_crs(crs).array, dtype=object)
+    if series.crs is not None and series.crs != _LONLAT:
+        series = series.to_crs(to_metric.target_crs)
+        return np.asarray(series.array, dtype=object)[rows if rows is not None else slice(None)]
+    geoms = np.asarray(series.array, dtype=object)
+    if rows is not None:
+        geoms = geoms[rows]
+
+    def apply(*xyz: NDArray[np.float64]) -> Any:
+        return to_metric.transform(*xyz)
+
+    return shapely.transform(geoms, apply, include_z=None, interleaved=False)  # type: ignore[no-any-return]
 
 
 def _ids(frame: gpd.GeoDataFrame, source: str) -> NDArray[np.object_]:
-    ids = frame["id"] if "id" in frame.columns else frame.index.to_series()
-    ids = pd.Series(ids.to_numpy(dtype=object))
+    values = (frame["id"] if "id" in frame.columns else frame.index).to_numpy(dtype=object)
+    if not pd.Index(values, dtype=object).has_duplicates:
+        return values
+    ids = pd.Series(values)
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         rows: dict[str, list[int | str]] = {
@@ -202,17 +237,22 @@ def _footprints(geoms: NDArray[np.object_], radius: float) -> NDArray[np.object_
 
 
 def _gaps(
-    gaps: gpd.GeoSeries | gpd.GeoDataFrame | None, whole: shapely.Geometry, crs: pyproj.CRS
+    gaps: gpd.GeoSeries | gpd.GeoDataFrame | None,
+    whole: shapely.Geometry,
+    to_metric: pyproj.Transformer,
 ) -> tuple[NDArray[np.object_], pd.Index]:
     if gaps is None or len(gaps) == 0:
         return np.empty(0, dtype=object), pd.Index([])
-    inside = polygonal(shapely.intersection(_footprints(_geoms(gaps, crs), 0.0), whole))
+    inside = polygonal(shapely.intersection(_footprints(_geoms(gaps, to_metric), 0.0), whole))
     keep = shapely.area(inside) > 0
     return inside[keep], gaps.index[keep]
 
 
 def _units(
-    units: gpd.GeoDataFrame, region: shapely.Geometry, crs: pyproj.CRS, notes: dict[str, Any]
+    units: gpd.GeoDataFrame,
+    region: shapely.Geometry,
+    to_metric: pyproj.Transformer,
+    notes: dict[str, Any],
 ) -> tuple[NDArray[np.object_], list[str], list[str], list[str | None]]:
     """Units lying mostly on the canvas, clipped to it; the others are reported."""
     notes["units_outside"] = []
@@ -227,7 +267,7 @@ def _units(
         raise InputError(
             f"units: unknown kind(s) {', '.join(unknown)}; expected {', '.join(UNIT_KINDS)}"
         )
-    raw = _footprints(_geoms(units, crs), 0.0)
+    raw = _footprints(_geoms(units, to_metric), 0.0)
     clipped = clip(raw, region)
     area = shapely.area(raw)
     keep = (area > 0) & (shapely.area(clipped) >= 0.5 * area)
@@ -274,12 +314,19 @@ def _weights(
         raise MissingColumnError("buildings", absent, list(map(str, buildings.columns)))
     rows, missing = [], {}
     for column in columns:
+        given = buildings[column]
+        if given.dtype.kind in "iuf":  # plain numpy numbers: NaN is the missing value
+            values = given.to_numpy(dtype=float, na_value=np.nan)
+            absent = np.isnan(values)
+            missing[column] = int(absent.sum())
+            rows.append(np.where(absent, 0.0, values))
+            continue
         try:
-            values = pd.to_numeric(buildings[column], errors="raise").astype("Float64")
+            numbers = pd.to_numeric(given, errors="raise").astype("Float64")
         except (TypeError, ValueError) as exc:
             raise InputError(f"buildings: column {column!r} is not numeric ({exc})") from None
-        missing[column] = int(values.isna().sum())
-        rows.append(values.fillna(0.0).to_numpy(dtype=float))
+        missing[column] = int(numbers.isna().sum())
+        rows.append(numbers.fillna(0.0).to_numpy(dtype=float))
     notes["missing_weights"] = missing
     if any(missing.values()):
         notes["warnings"].append(f"buildings without a weight count 0: {missing}")
@@ -288,7 +335,7 @@ def _weights(
 
 def _main_roads(
     roads: gpd.GeoDataFrame | None,
-    crs: pyproj.CRS,
+    to_metric: pyproj.Transformer,
     classes: Sequence[str],
     notes: dict[str, Any],
 ) -> NDArray[np.object_]:
@@ -297,6 +344,5 @@ def _main_roads(
     if "class" not in roads.columns:
         notes["warnings"].append("roads have no 'class' column: no road is taken as main road")
         return np.empty(0, dtype=object)
-    main = roads[roads["class"].isin(list(classes)).to_numpy()]
-    geoms = _geoms(main, crs)
+    geoms = _geoms(roads, to_metric, roads["class"].isin(list(classes)).to_numpy())
     return geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]

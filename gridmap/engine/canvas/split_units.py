@@ -54,7 +54,15 @@ def split_heavy_units(
         return buildings, units, notes
     new_unit_of = unit_of.copy()
     unit_ids = units["id"].to_numpy(dtype=object)
-    keep_units = [units[~np.isin(unit_ids, heavy)]]
+    names = units["name"].to_numpy(dtype=object) if "name" in units.columns else None
+    unit_geoms = np.asarray(units.geometry.values, dtype=object)
+    building_geoms = np.asarray(buildings.geometry.values, dtype=object)
+    # the units out, as rows of ``units`` (a split unit's row once per part), and what the
+    # parts change in them, by position in the output
+    rows = np.flatnonzero(~np.isin(unit_ids, heavy)).tolist()
+    part_id: dict[int, str] = {}
+    part_name: dict[int, str] = {}
+    part_geom: dict[int, shapely.Geometry] = {}
     for uid in heavy:
         row = int(np.flatnonzero(unit_ids == uid)[0])
         members = np.flatnonzero(unit_of == uid)
@@ -63,28 +71,26 @@ def split_heavy_units(
             k = max(2, round(total / target))
         else:
             k = min(max(2, math.ceil(total / part_max)), len(members))
-        name = units["name"].iloc[row] if "name" in units.columns else None
+        name = names[row] if names is not None else None
         if len(members) < k or len(members) < 2:
             notes.append(
                 f"unit {uid} {name}: {total:,.0f} {weight} in {len(members)} building(s) "
                 f"cannot be split into {k} grids; kept whole as one grid"
             )
-            keep_units.append(units.iloc[[row]])
+            rows.append(row)
             continue
-        geoms = np.asarray(buildings.geometry.values, dtype=object)[members]
-        footprints = shapely.transform(geoms, forward, interleaved=False)
+        footprints = shapely.transform(building_geoms[members], forward, interleaved=False)
         groups = _balanced_groups(footprints, values[members], k)
-        polygon = shapely.transform(units.geometry.iloc[row], forward, interleaved=False)
+        polygon = shapely.transform(unit_geoms[row], forward, interleaved=False)
         parts = _territories(polygon, footprints, groups, k)
         part_ids = np.array([f"{uid}#{g + 1}" for g in range(k)], dtype=object)
         new_unit_of[members] = part_ids[groups]
-        split = units.iloc[[row] * k].copy()
-        split["id"] = part_ids
-        split["name"] = [f"{name}（{g + 1}/{k}）" for g in range(k)]
-        split[split.geometry.name] = shapely.transform(
-            np.array(parts, dtype=object), inverse, interleaved=False
-        )
-        keep_units.append(split)
+        back = shapely.transform(np.array(parts, dtype=object), inverse, interleaved=False)
+        for g in range(k):
+            part_id[len(rows)] = part_ids[g]
+            part_name[len(rows)] = f"{name}（{g + 1}/{k}）"
+            part_geom[len(rows)] = back[g]
+            rows.append(row)
         weights = [int(values[members][groups == g].sum()) for g in range(k)]
         notes.append(
             f"unit {uid} {name}: {total:,.0f} {weight} is more than one grid holds (at most "
@@ -93,7 +99,19 @@ def split_heavy_units(
         )
     buildings = buildings.copy()
     buildings["unit_id"] = new_unit_of
-    out = pd.concat(keep_units, ignore_index=True)
+    out = units.iloc[rows].reset_index(drop=True)
+    if part_id:
+        at = np.fromiter(part_id, dtype=np.int64, count=len(part_id))
+        ids = unit_ids[rows]
+        ids[at] = list(part_id.values())
+        out["id"] = ids
+        # a split unit's parts are named even when the units have no name column
+        labels = names[rows] if names is not None else np.full(len(rows), np.nan, dtype=object)
+        labels[at] = list(part_name.values())
+        out["name"] = labels
+        geoms = unit_geoms[rows]
+        geoms[at] = list(part_geom.values())
+        out[units.geometry.name] = geoms
     return buildings, gpd.GeoDataFrame(out, geometry=units.geometry.name, crs=units.crs), notes
 
 
@@ -162,6 +180,8 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
         mine = _union_by_group(footprints, groups, k, mm)
     except shapely.errors.GEOSException:
         mine = None
+    # only the other groups whose footprints meet a part's bounding box can cut into it
+    near = shapely.STRtree(mine if mine is not None else [])
     parts = []
     for g in range(k):
         own = shapely.make_valid(
@@ -170,10 +190,10 @@ def _territories(polygon, footprints: np.ndarray, groups: np.ndarray, k: int) ->
         try:
             if mine is None:
                 raise shapely.errors.GEOSException("the groups' footprints could not be unioned")
-            others = shapely.union_all(np.delete(mine, g), grid_size=mm)
-            own = shapely.difference(
-                shapely.union(own, mine[g], grid_size=mm), others, grid_size=mm
-            )
+            with_fp = shapely.union(own, mine[g], grid_size=mm)
+            reach = np.sort(near.query(with_fp))
+            others = shapely.union_all(mine[reach[reach != g]], grid_size=mm)
+            own = shapely.difference(with_fp, others, grid_size=mm)
         except shapely.errors.GEOSException:
             # Left as the Voronoi share: a footprint cut by it makes the canvas merge the two
             # parts again (reported there), never a wrong tiling.
