@@ -7,8 +7,12 @@ and shape, which :func:`grid_table` measures.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +22,7 @@ import shapely
 __all__ = [
     "CELL_COLUMNS",
     "GRID_COLUMNS",
+    "WorkerPool",
     "dissolve_grids",
     "grid_table",
     "node_coverage",
@@ -30,6 +35,49 @@ CELL_COLUMNS = ("community_code", "atom_id", "residents", "households", "grid")
 GRID_COLUMNS = ("code", "community_code", "residents", "households", "cells", "compactness")
 # node_coverage renodes the cells within this many hairlines of another community's cells.
 BORDER_REACH = 20
+
+
+class WorkerPool:
+    """``workers`` processes shared by the steps of one run (the partition's communities, then
+    :func:`node_coverage`'s strips), so they start once; they start at the first
+    :meth:`submit` and stop when the ``with`` block ends.
+
+    Where the platform can, the processes are forked (the "fork" start method): they inherit
+    the modules loaded and whatever this process set before the first submit, so a step that
+    submits first may leave its inputs in module state and send each job as a number
+    (``inherits``). Elsewhere they are the platform's default, and every job is pickled.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.forks = "fork" in multiprocessing.get_all_start_methods()
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def inherits(self) -> bool:
+        """Whether processes started by the next submit inherit this process's state (they
+        fork, and have not started yet)."""
+        return self.forks and self._pool is None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self._pool is None:
+            context = multiprocessing.get_context("fork" if self.forks else None)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            # a failure stops the run: the jobs not started yet are dropped, not run
+            self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+            self._pool = None
 
 
 def dissolve_grids(cells: gpd.GeoDataFrame, grid_column: str = "grid") -> gpd.GeoDataFrame:
@@ -139,6 +187,7 @@ def node_coverage(
     communities: gpd.GeoDataFrame | None = None,
     community_column: str = "community_code",
     workers: int = 1,
+    pool: WorkerPool | None = None,
 ) -> gpd.GeoDataFrame:
     """Make cells from separately built canvases match vertex for vertex along shared lines.
 
@@ -151,7 +200,7 @@ def node_coverage(
     :data:`BORDER_REACH` hairlines from every cell of another community is left as it is: its
     canvas is noded by construction. With ``workers`` > 1 the border cells are cut into
     ``workers`` strips (west to east), each noded in its own process with the border cells
-    around it.
+    around it (the processes of ``pool`` when given: a run's, started already).
 
     Examples
     --------
@@ -180,8 +229,8 @@ def node_coverage(
         jobs.append((geoms[tile], None if codes is None else codes[tile], len(own), geoms[rest]))
     geometry = geoms.copy()
     if len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_node_tile, *job, home, hairline_deg) for job in jobs]
+        with contextlib.nullcontext(pool) if pool is not None else WorkerPool(workers) as run:
+            futures = [run.submit(_node_tile, *job, home, hairline_deg) for job in jobs]
             noded = [f.result() for f in futures]
     else:
         noded = [_node_tile(*job, home, hairline_deg) for job in jobs]

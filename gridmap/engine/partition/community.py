@@ -6,9 +6,11 @@ then every cell takes its atom's grid. Cells tile the community, so the grids do
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ from gridmap.engine.partition.rules import (
     split_large,
 )
 from gridmap.engine.partition.solve import n_parts_for
-from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
+from gridmap.engine.plan import CELL_COLUMNS, WorkerPool, dissolve_grids, grid_table
 from gridmap.errors import InputError
 
 __all__ = [
@@ -434,40 +436,98 @@ def partition_communities(
     roads: gpd.GeoDataFrame | None = None,
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
+    pool: WorkerPool | None = None,
     **options: Any,
 ) -> list[CommunityResult]:
     """:func:`partition_community` for each row of ``communities`` (code, geometry).
 
-    Communities are independent, so with ``workers`` > 1 they run in separate processes.
-    ``progress`` is called with each community's code as soon as it is done (in the order
-    they finish); the results come back in the order of ``communities``.
+    Communities are independent, so with ``workers`` > 1 they run in separate processes (those
+    of ``pool`` when given: a run's, shared with the steps after this one). ``progress`` is
+    called with each community's code as soon as it is done (in the order they finish); the
+    results come back in the order of ``communities``.
     """
     done = progress or (lambda code: None)
-    jobs = []
-    b_tree = shapely.STRtree(buildings.geometry.values)
-    u_tree = shapely.STRtree(units.geometry.values)
-    r_tree = None if roads is None or roads.empty else shapely.STRtree(roads.geometry.values)
-    for code, geom in zip(communities["code"], communities.geometry, strict=True):
-        in_b = buildings.iloc[b_tree.query(geom, predicate="intersects")]
-        in_u = units.iloc[u_tree.query(geom, predicate="intersects")]
-        in_r = None if r_tree is None else roads.iloc[r_tree.query(geom, predicate="intersects")]  # type: ignore[union-attr]
-        jobs.append((code, geom, in_b, in_u, in_r))
+    jobs = _Jobs(communities, buildings, units, roads, options)
     if workers <= 1:
         results = []
-        for c, g, b, u, r in jobs:
-            results.append(partition_community(c, g, b, u, roads=r, **options))
-            done(c)
+        for k, code in enumerate(jobs.codes):
+            results.append(jobs.run(k))
+            done(code)
         return results
     # The heaviest communities first (by buildings and units): a large community started last
     # would leave the other workers idle while it runs.
-    heaviest_first = sorted(range(len(jobs)), key=lambda k: -(len(jobs[k][2]) + len(jobs[k][3])))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: list[Any] = [None] * len(jobs)
-        for k in heaviest_first:
-            c, g, b, u, r = jobs[k]
-            futures[k] = pool.submit(partition_community, c, g, b, u, roads=r, **options)
-        code_of = {f: job[0] for f, job in zip(futures, jobs, strict=True)}
-        for future in as_completed(futures):
-            future.result()  # a failure stops the run here, not after every community
-            done(code_of[future])
-        return [f.result() for f in futures]
+    heaviest_first = sorted(range(len(jobs.codes)), key=lambda k: -jobs.size(k))
+    with contextlib.nullcontext(pool) if pool is not None else WorkerPool(workers) as run:
+        # Processes forked from here on inherit the jobs: each is sent as its number, and the
+        # frames are cut out in the worker. Otherwise (already started, or no fork), pickled.
+        token = None
+        if run.inherits:
+            token = next(_TOKENS)
+            _RUNNING[token] = jobs
+        try:
+            futures: list[Any] = [None] * len(jobs.codes)
+            for k in heaviest_first:
+                futures[k] = (
+                    run.submit(_run_job, token, k)
+                    if token is not None
+                    else run.submit(_run_inputs, jobs.inputs(k), options)
+                )
+            code_of = {f: code for f, code in zip(futures, jobs.codes, strict=True)}
+            for future in as_completed(futures):
+                future.result()  # a failure stops the run here, not after every community
+                done(code_of[future])
+            return [f.result() for f in futures]
+        finally:
+            if token is not None:
+                del _RUNNING[token]
+
+
+class _Jobs:
+    """The communities to partition, each with the buildings, units and roads it meets."""
+
+    def __init__(self, communities, buildings, units, roads, options):  # type: ignore[no-untyped-def]
+        self.codes = communities["code"].tolist()
+        self.geoms = list(communities.geometry.values)
+        self.buildings, self.units, self.options = buildings, units, options
+        self.roads = None if roads is None or roads.empty else roads
+        trees = [
+            shapely.STRtree(f.geometry.values)
+            for f in (buildings, units, self.roads)
+            if f is not None
+        ]
+        self.hits = [
+            [tree.query(geom, predicate="intersects") for tree in trees] for geom in self.geoms
+        ]
+
+    def size(self, k: int) -> int:
+        return len(self.hits[k][0]) + len(self.hits[k][1])
+
+    def inputs(self, k: int) -> tuple[Any, ...]:
+        """(code, geometry, buildings, units, roads) of job ``k``."""
+        hits = self.hits[k]
+        in_r = None if self.roads is None else self.roads.iloc[hits[2]]
+        return (
+            self.codes[k],
+            self.geoms[k],
+            self.buildings.iloc[hits[0]],
+            self.units.iloc[hits[1]],
+            in_r,
+        )
+
+    def run(self, k: int) -> CommunityResult:
+        return _run_inputs(self.inputs(k), self.options)
+
+
+# The runs whose worker processes inherit their jobs (by token): set before the processes
+# fork, so a job sent to them is a token and a number, not pickled frames.
+_RUNNING: dict[int, _Jobs] = {}
+_TOKENS = itertools.count()
+
+
+def _run_job(token: int, k: int) -> CommunityResult:
+    return _RUNNING[token].run(k)
+
+
+def _run_inputs(inputs: tuple[Any, ...], options: dict[str, Any]) -> CommunityResult:
+    code, geom, in_b, in_u, in_r = inputs
+    return partition_community(code, geom, in_b, in_u, roads=in_r, **options)
