@@ -219,8 +219,9 @@ def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # ty
     The cells share their vertices (a canvas), so each contact is a set of segments both
     cells have (:func:`~gridmap.engine.graph.shared_segments`); each segment is cut into
     pieces of at most ROAD_STEP_M, and a piece whose midpoint lies in the roads' corridor
-    (their buffer, one prepared polygon) counts whole. Vectorized: no point objects, no
-    intersection of cell boundaries."""
+    (in the buffer of one of them, each prepared and asked about the midpoints in its box;
+    their union would cost more to build than it saves) counts whole. Vectorized over the
+    midpoints: no point objects, no intersection of cell boundaries."""
     if roads is None or roads.empty or not len(cell_adj.left):
         return np.zeros(len(cell_adj.left))
     ends, left, right = shared_segments(cells.geometry.values)
@@ -234,9 +235,14 @@ def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # ty
     px = x[segment, 0] + t * (x[segment, 1] - x[segment, 0])
     py = y[segment, 0] + t * (y[segment, 1] - y[segment, 0])
     lines = shapely.transform(roads.geometry.values, metric, interleaved=False)
-    corridor = shapely.union_all(shapely.buffer(lines, ROAD_CORRIDOR_M))
-    shapely.prepare(corridor)
-    near = shapely.intersects_xy(corridor, px, py)
+    near = np.zeros(len(px), dtype=bool)
+    buffers = shapely.buffer(lines, ROAD_CORRIDOR_M)
+    shapely.prepare(buffers)
+    for buffer, (x0, y0, x1, y1) in zip(buffers, shapely.bounds(buffers), strict=True):
+        # the pieces in this road's box not found near another road yet
+        ask = np.flatnonzero(~near & (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1))
+        if len(ask):
+            near[ask] = shapely.intersects_xy(buffer, px[ask], py[ask])
     metres = np.bincount(
         segment[near], weights=(length / pieces)[segment[near]], minlength=len(length)
     )
@@ -405,16 +411,15 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric, road):  
     internal = a == b
     inner_shared = np.bincount(a[internal], weights=cell_adj.shared[internal], minlength=n_atoms)
     lo, hi = np.minimum(a[~internal], b[~internal]), np.maximum(a[~internal], b[~internal])
-    pairs = pd.DataFrame(
-        {"lo": lo, "hi": hi, "shared": cell_adj.shared[~internal], "road": road[~internal]}
-    )
-    summed = pairs.groupby(["lo", "hi"], sort=True)[["shared", "road"]].sum().reset_index()
+    # one edge per atom pair (lo, hi), in their order, with the contacts' lengths summed
+    pair, edge = np.unique(lo.astype(np.int64) * n_atoms + hi, return_inverse=True)
     graph = Adjacency(
         n_atoms,
-        summed["lo"].to_numpy(np.int64),
-        summed["hi"].to_numpy(np.int64),
-        summed["shared"].to_numpy(np.float64),
+        pair // n_atoms,
+        pair % n_atoms,
+        np.bincount(edge, weights=cell_adj.shared[~internal], minlength=len(pair)),
     )
+    edge_road = np.bincount(edge, weights=road[~internal], minlength=len(pair))
     areas = np.bincount(cell_atom, weights=cell_area, minlength=n_atoms)
     perimeters = (
         np.bincount(cell_atom, weights=cell_perimeter, minlength=n_atoms) - 2 * inner_shared
@@ -425,7 +430,7 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric, road):  
     )
     sums = [np.bincount(cell_atom, weights=weighted[:, i], minlength=n_atoms) for i in (0, 1)]
     centroids = np.column_stack(sums) / areas[:, None]
-    return graph, areas, perimeters, centroids, summed["road"].to_numpy(np.float64)
+    return graph, areas, perimeters, centroids, edge_road
 
 
 def partition_communities(
