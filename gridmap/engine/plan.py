@@ -327,9 +327,10 @@ def _border_cells(
     if codes is None:
         return np.ones(len(geoms), dtype=bool)
     # boxes grown by ``reach`` first (cheap), then the distance between the shapes themselves
-    low, high = shapely.bounds(geoms)[:, :2] - reach, shapely.bounds(geoms)[:, 2:] + reach
+    bounds = shapely.bounds(geoms)
+    low, high = bounds[:, :2] - reach, bounds[:, 2:] + reach
     left, right = tree.query(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
-    other = codes[left] != codes[right]
+    other = (codes[left] != codes[right]) & (left < right)  # each pair once
     left, right = left[other], right[other]
     near = shapely.dwithin(geoms[left], geoms[right], reach)
     border = np.zeros(len(geoms), dtype=bool)
