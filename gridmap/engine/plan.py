@@ -35,6 +35,9 @@ CELL_COLUMNS = ("community_code", "atom_id", "residents", "households", "grid")
 GRID_COLUMNS = ("code", "community_code", "residents", "households", "cells", "compactness")
 # node_coverage renodes the cells within this many hairlines of another community's cells.
 BORDER_REACH = 20
+# What noding a strip of border cells costs grows with its vertices, and with its cells as if
+# each had this many more (fitted on the sample's strips): strips are cut to equal such costs.
+TILE_CELL_VERTICES = 35
 
 
 class WorkerPool:
@@ -199,8 +202,8 @@ def node_coverage(
     every cell keeps its shape and gains the vertices of its neighbours. A cell farther than
     :data:`BORDER_REACH` hairlines from every cell of another community is left as it is: its
     canvas is noded by construction. With ``workers`` > 1 the border cells are cut into
-    ``workers`` strips (west to east), each noded in its own process with the border cells
-    around it (the processes of ``pool`` when given: a run's, started already).
+    ``workers`` strips (west to east, of about equal cost), each noded in its own process with
+    the border cells around it (the processes of ``pool`` when given: a run's, started already).
 
     Examples
     --------
@@ -244,13 +247,17 @@ def node_coverage(
 def _strips(
     geoms: np.ndarray, border: np.ndarray, n: int, reach: float
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The border cells cut into ``n`` strips by the x of their centres: per strip, its own
-    cells and the border cells of other strips within twice ``reach`` of them."""
+    """The border cells cut into ``n`` strips by the x of their centres, each of about the
+    same cost to node (:data:`TILE_CELL_VERTICES`): per strip, its own cells and the border
+    cells of other strips within twice ``reach`` of them."""
     cells = np.flatnonzero(border)
     if n <= 1 or len(cells) < 2 * n:
         return [(cells, cells[:0])]
     x = shapely.get_x(shapely.centroid(geoms[cells]))
-    strip = np.searchsorted(np.quantile(x, np.linspace(0, 1, n + 1)[1:-1]), x, side="right")
+    order = np.argsort(x, kind="stable")
+    cost = np.cumsum(shapely.get_num_coordinates(geoms[cells])[order] + TILE_CELL_VERTICES)
+    cuts = x[order][np.searchsorted(cost, cost[-1] * np.arange(1, n) / n)]
+    strip = np.searchsorted(cuts, x, side="right")
     out = []
     for k in range(n):
         own = cells[strip == k]
