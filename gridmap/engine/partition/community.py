@@ -413,12 +413,8 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric, road):  
     lo, hi = np.minimum(a[~internal], b[~internal]), np.maximum(a[~internal], b[~internal])
     # one edge per atom pair (lo, hi), in their order, with the contacts' lengths summed
     pair, edge = np.unique(lo.astype(np.int64) * n_atoms + hi, return_inverse=True)
-    graph = Adjacency(
-        n_atoms,
-        pair // n_atoms,
-        pair % n_atoms,
-        np.bincount(edge, weights=cell_adj.shared[~internal], minlength=len(pair)),
-    )
+    shared = np.bincount(edge, weights=cell_adj.shared[~internal], minlength=len(pair))
+    graph = Adjacency(n_atoms, pair // n_atoms, pair % n_atoms, shared.astype(np.float64))
     edge_road = np.bincount(edge, weights=road[~internal], minlength=len(pair))
     areas = np.bincount(cell_atom, weights=cell_area, minlength=n_atoms)
     perimeters = (
