@@ -225,19 +225,24 @@ def node_coverage(
         if communities is None or codes is None
         else dict(zip(communities["code"].to_numpy(), communities.geometry.values, strict=True))
     )
+    strips = _strips(geoms, border, workers, reach)
     jobs = []
-    for own, around in _strips(geoms, border, workers, reach):
+    for own, around in strips:
         tile = np.concatenate([own, around])
         rest = _near(geoms, np.flatnonzero(~border), tile)
         jobs.append((geoms[tile], None if codes is None else codes[tile], len(own), geoms[rest]))
+    # this process nodes the first strip itself while the workers node the others
+    with contextlib.ExitStack() as stack:
+        if pool is None and len(jobs) > 1:
+            pool = stack.enter_context(WorkerPool(len(jobs) - 1))
+        futures = [
+            pool.submit(_node_tile, *job, home, hairline_deg)
+            for job in jobs[1:]
+            if pool is not None
+        ]
+        noded = [_node_tile(*jobs[0], home, hairline_deg), *(f.result() for f in futures)]
     geometry = geoms.copy()
-    if len(jobs) > 1:
-        with contextlib.nullcontext(pool) if pool is not None else WorkerPool(workers) as run:
-            futures = [run.submit(_node_tile, *job, home, hairline_deg) for job in jobs]
-            noded = [f.result() for f in futures]
-    else:
-        noded = [_node_tile(*job, home, hairline_deg) for job in jobs]
-    for (own, _), result in zip(_strips(geoms, border, workers, reach), noded, strict=True):
+    for (own, _), result in zip(strips, noded, strict=True):
         geometry[own] = result
     out = cells.copy()
     out["geometry"] = geometry
