@@ -78,8 +78,10 @@ class WorkerPool:
         trace: TracebackType | None,
     ) -> None:
         if self._pool is not None:
-            # a failure stops the run: the jobs not started yet are dropped, not run
-            self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+            # Done, the processes exit on their own (nothing to wait for). A failure stops the
+            # run: the jobs not started yet are dropped, and the running ones awaited.
+            failed = kind is not None
+            self._pool.shutdown(wait=failed, cancel_futures=failed)
             self._pool = None
 
 
