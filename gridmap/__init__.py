@@ -44,20 +44,64 @@ A store (here a new GeoPackage; ``postgresql://…`` opens PostGIS) holds plans:
 >>> store.close()
 """
 
-from gridmap.engine.assign import assign_buildings, locate
-from gridmap.engine.canvas import build_canvas
-from gridmap.engine.edits import diff_plans
-from gridmap.engine.partition import partition_community
-from gridmap.engine.plan import dissolve_grids
-from gridmap.engine.repair import repair_onto_canvas
-from gridmap.engine.validate import CoverageReport, validate_coverage
-from gridmap.errors import GridmapError
-from gridmap.io.export import export_layer
-from gridmap.io.importer import ImportOptions, import_file
-from gridmap.service.grids import GridLocator
-from gridmap.service.plans import coverage_report, partition_store
-from gridmap.settings import Settings
-from gridmap.store import Store, Workspace, open_store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gridmap.engine.assign import assign_buildings, locate
+    from gridmap.engine.canvas import build_canvas
+    from gridmap.engine.edits import diff_plans
+    from gridmap.engine.partition import partition_community
+    from gridmap.engine.plan import dissolve_grids
+    from gridmap.engine.repair import repair_onto_canvas
+    from gridmap.engine.validate import CoverageReport, validate_coverage
+    from gridmap.errors import GridmapError
+    from gridmap.io.export import export_layer
+    from gridmap.io.importer import ImportOptions, import_file
+    from gridmap.service.grids import GridLocator
+    from gridmap.service.plans import coverage_report, partition_store
+    from gridmap.settings import Settings
+    from gridmap.store import Store, Workspace, open_store
+
+# Each entry point is imported when first used (``gridmap.locate``): importing gridmap, as every
+# command and the API do, does not load the engine, the file formats and both stores up front.
+_HOME = {
+    "assign_buildings": "gridmap.engine.assign",
+    "locate": "gridmap.engine.assign",
+    "build_canvas": "gridmap.engine.canvas",
+    "diff_plans": "gridmap.engine.edits",
+    "partition_community": "gridmap.engine.partition",
+    "dissolve_grids": "gridmap.engine.plan",
+    "repair_onto_canvas": "gridmap.engine.repair",
+    "CoverageReport": "gridmap.engine.validate",
+    "validate_coverage": "gridmap.engine.validate",
+    "GridmapError": "gridmap.errors",
+    "export_layer": "gridmap.io.export",
+    "ImportOptions": "gridmap.io.importer",
+    "import_file": "gridmap.io.importer",
+    "GridLocator": "gridmap.service.grids",
+    "coverage_report": "gridmap.service.plans",
+    "partition_store": "gridmap.service.plans",
+    "Settings": "gridmap.settings",
+    "Store": "gridmap.store",
+    "Workspace": "gridmap.store",
+    "open_store": "gridmap.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'gridmap' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
+
 
 __all__ = [
     "CoverageReport",

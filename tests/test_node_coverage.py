@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridmap.engine.plan import node_coverage
+from gridmap.engine.plan import WorkerPool, node_coverage
 
 
 def two_communities(bow: float = 0.0) -> gpd.GeoDataFrame:
@@ -51,6 +51,10 @@ def test_two_processes_give_the_same_cells_and_hairline_gaps_are_filled() -> Non
     one = np.asarray(node_coverage(cells, workers=1).geometry.values)
     two = np.asarray(node_coverage(cells, workers=2).geometry.values)
     assert shapely.equals_exact(shapely.normalize(one), shapely.normalize(two), 0).all()
+    with WorkerPool(2) as pool:  # a run's processes, started by the step before
+        pool.submit(abs, -1).result()
+        shared = np.asarray(node_coverage(cells, workers=2, pool=pool).geometry.values)
+    assert shapely.equals_exact(shapely.normalize(one), shapely.normalize(shared), 0).all()
     assert shapely.coverage_is_valid(two)
     assert shapely.area(cells.geometry.values).sum() < 200.0 - 4e-8
     assert abs(shapely.area(two).sum() - 200.0) < 1e-12  # the sliver went to a cell beside it

@@ -204,3 +204,48 @@ def test_grid_boundaries_follow_a_road(across: bool) -> None:
     result = partition_community(COMMUNITY, community, buildings, units, roads=roads, target=2400)
     assert len(result.grids) == 2
     assert result.report["boundary_on_roads"] > 0.9, result.report["boundary_on_roads"]
+
+
+def test_communities_in_worker_processes_give_what_one_process_gives() -> None:
+    # Two communities side by side, with a road: in one process; in a run's fresh pool (the
+    # processes fork and inherit the jobs, sent as numbers); in a pool already started
+    # (nothing to inherit: the jobs are pickled).
+    from gridmap.engine.partition.community import partition_communities
+    from gridmap.engine.plan import WorkerPool
+
+    west, west_b, west_u = block_community()
+    east, east_b, east_u = block_community(3, 4)
+    shift = np.array([0.01, 0.0])  # degrees east: the east block lies a kilometre away
+
+    def moved(frame):  # type: ignore[no-untyped-def]
+        out = frame.copy()
+        out["geometry"] = shapely.transform(frame.geometry.values, lambda p: p + shift)
+        out["id"] = "E" + out["id"].astype(str)
+        if "unit_id" in out:
+            out["unit_id"] = "E" + out["unit_id"].astype(str)
+        return out
+
+    east = shapely.transform(east, lambda p: p + shift)
+    buildings = pd.concat([west_b, moved(east_b)], ignore_index=True)
+    units = pd.concat([west_u, moved(east_u)], ignore_index=True)
+    road = lonlat(shapely.LineString([(X0 - 5, Y0 + 200), (X0 + 405, Y0 + 200)]))
+    roads = gpd.GeoDataFrame({"id": ["R1"]}, geometry=[road], crs=4326)
+    communities = gpd.GeoDataFrame(
+        {"code": [COMMUNITY, "500108003003"]}, geometry=[west, east], crs=4326
+    )
+    options = {"roads": roads, "target": 1200}
+    one = partition_communities(communities, buildings, units, workers=1, **options)
+    two = partition_communities(communities, buildings, units, workers=2, **options)
+    with WorkerPool(2) as pool:
+        assert pool.submit(abs, -1).result() == 1  # started: its processes inherit nothing
+        assert not pool.inherits
+        started = partition_communities(
+            communities, buildings, units, workers=2, pool=pool, **options
+        )
+    for results in (two, started):
+        assert [r.community_code for r in results] == [COMMUNITY, "500108003003"]
+        for a, b in zip(one, results, strict=True):
+            assert a.cells["grid"].equals(b.cells["grid"])
+            assert shapely.equals_exact(a.grids.geometry.values, b.grids.geometry.values, 0).all()
+            assert a.report == b.report
+    assert one[0].report["boundary_on_roads"] is not None

@@ -7,8 +7,12 @@ and shape, which :func:`grid_table` measures.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +22,7 @@ import shapely
 __all__ = [
     "CELL_COLUMNS",
     "GRID_COLUMNS",
+    "WorkerPool",
     "dissolve_grids",
     "grid_table",
     "node_coverage",
@@ -30,6 +35,54 @@ CELL_COLUMNS = ("community_code", "atom_id", "residents", "households", "grid")
 GRID_COLUMNS = ("code", "community_code", "residents", "households", "cells", "compactness")
 # node_coverage renodes the cells within this many hairlines of another community's cells.
 BORDER_REACH = 20
+# What noding a strip of border cells costs grows with its vertices, and with its cells as if
+# each had this many more (fitted on the sample's strips): strips are cut to equal such costs.
+TILE_CELL_VERTICES = 35
+
+
+class WorkerPool:
+    """``workers`` processes shared by the steps of one run (the partition's communities, then
+    :func:`node_coverage`'s strips), so they start once; they start at the first
+    :meth:`submit` and stop when the ``with`` block ends.
+
+    Where the platform can, the processes are forked (the "fork" start method): they inherit
+    the modules loaded and whatever this process set before the first submit, so a step that
+    submits first may leave its inputs in module state and send each job as a number
+    (``inherits``). Elsewhere they are the platform's default, and every job is pickled.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.forks = "fork" in multiprocessing.get_all_start_methods()
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def inherits(self) -> bool:
+        """Whether processes started by the next submit inherit this process's state (they
+        fork, and have not started yet)."""
+        return self.forks and self._pool is None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self._pool is None:
+            context = multiprocessing.get_context("fork" if self.forks else None)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            # Done, the processes exit on their own (nothing to wait for). A failure stops the
+            # run: the jobs not started yet are dropped, and the running ones awaited.
+            failed = kind is not None
+            self._pool.shutdown(wait=failed, cancel_futures=failed)
+            self._pool = None
 
 
 def dissolve_grids(cells: gpd.GeoDataFrame, grid_column: str = "grid") -> gpd.GeoDataFrame:
@@ -55,20 +108,18 @@ def dissolve_grids(cells: gpd.GeoDataFrame, grid_column: str = "grid") -> gpd.Ge
     order = np.argsort(group, kind="stable")
     count = np.bincount(group, minlength=n)
     first = order[np.cumsum(count) - count]  # the first cell of each grid
-    out = gpd.GeoDataFrame(
-        {
-            "code": codes.to_numpy(),
-            "community_code": cells["community_code"].to_numpy()[held][first],
-        },
-        geometry=union_groups(geoms, group, n),
-        crs=cells.crs,
-    )
+    columns: dict[str, Any] = {
+        "code": codes.to_numpy(),
+        "community_code": cells["community_code"].to_numpy()[held][first],
+    }
     for column in ("residents", "households"):
         values = pd.to_numeric(cells[column], errors="coerce").to_numpy(dtype=float)[held]
         sums = np.bincount(group, weights=np.nan_to_num(values), minlength=n)
-        out[column] = pd.array(np.rint(sums).astype(np.int64), dtype="Int64")
-    out["cells"] = pd.array(count, dtype="Int64")
-    return out[["code", "community_code", "residents", "households", "cells", "geometry"]]
+        columns[column] = pd.array(np.rint(sums).astype(np.int64), dtype="Int64")
+    columns["cells"] = pd.array(count, dtype="Int64")
+    # built whole (a frame grown column by column, then reordered, costs more than the union)
+    geometry = gpd.array.from_shapely(union_groups(geoms, group, n), crs=cells.crs)
+    return gpd.GeoDataFrame(columns, geometry=geometry)
 
 
 def union_groups(geoms: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -139,6 +190,7 @@ def node_coverage(
     communities: gpd.GeoDataFrame | None = None,
     community_column: str = "community_code",
     workers: int = 1,
+    pool: WorkerPool | None = None,
 ) -> gpd.GeoDataFrame:
     """Make cells from separately built canvases match vertex for vertex along shared lines.
 
@@ -150,8 +202,8 @@ def node_coverage(
     every cell keeps its shape and gains the vertices of its neighbours. A cell farther than
     :data:`BORDER_REACH` hairlines from every cell of another community is left as it is: its
     canvas is noded by construction. With ``workers`` > 1 the border cells are cut into
-    ``workers`` strips (west to east), each noded in its own process with the border cells
-    around it.
+    ``workers`` strips (west to east, of about equal cost), each noded in its own process with
+    the border cells around it (the processes of ``pool`` when given: a run's, started already).
 
     Examples
     --------
@@ -173,19 +225,24 @@ def node_coverage(
         if communities is None or codes is None
         else dict(zip(communities["code"].to_numpy(), communities.geometry.values, strict=True))
     )
+    strips = _strips(geoms, border, workers, reach)
     jobs = []
-    for own, around in _strips(geoms, border, workers, reach):
+    for own, around in strips:
         tile = np.concatenate([own, around])
         rest = _near(geoms, np.flatnonzero(~border), tile)
         jobs.append((geoms[tile], None if codes is None else codes[tile], len(own), geoms[rest]))
+    # this process nodes the first strip itself while the workers node the others
+    with contextlib.ExitStack() as stack:
+        if pool is None and len(jobs) > 1:
+            pool = stack.enter_context(WorkerPool(len(jobs) - 1))
+        futures = [
+            pool.submit(_node_tile, *job, home, hairline_deg)
+            for job in jobs[1:]
+            if pool is not None
+        ]
+        noded = [_node_tile(*jobs[0], home, hairline_deg), *(f.result() for f in futures)]
     geometry = geoms.copy()
-    if len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_node_tile, *job, home, hairline_deg) for job in jobs]
-            noded = [f.result() for f in futures]
-    else:
-        noded = [_node_tile(*job, home, hairline_deg) for job in jobs]
-    for (own, _), result in zip(_strips(geoms, border, workers, reach), noded, strict=True):
+    for (own, _), result in zip(strips, noded, strict=True):
         geometry[own] = result
     out = cells.copy()
     out["geometry"] = geometry
@@ -195,13 +252,17 @@ def node_coverage(
 def _strips(
     geoms: np.ndarray, border: np.ndarray, n: int, reach: float
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The border cells cut into ``n`` strips by the x of their centres: per strip, its own
-    cells and the border cells of other strips within twice ``reach`` of them."""
+    """The border cells cut into ``n`` strips by the x of their centres, each of about the
+    same cost to node (:data:`TILE_CELL_VERTICES`): per strip, its own cells and the border
+    cells of other strips within twice ``reach`` of them."""
     cells = np.flatnonzero(border)
     if n <= 1 or len(cells) < 2 * n:
         return [(cells, cells[:0])]
     x = shapely.get_x(shapely.centroid(geoms[cells]))
-    strip = np.searchsorted(np.quantile(x, np.linspace(0, 1, n + 1)[1:-1]), x, side="right")
+    order = np.argsort(x, kind="stable")
+    cost = np.cumsum(shapely.get_num_coordinates(geoms[cells])[order] + TILE_CELL_VERTICES)
+    cuts = x[order][np.searchsorted(cost, cost[-1] * np.arange(1, n) / n)]
+    strip = np.searchsorted(cuts, x, side="right")
     out = []
     for k in range(n):
         own = cells[strip == k]
@@ -278,9 +339,10 @@ def _border_cells(
     if codes is None:
         return np.ones(len(geoms), dtype=bool)
     # boxes grown by ``reach`` first (cheap), then the distance between the shapes themselves
-    low, high = shapely.bounds(geoms)[:, :2] - reach, shapely.bounds(geoms)[:, 2:] + reach
+    bounds = shapely.bounds(geoms)
+    low, high = bounds[:, :2] - reach, bounds[:, 2:] + reach
     left, right = tree.query(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
-    other = codes[left] != codes[right]
+    other = (codes[left] != codes[right]) & (left < right)  # each pair once
     left, right = left[other], right[other]
     near = shapely.dwithin(geoms[left], geoms[right], reach)
     border = np.zeros(len(geoms), dtype=bool)

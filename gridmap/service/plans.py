@@ -81,29 +81,31 @@ def partition_store(
     id; ``new_plan`` holds cells, grids, name and params."""
     from gridmap.crs import lonlat_to, metric_crs
     from gridmap.engine.partition.community import partition_communities
-    from gridmap.engine.plan import dissolve_grids, grid_table, node_coverage
+    from gridmap.engine.plan import WorkerPool, dissolve_grids, grid_table, node_coverage
 
     chosen = community_divisions(store, communities)
     if chosen.empty:
         raise InputError("no communities to partition; import divisions first")
-    results = partition_communities(
-        chosen,
-        store.read("buildings"),
-        store.read("units"),
-        roads=store.read("roads"),
-        workers=workers,
-        target=target,
-        tolerance=tolerance,
-        weight=weight,
-        seed=seed,
-        scheme=scheme,
-        metric_epsg=metric_epsg,
-        max_area_km2=max_area_km2,
-        progress=progress,
-    )
-    cells = node_coverage(
-        pd.concat([r.cells for r in results]), communities=chosen, workers=workers
-    )
+    with WorkerPool(workers) as pool:  # one set of processes for the communities and the noding
+        results = partition_communities(
+            chosen,
+            store.read("buildings"),
+            store.read("units"),
+            roads=store.read("roads"),
+            workers=workers,
+            pool=pool,
+            target=target,
+            tolerance=tolerance,
+            weight=weight,
+            seed=seed,
+            scheme=scheme,
+            metric_epsg=metric_epsg,
+            max_area_km2=max_area_km2,
+            progress=progress,
+        )
+        cells = node_coverage(
+            pd.concat([r.cells for r in results]), communities=chosen, workers=workers, pool=pool
+        )
     grids = dissolve_grids(cells[["community_code", "residents", "households", "grid", "geometry"]])
     if not shapely.coverage_is_valid(np.asarray(grids.geometry.values, dtype=object)):
         # dissolved from noded cells, grids match vertex for vertex already (checked: 0.07 s,

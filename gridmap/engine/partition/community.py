@@ -6,9 +6,11 @@ then every cell takes its atom's grid. Cells tile the community, so the grids do
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ from gridmap.engine.partition.rules import (
     split_large,
 )
 from gridmap.engine.partition.solve import n_parts_for
-from gridmap.engine.plan import CELL_COLUMNS, dissolve_grids, grid_table
+from gridmap.engine.plan import CELL_COLUMNS, WorkerPool, dissolve_grids, grid_table
 from gridmap.errors import InputError
 
 __all__ = [
@@ -217,8 +219,9 @@ def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # ty
     The cells share their vertices (a canvas), so each contact is a set of segments both
     cells have (:func:`~gridmap.engine.graph.shared_segments`); each segment is cut into
     pieces of at most ROAD_STEP_M, and a piece whose midpoint lies in the roads' corridor
-    (their buffer, one prepared polygon) counts whole. Vectorized: no point objects, no
-    intersection of cell boundaries."""
+    (in the buffer of one of them, each prepared and asked about the midpoints in its box;
+    their union would cost more to build than it saves) counts whole. Vectorized over the
+    midpoints: no point objects, no intersection of cell boundaries."""
     if roads is None or roads.empty or not len(cell_adj.left):
         return np.zeros(len(cell_adj.left))
     ends, left, right = shared_segments(cells.geometry.values)
@@ -232,9 +235,14 @@ def _along_roads(cells, cell_adj: Adjacency, roads, metric) -> np.ndarray:  # ty
     px = x[segment, 0] + t * (x[segment, 1] - x[segment, 0])
     py = y[segment, 0] + t * (y[segment, 1] - y[segment, 0])
     lines = shapely.transform(roads.geometry.values, metric, interleaved=False)
-    corridor = shapely.union_all(shapely.buffer(lines, ROAD_CORRIDOR_M))
-    shapely.prepare(corridor)
-    near = shapely.intersects_xy(corridor, px, py)
+    near = np.zeros(len(px), dtype=bool)
+    buffers = shapely.buffer(lines, ROAD_CORRIDOR_M)
+    shapely.prepare(buffers)
+    for buffer, (x0, y0, x1, y1) in zip(buffers, shapely.bounds(buffers), strict=True):
+        # the pieces in this road's box not found near another road yet
+        ask = np.flatnonzero(~near & (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1))
+        if len(ask):
+            near[ask] = shapely.intersects_xy(buffer, px[ask], py[ask])
     metres = np.bincount(
         segment[near], weights=(length / pieces)[segment[near]], minlength=len(length)
     )
@@ -403,16 +411,11 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric, road):  
     internal = a == b
     inner_shared = np.bincount(a[internal], weights=cell_adj.shared[internal], minlength=n_atoms)
     lo, hi = np.minimum(a[~internal], b[~internal]), np.maximum(a[~internal], b[~internal])
-    pairs = pd.DataFrame(
-        {"lo": lo, "hi": hi, "shared": cell_adj.shared[~internal], "road": road[~internal]}
-    )
-    summed = pairs.groupby(["lo", "hi"], sort=True)[["shared", "road"]].sum().reset_index()
-    graph = Adjacency(
-        n_atoms,
-        summed["lo"].to_numpy(np.int64),
-        summed["hi"].to_numpy(np.int64),
-        summed["shared"].to_numpy(np.float64),
-    )
+    # one edge per atom pair (lo, hi), in their order, with the contacts' lengths summed
+    pair, edge = np.unique(lo.astype(np.int64) * n_atoms + hi, return_inverse=True)
+    shared = np.bincount(edge, weights=cell_adj.shared[~internal], minlength=len(pair))
+    graph = Adjacency(n_atoms, pair // n_atoms, pair % n_atoms, shared.astype(np.float64))
+    edge_road = np.bincount(edge, weights=road[~internal], minlength=len(pair))
     areas = np.bincount(cell_atom, weights=cell_area, minlength=n_atoms)
     perimeters = (
         np.bincount(cell_atom, weights=cell_perimeter, minlength=n_atoms) - 2 * inner_shared
@@ -423,7 +426,7 @@ def _atom_graph(cells, cell_atom, n_atoms, cell_adj: Adjacency, metric, road):  
     )
     sums = [np.bincount(cell_atom, weights=weighted[:, i], minlength=n_atoms) for i in (0, 1)]
     centroids = np.column_stack(sums) / areas[:, None]
-    return graph, areas, perimeters, centroids, summed["road"].to_numpy(np.float64)
+    return graph, areas, perimeters, centroids, edge_road
 
 
 def partition_communities(
@@ -434,40 +437,98 @@ def partition_communities(
     roads: gpd.GeoDataFrame | None = None,
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
+    pool: WorkerPool | None = None,
     **options: Any,
 ) -> list[CommunityResult]:
     """:func:`partition_community` for each row of ``communities`` (code, geometry).
 
-    Communities are independent, so with ``workers`` > 1 they run in separate processes.
-    ``progress`` is called with each community's code as soon as it is done (in the order
-    they finish); the results come back in the order of ``communities``.
+    Communities are independent, so with ``workers`` > 1 they run in separate processes (those
+    of ``pool`` when given: a run's, shared with the steps after this one). ``progress`` is
+    called with each community's code as soon as it is done (in the order they finish); the
+    results come back in the order of ``communities``.
     """
     done = progress or (lambda code: None)
-    jobs = []
-    b_tree = shapely.STRtree(buildings.geometry.values)
-    u_tree = shapely.STRtree(units.geometry.values)
-    r_tree = None if roads is None or roads.empty else shapely.STRtree(roads.geometry.values)
-    for code, geom in zip(communities["code"], communities.geometry, strict=True):
-        in_b = buildings.iloc[b_tree.query(geom, predicate="intersects")]
-        in_u = units.iloc[u_tree.query(geom, predicate="intersects")]
-        in_r = None if r_tree is None else roads.iloc[r_tree.query(geom, predicate="intersects")]  # type: ignore[union-attr]
-        jobs.append((code, geom, in_b, in_u, in_r))
+    jobs = _Jobs(communities, buildings, units, roads, options)
     if workers <= 1:
         results = []
-        for c, g, b, u, r in jobs:
-            results.append(partition_community(c, g, b, u, roads=r, **options))
-            done(c)
+        for k, code in enumerate(jobs.codes):
+            results.append(jobs.run(k))
+            done(code)
         return results
     # The heaviest communities first (by buildings and units): a large community started last
     # would leave the other workers idle while it runs.
-    heaviest_first = sorted(range(len(jobs)), key=lambda k: -(len(jobs[k][2]) + len(jobs[k][3])))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: list[Any] = [None] * len(jobs)
-        for k in heaviest_first:
-            c, g, b, u, r = jobs[k]
-            futures[k] = pool.submit(partition_community, c, g, b, u, roads=r, **options)
-        code_of = {f: job[0] for f, job in zip(futures, jobs, strict=True)}
-        for future in as_completed(futures):
-            future.result()  # a failure stops the run here, not after every community
-            done(code_of[future])
-        return [f.result() for f in futures]
+    heaviest_first = sorted(range(len(jobs.codes)), key=lambda k: -jobs.size(k))
+    with contextlib.nullcontext(pool) if pool is not None else WorkerPool(workers) as run:
+        # Processes forked from here on inherit the jobs: each is sent as its number, and the
+        # frames are cut out in the worker. Otherwise (already started, or no fork), pickled.
+        token = None
+        if run.inherits:
+            token = next(_TOKENS)
+            _RUNNING[token] = jobs
+        try:
+            futures: list[Any] = [None] * len(jobs.codes)
+            for k in heaviest_first:
+                futures[k] = (
+                    run.submit(_run_job, token, k)
+                    if token is not None
+                    else run.submit(_run_inputs, jobs.inputs(k), options)
+                )
+            code_of = {f: code for f, code in zip(futures, jobs.codes, strict=True)}
+            for future in as_completed(futures):
+                future.result()  # a failure stops the run here, not after every community
+                done(code_of[future])
+            return [f.result() for f in futures]
+        finally:
+            if token is not None:
+                del _RUNNING[token]
+
+
+class _Jobs:
+    """The communities to partition, each with the buildings, units and roads it meets."""
+
+    def __init__(self, communities, buildings, units, roads, options):  # type: ignore[no-untyped-def]
+        self.codes = communities["code"].tolist()
+        self.geoms = list(communities.geometry.values)
+        self.buildings, self.units, self.options = buildings, units, options
+        self.roads = None if roads is None or roads.empty else roads
+        trees = [
+            shapely.STRtree(f.geometry.values)
+            for f in (buildings, units, self.roads)
+            if f is not None
+        ]
+        self.hits = [
+            [tree.query(geom, predicate="intersects") for tree in trees] for geom in self.geoms
+        ]
+
+    def size(self, k: int) -> int:
+        return len(self.hits[k][0]) + len(self.hits[k][1])
+
+    def inputs(self, k: int) -> tuple[Any, ...]:
+        """(code, geometry, buildings, units, roads) of job ``k``."""
+        hits = self.hits[k]
+        in_r = None if self.roads is None else self.roads.iloc[hits[2]]
+        return (
+            self.codes[k],
+            self.geoms[k],
+            self.buildings.iloc[hits[0]],
+            self.units.iloc[hits[1]],
+            in_r,
+        )
+
+    def run(self, k: int) -> CommunityResult:
+        return _run_inputs(self.inputs(k), self.options)
+
+
+# The runs whose worker processes inherit their jobs (by token): set before the processes
+# fork, so a job sent to them is a token and a number, not pickled frames.
+_RUNNING: dict[int, _Jobs] = {}
+_TOKENS = itertools.count()
+
+
+def _run_job(token: int, k: int) -> CommunityResult:
+    return _RUNNING[token].run(k)
+
+
+def _run_inputs(inputs: tuple[Any, ...], options: dict[str, Any]) -> CommunityResult:
+    code, geom, in_b, in_u, in_r = inputs
+    return partition_community(code, geom, in_b, in_u, roads=in_r, **options)

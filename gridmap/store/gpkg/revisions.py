@@ -71,6 +71,17 @@ def insert_revision(
     known: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     for cell_id, version, *attrs, blob in conn.execute(_EXISTING_CELLS, (plan_id,)):
         known.setdefault(cell_id, []).append((version, (*attrs, bytes(blob))))
+    if not known:  # a new plan (or one without cells): every cell is new, at version 1
+        new_cells = [(plan_id, row[0], 1, *row[1:]) for row in staged.cells]
+        conn.executemany(_INSERT_CELL, new_cells)
+        conn.executemany(
+            _INSERT_ASSIGNMENT,
+            (
+                (plan_id, number, row[0], 1, grid)
+                for row, grid in zip(staged.cells, staged.assignment, strict=True)
+            ),
+        )
+        return _insert_grids(conn, plan_id, number, staged, len(new_cells))
     new_cells, versions = [], []
     for cell_id, *attrs in staged.cells:
         stored = known.get(cell_id, [])
@@ -89,9 +100,15 @@ def insert_revision(
             for row, version, grid in zip(staged.cells, versions, staged.assignment, strict=True)
         ),
     )
+    return _insert_grids(conn, plan_id, number, staged, len(new_cells))
+
+
+def _insert_grids(
+    conn: sqlite3.Connection, plan_id: str, number: int, staged: StagedRevision, new_cells: int
+) -> dict[str, int]:
     grids = staged.grids.assign(plan_id=plan_id, revision=number)
     insert_frame(conn, PLAN_GRIDS, conform(grids, PLAN_GRIDS))
-    return {"cells": len(staged.cells), "new_cells": len(new_cells), "grids": len(grids)}
+    return {"cells": len(staged.cells), "new_cells": new_cells, "grids": len(grids)}
 
 
 def read_cells(conn: sqlite3.Connection, plan_id: str, number: int) -> gpd.GeoDataFrame:
