@@ -89,13 +89,21 @@ def territory_parts(
 
 
 def _spacing(footprints: NDArray[np.object_]) -> NDArray[np.float64]:
-    """Seed spacing of each footprint, from its distance to the nearest other footprint."""
+    """Seed spacing of each footprint, from its distance to the nearest other footprint.
+
+    Only pairs whose envelopes come within three times the widest spacing are measured (once
+    per pair): a footprint farther than that from every other gets the widest spacing anyway.
+    """
     nearest = np.full(len(footprints), np.inf)
     if len(footprints) > 1:
-        (mine, _), distance = shapely.STRtree(footprints).query_nearest(
-            footprints, exclusive=True, return_distance=True, all_matches=False
-        )
+        reach = 3.0 * _SPACING_M[1]
+        box = shapely.bounds(footprints) + np.array([-reach, -reach, reach, reach])
+        mine, other = shapely.STRtree(footprints).query(shapely.box(*box.T))
+        pair = mine < other
+        mine, other = mine[pair], other[pair]
+        distance = shapely.distance(footprints[mine], footprints[other])
         np.minimum.at(nearest, mine, distance)
+        np.minimum.at(nearest, other, distance)
     return np.clip(nearest / 3.0, *_SPACING_M)
 
 
@@ -154,6 +162,7 @@ def _territory_borders(
     coords = np.stack([centres[t[keep]], centres[n[keep]]], axis=1)
     ok = np.isfinite(coords).all(axis=(1, 2)) & (coords[:, 0] != coords[:, 1]).any(axis=1)
     ridges = shapely.linestrings(coords[ok] + centre)  # shifted once: shared ends stay equal
+    shapely.prepare(region)
     return ridges[shapely.intersects(region, ridges)]
 
 
