@@ -18,6 +18,11 @@ along the footprints' boundaries, dissolved per footprint, clipped to a limit), 
    belongs to that footprint's atom; any other face to the atom of its nearest seed (its
    territory). This is cell_i = (territory_i ∪ footprint_i) − ⋃_{j≠i} footprint_j, and since
    every face comes from one noded planar graph, neighbours share identical vertices.
+   Only what meets another line is noded: the ridges already meet one another at their
+   shared ends, so a ridge meeting no footprint boundary and not the region's boundary joins
+   the polygonize as it is; a footprint boundary meeting nothing (no ridge, neither the
+   region's boundary nor another footprint) lies inside its own territory, and is left out,
+   since the faces it would make all belong to its atom (the part around it holds it).
 4. Faces are dissolved per atom by dropping the segments between faces of the same atom and
    polygonizing the rest: each polygon is one connected part of an atom (a Polygon, never a
    MultiPolygon).
@@ -62,10 +67,10 @@ def territory_parts(
     ([1600, 2400], [0, 1], [True, True])
     """
     seeds, seed_atom = _seeds(footprints, _spacing(footprints))
-    lines = [shapely.boundary(region), *shapely.boundary(footprints)]
-    lines.extend(_territory_borders(region, seeds, seed_atom))
-    noded = shapely.union_all(np.array(lines, dtype=object))
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    ridges = _territory_borders(region, seeds, seed_atom)
+    edge, rings = shapely.boundary(region), shapely.boundary(footprints)
+    ridge_met, ring_met = _meeting(edge, rings, ridges)
+    faces = _faces(np.concatenate([[edge], rings[ring_met]]), ridges, ridge_met)
     inside = _interior_points(faces)
     shapely.prepare(region)
     keep = shapely.contains(region, inside)
@@ -84,6 +89,10 @@ def territory_parts(
     face_part = _containing(parts, inside)
     has_fp = np.zeros(len(parts), dtype=bool)
     has_fp[face_part[in_fp & (face_part >= 0)]] = True
+    # a footprint left out of the faces lies in its atom's part (each of its polygons)
+    alone = shapely.point_on_surface(shapely.get_parts(footprints[~ring_met]))
+    holder = _containing(parts, alone)
+    has_fp[holder[holder >= 0]] = True
     order = np.argsort(part_atom, kind="stable")
     return parts[order], part_atom[order], has_fp[order]
 
@@ -164,6 +173,41 @@ def _territory_borders(
     ridges = shapely.linestrings(coords[ok] + centre)  # shifted once: shared ends stay equal
     shapely.prepare(region)
     return ridges[shapely.intersects(region, ridges)]
+
+
+def _meeting(
+    edge: shapely.Geometry, rings: NDArray[np.object_], ridges: NDArray[np.object_]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which ridges meet a footprint boundary or the region's boundary, and which footprint
+    boundaries meet a ridge, the region's boundary or another footprint's boundary."""
+    ring, ridge = shapely.STRtree(ridges).query(rings, predicate="intersects")
+    shapely.prepare(edge)
+    ridge_met = shapely.intersects(edge, ridges)
+    ridge_met[ridge] = True
+    ring_met = shapely.intersects(edge, rings)
+    ring_met[ring] = True
+    mine, other = shapely.STRtree(rings).query(rings, predicate="intersects")
+    ring_met[mine[mine != other]] = True
+    return ridge_met, ring_met
+
+
+def _faces(
+    lines: NDArray[np.object_], ridges: NDArray[np.object_], node: NDArray[np.bool_]
+) -> NDArray[np.object_]:
+    """Faces of the lines and the ridges, noding the lines with the ridges marked ``node``.
+
+    The other ridges meet only ridges, at their shared (rounded) ends: they join the polygonize
+    as they are. Should rounding have made two of them cross (polygonize then finds cut edges
+    or invalid rings), every ridge is noded.
+    """
+    noded = shapely.union_all(np.concatenate([lines, ridges[node]]))
+    faces, cuts, _, invalid = shapely.polygonize_full(
+        np.concatenate([shapely.get_parts(noded), ridges[~node]])
+    )
+    if shapely.get_num_geometries(cuts) or shapely.get_num_geometries(invalid):
+        noded = shapely.union_all(np.concatenate([lines, ridges]))
+        faces = shapely.polygonize(shapely.get_parts(noded))
+    return shapely.get_parts(faces)
 
 
 def _circumcentres(triangles: NDArray[np.float64]) -> NDArray[np.float64]:
