@@ -12,7 +12,8 @@ along the footprints' boundaries, dissolved per footprint, clipped to a limit), 
    circumcentres of its two triangles. Only ridges between seeds of *different* atoms are
    kept: they are exactly the borders of the atoms' territories, so no dissolve of Voronoi
    polygons is needed. Circumcentres are rounded to a micrometre grid, so that cocircular
-   seeds (rectangles) give one Voronoi vertex, not a knot of nanometre edges.
+   seeds (rectangles) give one Voronoi vertex, not a knot of nanometre edges. Ridges are
+   joined into chains through the vertices only two of them reach.
 3. Those ridges, the region's boundary (community minus excluded gaps) and the footprints'
    boundaries are noded together and polygonized into faces. A face inside a footprint
    belongs to that footprint's atom; any other face to the atom of its nearest seed (its
@@ -170,9 +171,74 @@ def _territory_borders(
     keep = (n > t) & (p != q) & (p >= 0) & (q >= 0)
     coords = np.stack([centres[t[keep]], centres[n[keep]]], axis=1)
     ok = np.isfinite(coords).all(axis=(1, 2)) & (coords[:, 0] != coords[:, 1]).any(axis=1)
-    ridges = shapely.linestrings(coords[ok] + centre)  # shifted once: shared ends stay equal
+    coords = coords[ok] + centre  # shifted once: shared ends stay equal
+    # chains of ridges are fewer lines for the noding and polygonize; a chain reaching the
+    # region may run on beyond it, which only makes faces outside the region
+    low, high = coords.min(axis=1), coords.max(axis=1)
+    near = (high[:, 0] >= minx) & (low[:, 0] <= maxx) & (high[:, 1] >= miny) & (low[:, 1] <= maxy)
+    xy, chain = _chains(coords[near])
+    ridges = shapely.linestrings(xy, indices=chain)
     shapely.prepare(region)
     return ridges[shapely.intersects(region, ridges)]
+
+
+def _chains(ends: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Segments, an (n, 2, 2) array, joined end to end through every point that exactly two
+    of them reach: the points of the chains in order and the chain of each point (as
+    ``shapely.linestrings`` takes them). A closed loop starts at its lowest segment.
+
+    Vectorized: each segment is two half-edges; a half-edge into a point of two segments goes
+    on along the other one, and pointer jumping ranks every half-edge along its chain.
+
+    Examples
+    --------
+    >>> ends = np.array([[(0, 0), (1, 0)], [(1, 0), (2, 0)], [(2, 0), (2, 1)],
+    ...                  [(1, 0), (1, -1)], [(5, 5), (6, 5)], [(6, 6), (5, 5)],
+    ...                  [(6, 5), (6, 6)]], dtype=float)
+    >>> xy, chain = _chains(ends)
+    >>> shapely.linestrings(xy, indices=chain).tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [<LINESTRING (0 0, 1 0)>, <LINESTRING (1 0, 2 0, 2 1)>, <LINESTRING (1 0, 1 -1)>,
+     <LINESTRING (5 5, 6 5, 6 6, 5 5)>]
+    """
+    m = len(ends)
+    point, vertex = np.unique(ends.reshape(-1, 2).view(np.complex128).ravel(), return_inverse=True)
+    # half-edge h < m runs along segment h, h + m back along it
+    tail = np.concatenate([vertex[0::2], vertex[1::2]])
+    head = np.concatenate([vertex[1::2], vertex[0::2]])
+    twin = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
+    degree = np.bincount(tail, minlength=len(point))
+    leaving = np.argsort(tail, kind="stable")
+    first = np.cumsum(degree) - degree
+    through = np.flatnonzero(degree[head] == 2)
+    one, other = leaving[first[head[through]]], leaving[first[head[through]] + 1]
+    after = np.full(2 * m, -1)
+    after[through] = np.where(one == twin[through], other, one)
+    steps = int(np.ceil(np.log2(2 * m + 1))) + 1
+    end = np.where(after >= 0, after, np.arange(2 * m))
+    for _ in range(steps):
+        end = end[end]
+    loop = np.flatnonzero(after[end] >= 0)  # half-edges of closed loops: cut before the lowest
+    if len(loop):
+        at = np.full(2 * m, -1)
+        at[loop] = np.arange(len(loop))
+        step, lowest = at[after[loop]], loop.copy()
+        for _ in range(steps):
+            lowest = np.minimum(lowest, lowest[step])
+            step = step[step]
+        after[loop[after[loop] == lowest]] = -1
+    last = np.where(after >= 0, after, np.arange(2 * m))
+    rank = (after >= 0).astype(np.int64)  # half-edges after this one in its chain
+    for _ in range(steps):
+        rank = rank + rank[last]
+        last = last[last]
+    # every chain is there both ways: keep the way that ends on the lower half-edge
+    kept = np.flatnonzero(last < last[twin])
+    closing = kept[rank[kept] == 0]
+    chain = np.concatenate([last[kept], closing])
+    order = np.lexsort((np.concatenate([-rank[kept], np.ones(len(closing), np.int64)]), chain))
+    index = np.unique(chain[order], return_inverse=True)[1]
+    at_point = np.concatenate([tail[kept], head[closing]])[order]
+    return np.column_stack([point.real, point.imag])[at_point], index.astype(np.int64)
 
 
 def _meeting(
