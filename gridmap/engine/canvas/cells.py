@@ -176,37 +176,40 @@ def _territory_borders(
     # region may run on beyond it, which only makes faces outside the region
     low, high = coords.min(axis=1), coords.max(axis=1)
     near = (high[:, 0] >= minx) & (low[:, 0] <= maxx) & (high[:, 1] >= miny) & (low[:, 1] <= maxy)
-    xy, chain = _chains(coords[near])
-    ridges = shapely.linestrings(xy, indices=chain)
+    point, vertex = np.unique(
+        coords[near].reshape(-1, 2).view(np.complex128).ravel(), return_inverse=True
+    )
+    sequence, chain = _chains(vertex[0::2], vertex[1::2], len(point))
+    ridges = shapely.linestrings(np.column_stack([point.real, point.imag])[sequence], indices=chain)
     shapely.prepare(region)
     return ridges[shapely.intersects(region, ridges)]
 
 
-def _chains(ends: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Segments, an (n, 2, 2) array, joined end to end through every point that exactly two
-    of them reach: the points of the chains in order and the chain of each point (as
-    ``shapely.linestrings`` takes them). A closed loop starts at its lowest segment.
+def _chains(
+    start: NDArray[np.int64], end: NDArray[np.int64], n: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Segments (``start[i]`` to ``end[i]``, ids of ``n`` points) joined end to end through
+    every point that exactly two of them reach: the point ids of the chains in order and the
+    chain of each (as ``shapely.linestrings`` takes coordinates and indices). A closed loop
+    starts at its lowest segment.
 
     Vectorized: each segment is two half-edges; a half-edge into a point of two segments goes
     on along the other one, and pointer jumping ranks every half-edge along its chain.
 
     Examples
     --------
-    >>> ends = np.array([[(0, 0), (1, 0)], [(1, 0), (2, 0)], [(2, 0), (2, 1)],
-    ...                  [(1, 0), (1, -1)], [(5, 5), (6, 5)], [(6, 6), (5, 5)],
-    ...                  [(6, 5), (6, 6)]], dtype=float)
-    >>> xy, chain = _chains(ends)
-    >>> shapely.linestrings(xy, indices=chain).tolist()  # doctest: +NORMALIZE_WHITESPACE
+    >>> xy = np.array([(0, 0), (1, 0), (2, 0), (2, 1), (1, -1), (5, 5), (6, 5), (6, 6)])
+    >>> point, chain = _chains(np.array([0, 1, 2, 1, 5, 7, 6]), np.array([1, 2, 3, 4, 6, 5, 7]), 8)
+    >>> shapely.linestrings(xy[point], indices=chain).tolist()  # doctest: +NORMALIZE_WHITESPACE
     [<LINESTRING (0 0, 1 0)>, <LINESTRING (1 0, 2 0, 2 1)>, <LINESTRING (1 0, 1 -1)>,
      <LINESTRING (5 5, 6 5, 6 6, 5 5)>]
     """
-    m = len(ends)
-    point, vertex = np.unique(ends.reshape(-1, 2).view(np.complex128).ravel(), return_inverse=True)
+    m = len(start)
     # half-edge h < m runs along segment h, h + m back along it
-    tail = np.concatenate([vertex[0::2], vertex[1::2]])
-    head = np.concatenate([vertex[1::2], vertex[0::2]])
+    tail = np.concatenate([start, end])
+    head = np.concatenate([end, start])
     twin = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
-    degree = np.bincount(tail, minlength=len(point))
+    degree = np.bincount(tail, minlength=n)
     leaving = np.argsort(tail, kind="stable")
     first = np.cumsum(degree) - degree
     through = np.flatnonzero(degree[head] == 2)
@@ -214,10 +217,10 @@ def _chains(ends: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.
     after = np.full(2 * m, -1)
     after[through] = np.where(one == twin[through], other, one)
     steps = int(np.ceil(np.log2(2 * m + 1))) + 1
-    end = np.where(after >= 0, after, np.arange(2 * m))
+    last = np.where(after >= 0, after, np.arange(2 * m))
     for _ in range(steps):
-        end = end[end]
-    loop = np.flatnonzero(after[end] >= 0)  # half-edges of closed loops: cut before the lowest
+        last = last[last]
+    loop = np.flatnonzero(after[last] >= 0)  # half-edges of closed loops: cut before the lowest
     if len(loop):
         at = np.full(2 * m, -1)
         at[loop] = np.arange(len(loop))
@@ -237,8 +240,7 @@ def _chains(ends: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.
     chain = np.concatenate([last[kept], closing])
     order = np.lexsort((np.concatenate([-rank[kept], np.ones(len(closing), np.int64)]), chain))
     index = np.unique(chain[order], return_inverse=True)[1]
-    at_point = np.concatenate([tail[kept], head[closing]])[order]
-    return np.column_stack([point.real, point.imag])[at_point], index.astype(np.int64)
+    return np.concatenate([tail[kept], head[closing]])[order], index.astype(np.int64)
 
 
 def _meeting(
@@ -293,8 +295,10 @@ def dissolve(
 ) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
     """Dissolve polygons of a coverage by label into connected parts (Polygons).
 
-    The segments two polygons of the same label share are dropped; the rest are polygonized.
-    Exact for a coverage whose neighbours share vertices (what polygonize gives), and
+    The segments two polygons of the same label share are dropped; the rest are polygonized
+    (joined into chains first, fewer edges for polygonize, whose rings are then started where
+    polygonizing the segments one by one would start them: the same polygons, vertex for
+    vertex). Exact for a coverage whose neighbours share vertices (what polygonize gives), and
     vectorized: no union per label. Parts come in the order of the polygons that hold them.
 
     Examples
@@ -306,31 +310,75 @@ def dissolve(
     [(2.0, 7), (1.0, 8)]
     """
     polygons = np.asarray(polygons, dtype=object)
+    labels = np.asarray(labels)
+    if not len(polygons):
+        return polygons, labels
     rings, owner = shapely.get_rings(polygons, return_index=True)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
     # vertex ids: equal coordinates, equal id (a complex view sorts as (x, y) pairs)
     vertices, vid = np.unique(xy.view(np.complex128).ravel(), return_inverse=True)
+    n = len(vertices)
     same = ring[1:] == ring[:-1]
     start, end = vid[:-1][same], vid[1:][same]
     label = labels[owner[ring[:-1][same]]]
     lo, hi = np.minimum(start, end), np.maximum(start, end)
     real = lo != hi
-    key = lo[real].astype(np.int64) * len(vertices) + hi[real]
-    label = label[real]
-    unique, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
-    least = np.full(len(unique), np.iinfo(np.int64).max)
-    most = np.full(len(unique), np.iinfo(np.int64).min)
-    np.minimum.at(least, inverse, label)
-    np.maximum.at(most, inverse, label)
-    border = unique[(count == 1) | (least != most)]
-    ends = vertices[np.column_stack([border // len(vertices), border % len(vertices)])]
-    segments = shapely.linestrings(np.stack([ends.real, ends.imag], axis=-1))
-    out = shapely.get_parts(shapely.polygonize(segments))
+    key = lo[real].astype(np.int64) * n + hi[real]
+    order = np.argsort(key, kind="stable")
+    key, label = key[order], label[real][order]
+    begin = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    count = np.diff(np.append(begin, len(key)))
+    alike = np.minimum.reduceat(label, begin) == np.maximum.reduceat(label, begin)
+    border = key[begin][(count == 1) | ~alike]
+    sequence, chain = _chains(border // n, border % n, n)
+    points = np.column_stack([vertices.real, vertices.imag])
+    lines = shapely.linestrings(points[sequence], indices=chain)
+    out = _as_polygonized(shapely.get_parts(shapely.polygonize(lines)), vertices, border)
     holder = _containing(polygons, _interior_points(out))
     keep = holder >= 0  # polygonize also returns the holes (gaps), which no polygon holds
     out, holder = out[keep], holder[keep]
     order = np.argsort(holder, kind="stable")
     return out[order], labels[holder[order]]
+
+
+def _as_polygonized(
+    polygons: NDArray[np.object_], vertices: NDArray[np.complex128], border: NDArray[np.int64]
+) -> NDArray[np.object_]:
+    """The polygons that polygonizing the ``border`` segments one by one (segment ``lo-hi``
+    of the vertices as the line ``(lo, hi)``, in key order) gives, from those it gives for
+    the same lines joined into chains.
+
+    Both trace the same rings the same way round; GEOS starts a ring at its first directed
+    edge in input order (segment k's edges are 2k from lo to hi and 2k + 1 back) and keeps a
+    polygon's holes in the order it found them, which is the same order.
+    """
+    if not len(polygons):
+        return polygons
+    n = len(vertices)
+    rings, owner = shapely.get_rings(polygons, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    vid = np.searchsorted(vertices, xy.view(np.complex128).ravel())
+    same = ring[1:] == ring[:-1]
+    a, b, ring = vid[:-1][same], vid[1:][same], ring[:-1][same]
+    edge = 2 * np.searchsorted(border, np.minimum(a, b) * n + np.maximum(a, b)) + (a > b)
+    length = np.bincount(ring, minlength=len(rings))
+    begin = np.cumsum(length) - length
+    first = np.minimum.reduceat(edge, begin)
+    position = np.arange(len(ring)) - begin[ring]
+    start = np.zeros(len(rings), dtype=np.int64)
+    at_first = edge == first[ring]
+    start[ring[at_first]] = position[at_first]
+    # the ring's edges from its first, then its first point again
+    shift = np.concatenate([(position - start[ring]) % length[ring], length])
+    which = np.concatenate([ring, np.arange(len(rings))])
+    point = np.concatenate([a, a[begin + start]])
+    order = np.lexsort((shift, which))
+    points = np.column_stack([vertices.real, vertices.imag])[point[order]]
+    new_rings = shapely.linearrings(points, indices=which[order])
+    hole = np.ones(len(rings), dtype=bool)
+    hole[np.unique(owner, return_index=True)[1]] = False
+    order = np.lexsort((first, hole, owner))
+    return shapely.polygons(new_rings[order], indices=owner[order])
 
 
 def _interior_points(polygons: NDArray[np.object_]) -> NDArray[np.object_]:
