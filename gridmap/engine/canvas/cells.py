@@ -160,16 +160,21 @@ def _territory_borders(
     label = np.concatenate([seed_atom, np.full(len(frame), -1)])
     tri = Delaunay(points)
     simplex, neighbour = tri.simplices, tri.neighbors
-    # Voronoi vertices on a micrometre grid: the several circumcentres of cocircular seeds
-    # (rectangular footprints) become one point instead of a knot of nanometre edges, which
-    # floating point cannot orient
-    centres = np.round(_circumcentres(points[simplex]) / _GRID_M) * _GRID_M
+    # the edge facing corner k of triangle t joins its other two corners
     t = np.repeat(np.arange(len(simplex)), 3)
     n = neighbour.ravel()
-    k = np.tile(np.arange(3), len(simplex))
-    p, q = label[simplex[t, (k + 1) % 3]], label[simplex[t, (k + 2) % 3]]
+    corner = label[simplex]
+    p, q = corner[:, [1, 2, 0]].ravel(), corner[:, [2, 0, 1]].ravel()
     keep = (n > t) & (p != q) & (p >= 0) & (q >= 0)
-    coords = np.stack([centres[t[keep]], centres[n[keep]]], axis=1)
+    t, n = t[keep], n[keep]
+    # Voronoi vertices on a micrometre grid: the several circumcentres of cocircular seeds
+    # (rectangular footprints) become one point instead of a knot of nanometre edges, which
+    # floating point cannot orient (only those of triangles a kept ridge ends at)
+    used = np.zeros(len(simplex), dtype=bool)
+    used[t] = used[n] = True
+    centres = np.full((len(simplex), 2), np.nan)
+    centres[used] = np.round(_circumcentres(points[simplex[used]]) / _GRID_M) * _GRID_M
+    coords = np.stack([centres[t], centres[n]], axis=1)
     ok = np.isfinite(coords).all(axis=(1, 2)) & (coords[:, 0] != coords[:, 1]).any(axis=1)
     coords = coords[ok] + centre  # shifted once: shared ends stay equal
     # chains of ridges are fewer lines for the noding and polygonize; a chain reaching the
