@@ -19,11 +19,12 @@ along the footprints' boundaries, dissolved per footprint, clipped to a limit), 
    belongs to that footprint's atom; any other face to the atom of its nearest seed (its
    territory). This is cell_i = (territory_i ∪ footprint_i) − ⋃_{j≠i} footprint_j, and since
    every face comes from one noded planar graph, neighbours share identical vertices.
-   Only what meets another line is noded: the ridges already meet one another at their
-   shared ends, so a ridge meeting no footprint boundary and not the region's boundary joins
-   the polygonize as it is; a footprint boundary meeting nothing (no ridge, neither the
-   region's boundary nor another footprint) lies inside its own territory, and is left out,
-   since the faces it would make all belong to its atom (the part around it holds it).
+   Only what meets (or comes within a tenth of a millimetre of) another line is noded: the
+   ridges already meet one another at their shared ends, so a ridge meeting no footprint
+   boundary and not the region's boundary joins the polygonize as it is; a footprint
+   boundary meeting nothing (no ridge, neither the region's boundary nor another footprint)
+   lies inside its own territory, and is left out, since the faces it would make all belong
+   to its atom (the part around it holds it).
 4. Faces are dissolved per atom by dropping the segments between faces of the same atom and
    polygonizing the rest: each polygon is one connected part of an atom (a Polygon, never a
    MultiPolygon).
@@ -49,6 +50,8 @@ __all__ = ["dissolve", "merge_small_parts", "relabel", "territory_parts"]
 # within these bounds: the border between two atoms D apart is then off by about D/36 at most
 _SPACING_M = (2.0, 16.0)
 _GRID_M = 1e-6
+# lines nearer than this are noded together (the noding's snapping reaches a few micrometres)
+_NEAR_M = 1e-4
 
 
 def territory_parts(
@@ -251,15 +254,19 @@ def _chains(
 def _meeting(
     edge: shapely.Geometry, rings: NDArray[np.object_], ridges: NDArray[np.object_]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Which ridges meet a footprint boundary or the region's boundary, and which footprint
-    boundaries meet a ridge, the region's boundary or another footprint's boundary."""
-    ring, ridge = shapely.STRtree(ridges).query(rings, predicate="intersects")
+    """Which ridges come near a footprint boundary or the region's boundary, and which
+    footprint boundaries near a ridge, the region's boundary or another footprint's boundary.
+
+    Near is within ``_NEAR_M``: lines that close, touching or not, are noded together (the
+    noding may snap them together, as it would if every line were noded).
+    """
+    ring, ridge = shapely.STRtree(ridges).query(rings, predicate="dwithin", distance=_NEAR_M)
     shapely.prepare(edge)
-    ridge_met = shapely.intersects(edge, ridges)
+    ridge_met = shapely.dwithin(edge, ridges, _NEAR_M)
     ridge_met[ridge] = True
-    ring_met = shapely.intersects(edge, rings)
+    ring_met = shapely.dwithin(edge, rings, _NEAR_M)
     ring_met[ring] = True
-    mine, other = shapely.STRtree(rings).query(rings, predicate="intersects")
+    mine, other = shapely.STRtree(rings).query(rings, predicate="dwithin", distance=_NEAR_M)
     ring_met[mine[mine != other]] = True
     return ridge_met, ring_met
 
