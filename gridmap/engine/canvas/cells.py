@@ -261,10 +261,15 @@ def _meeting(
     noding may snap them together, as it would if every line were noded).
     """
     ring, ridge = shapely.STRtree(ridges).query(rings, predicate="dwithin", distance=_NEAR_M)
-    shapely.prepare(edge)
-    ridge_met = shapely.dwithin(edge, ridges, _NEAR_M)
+    # the region's boundary cut into segments: their tree finds what comes near it quickly
+    xy, part = shapely.get_coordinates(shapely.get_parts(edge), return_index=True)
+    same = part[1:] == part[:-1]
+    pieces = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1)))
+    ridge_met = np.zeros(len(ridges), dtype=bool)
+    ridge_met[pieces.query(ridges, predicate="dwithin", distance=_NEAR_M)[0]] = True
     ridge_met[ridge] = True
-    ring_met = shapely.dwithin(edge, rings, _NEAR_M)
+    ring_met = np.zeros(len(rings), dtype=bool)
+    ring_met[pieces.query(rings, predicate="dwithin", distance=_NEAR_M)[0]] = True
     ring_met[ring] = True
     mine, other = shapely.STRtree(rings).query(rings, predicate="dwithin", distance=_NEAR_M)
     ring_met[mine[mine != other]] = True
