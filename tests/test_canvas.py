@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from shapely import Point, Polygon, box
 
 from gridmap.engine.canvas.build import ATOM_KINDS, Canvas, build_canvas
+from gridmap.engine.canvas.cells import _faces, territory_parts
 from gridmap.engine.graph import adjacency
 from gridmap.errors import DuplicateIdError, InputError, MissingColumnError
 
@@ -391,6 +392,36 @@ def test_small_detached_land_goes_to_the_neighbour():
     assert_canvas(canvas, community, buildings)
     assert len(canvas.cells) == 2
     assert canvas.report["small_parts_merged"] == 1
+
+
+def test_a_footprint_meeting_no_other_line_still_holds_its_parts():
+    # atom 0 is two houses at either end, atom 1 a tower between them: atom 0's boundaries
+    # meet no ridge and are left out of the noding, yet both of its parts hold a footprint
+    footprints = np.array(
+        [shapely.MultiPolygon([box(5, 5, 10, 10), box(90, 5, 95, 10)]), box(45, 5, 55, 35)]
+    )
+    parts, atom, has_fp = territory_parts(box(0, 0, 100, 40), footprints)
+    assert atom.tolist() == [0, 0, 1]
+    assert has_fp.tolist() == [True, True, True]
+    assert math.isclose(shapely.area(parts).sum(), 4000.0)
+    assert shapely.union_all(parts).equals(box(0, 0, 100, 40))
+
+
+def test_ridges_crossing_after_rounding_are_noded():
+    # the inner edges of a 3 × 3 grid, its middle vertex pushed across an edge: polygonized as
+    # they are, faces would be lost, so every ridge is noded
+    moved = {(1, 1): (2.2, 1.36)}
+    ends = [((i, j), (i + 1, j)) for i in range(3) for j in (1, 2)]
+    ends += [((i, j), (i, j + 1)) for i in (1, 2) for j in range(3)]
+    ridges = shapely.linestrings([[moved.get(a, a), moved.get(b, b)] for a, b in ends])
+    edge = np.array([box(0, 0, 3, 3).boundary])
+    faces = _faces(edge, ridges, np.zeros(len(ridges), dtype=bool))
+    noded = shapely.union_all(np.concatenate([edge, ridges]))
+    expected = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    assert sorted(shapely.to_wkb(shapely.normalize(faces))) == sorted(
+        shapely.to_wkb(shapely.normalize(expected))
+    )
+    assert math.isclose(shapely.area(faces).sum(), 9.0)
 
 
 @pytest.mark.parametrize(
