@@ -366,6 +366,7 @@ def _solve(
     budget: float | None,
     inner: float = INNER_BAND,
     exact_memo: dict[bool, ExactResult] | None = None,
+    solved: dict[bytes, tuple[Ints, int, bool]] | None = None,
 ) -> tuple[Ints, int, bool]:
     """Best labels of several starts on one piece, the moves made, and whether no arrangement
     has every part in band (proven by trying them all).
@@ -374,25 +375,61 @@ def _solve(
     is also searched exhaustively, within a budget; its best arrangement replaces the local
     search's when it scores better. The exhaustive search depends on the piece alone, not on
     the start: ``exact_memo`` keeps its results for the next start on the same piece.
+
+    Without a budget the search from a first plan is deterministic: ``solved`` keeps what each
+    first plan led to, and a later start whose first plan is one met before (small pieces
+    often give several seeds the same plan) takes that instead of searching again.
     """
+    if budget is None:
+        plan = first_plan(piece, k, target, np.random.default_rng([seed, index, 0]))
+        key = plan.tobytes()
+        if solved is not None and key in solved:
+            return solved[key]
+        search = Search(piece, plan, k, target, tolerance, inner)
+        improve(search)
+        out = _finish(
+            piece,
+            k,
+            target,
+            tolerance,
+            inner,
+            (search.score(), search.labels()),
+            search.moves,
+            exact_memo,
+        )
+        if solved is not None:
+            solved[key] = out
+        return out
     started = time.perf_counter()
-    starts = 1 if budget is None else _MAX_STARTS
     best: tuple[float, NDArray[np.int64]] | None = None
     moves = 0
-    for start in range(starts):
+    for start in range(_MAX_STARTS):
         elapsed = time.perf_counter() - started
-        if budget is not None and start > 0 and elapsed * (start + 1) / start > budget:
+        if start > 0 and elapsed * (start + 1) / start > budget:
             break
         rng = np.random.default_rng([seed, index, start])
         search = Search(piece, first_plan(piece, k, target, rng), k, target, tolerance, inner)
-        if budget is not None:
-            search.deadline = started + budget
+        search.deadline = started + budget
         improve(search)
         moves += search.moves
         score = search.score()
         if best is None or score < best[0]:
             best = (score, search.labels())
     assert best is not None
+    return _finish(piece, k, target, tolerance, inner, best, moves, exact_memo)
+
+
+def _finish(
+    piece: Piece,
+    k: int,
+    target: float,
+    tolerance: float,
+    inner: float,
+    best: tuple[float, Ints],
+    moves: int,
+    exact_memo: dict[bool, ExactResult] | None,
+) -> tuple[Ints, int, bool]:
+    """:func:`_solve`'s best start, or the exhaustive search's arrangement where better."""
     labels = best[1]
     weights = np.bincount(labels, weights=piece.weights, minlength=k)
     if (np.abs(weights - target) <= tolerance * target).all():
@@ -444,11 +481,25 @@ def _best_of_starts(
     moves = 0
     starts = 1 if budget is not None else min(POLISHED_STARTS, max(1, _POLISHED_UNITS // piece.n))
     exact_memo: dict[bool, ExactResult] = {}
+    solved: dict[bytes, tuple[Ints, int, bool]] = {}
+    polished: set[bytes] = set()
     for start in range(starts):
         local, made, proven = _solve(
-            piece, k, target, tolerance, seed + _SEED_STEP * start, index, budget, inner, exact_memo
+            piece,
+            k,
+            target,
+            tolerance,
+            seed + _SEED_STEP * start,
+            index,
+            budget,
+            inner,
+            exact_memo,
+            solved,
         )
         moves += made
+        if local.tobytes() in polished:  # polished before: the same plan, no better than best
+            continue
+        polished.add(local.tobytes())
         local = polish(true_piece, local, k, target, limit * target)
         key = _plan_key(true_piece, local, k, target, tolerance)
         if best is None or key < best[0]:
