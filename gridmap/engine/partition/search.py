@@ -19,6 +19,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,6 +125,9 @@ class Search:
         self.stamp = [0] * k  # ``clock`` when each part last changed
         self.failed: dict[int, int] = {}  # part → ``clock`` when a chain from it last failed
         self.tried: dict[tuple[int, int], int] = {}  # pair → ``clock`` when last re-split
+        # the straight re-splits of each union of two parts met (units → improve's candidates):
+        # they depend on the piece alone, and the searches of one piece may share them
+        self.splits: dict[tuple[int, ...], Any] = {}
         self.scratch = np.full(piece.n, -1, dtype=np.int64)
         self.features = np.column_stack([piece.weights, piece.areas, piece.pcost])
         self.moves = 0
