@@ -122,22 +122,29 @@ def power_diagram(
     m = min(k, 8)
     rows = np.arange(piece.n)
     labels = np.zeros(piece.n, dtype=np.int64)
+    ax, ay = a * xy[:, 0], a * xy[:, 1]
+    units = xy[:, None, :]
     for it in range(iterations):
         if k <= _DENSE:  # a few parts: every distance (cheaper than a tree)
-            d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-            labels = np.argmin(d2 - offset, axis=1)
+            d2 = np.add.reduce(np.square(units - centres), axis=2)
+            labels = (d2 - offset).argmin(axis=1)
         else:  # many parts: each unit looks at its m nearest centres
             dist, cand = cKDTree(centres).query(xy, m)
             labels = cand[rows, np.argmin(dist**2 - offset[cand], axis=1)]
         weight = np.bincount(labels, weights=w, minlength=k)
         step = 0.5 if it < iterations // 2 else 0.25
-        offset += step * r2 * np.clip((target - weight) / target, -1.0, 1.0)
+        # (the clip to ±1 by two ufuncs: np.clip's own overhead is most of its time here)
+        offset += step * r2 * np.minimum(np.maximum((target - weight) / target, -1.0), 1.0)
         area = np.bincount(labels, weights=a, minlength=k)
-        has = area > 0
-        cx = np.bincount(labels, weights=a * xy[:, 0], minlength=k)
-        cy = np.bincount(labels, weights=a * xy[:, 1], minlength=k)
-        centres[has, 0] = cx[has] / area[has]
-        centres[has, 1] = cy[has] / area[has]
+        cx = np.bincount(labels, weights=ax, minlength=k)
+        cy = np.bincount(labels, weights=ay, minlength=k)
+        if area.all():
+            centres[:, 0] = cx / area
+            centres[:, 1] = cy / area
+        else:
+            has = area > 0
+            centres[has, 0] = cx[has] / area[has]
+            centres[has, 1] = cy[has] / area[has]
     return labels
 
 
