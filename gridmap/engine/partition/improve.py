@@ -131,17 +131,20 @@ class _Cuts:
         piece = search.piece
         m = len(units)
         idx = np.asarray(units)
-        # the edges among the units, each once, in local numbering
-        starts, ends = piece.indptr[idx], piece.indptr[idx + 1]
-        lens = ends - starts
-        pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        local = search.scratch
-        local[idx] = np.arange(m)
-        e_i = np.repeat(np.arange(m), lens)
-        e_j = local[piece.indices[pos]]
-        local[idx] = -1
-        keep = e_j > e_i
-        e_i, e_j, e_c = e_i[keep], e_j[keep], piece.cost[pos[keep]]
+        # the edges among the units, each once, in local numbering (a few dozen: Python lists)
+        local = {u: i for i, u in enumerate(units)}
+        nbr, ncost = search.nbr, search.ncost
+        e_i: list[int] = []
+        e_j: list[int] = []
+        costs: list[float] = []
+        for i, u in enumerate(units):
+            for v, c in zip(nbr[u], ncost[u], strict=True):
+                j = local.get(v, -1)
+                if j > i:
+                    e_i.append(i)
+                    e_j.append(j)
+                    costs.append(c)
+        e_c = np.array(costs)
         feat = search.features[idx]  # weight, area, priced perimeter
         order = np.argsort(piece.xy[idx] @ _DIRECTIONS, axis=0, kind="stable")  # m × directions
         rank = np.empty_like(order)

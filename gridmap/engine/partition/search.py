@@ -128,7 +128,6 @@ class Search:
         # the straight re-splits of each union of two parts met (units → improve's candidates):
         # they depend on the piece alone, and the searches of one piece may share them
         self.splits: dict[tuple[int, ...], Any] = {}
-        self.scratch = np.full(piece.n, -1, dtype=np.int64)
         self.features = np.column_stack([piece.weights, piece.areas, piece.pcost])
         self.moves = 0
         self.deadline = math.inf
