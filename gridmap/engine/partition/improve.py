@@ -131,20 +131,13 @@ class _Cuts:
         piece = search.piece
         m = len(units)
         idx = np.asarray(units)
-        # the edges among the units, each once, in local numbering (a few dozen: Python lists)
-        local = {u: i for i, u in enumerate(units)}
-        nbr, ncost = search.nbr, search.ncost
-        e_i: list[int] = []
-        e_j: list[int] = []
-        costs: list[float] = []
-        for i, u in enumerate(units):
-            for v, c in zip(nbr[u], ncost[u], strict=True):
-                j = local.get(v, -1)
-                if j > i:
-                    e_i.append(i)
-                    e_j.append(j)
-                    costs.append(c)
-        e_c = np.array(costs)
+        # the edges among the units, each once, in local numbering
+        local = search.scratch
+        local[idx] = np.arange(m)
+        e_i, e_j = local[search.edge_low], local[search.edge_high]
+        local[idx] = -1
+        keep = (e_i >= 0) & (e_j >= 0)
+        e_i, e_j, e_c = e_i[keep], e_j[keep], search.edge_cost[keep]
         feat = search.features[idx]  # weight, area, priced perimeter
         order = np.argsort(piece.xy[idx] @ _DIRECTIONS, axis=0, kind="stable")  # m × directions
         rank = np.empty_like(order)

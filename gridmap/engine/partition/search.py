@@ -129,6 +129,10 @@ class Search:
         # they depend on the piece alone, and the searches of one piece may share them
         self.splits: dict[tuple[int, ...], Any] = {}
         self.features = np.column_stack([piece.weights, piece.areas, piece.pcost])
+        once = src < piece.indices  # each edge once, lower unit first (for re-splits)
+        self.edge_low, self.edge_high = src[once], piece.indices[once]
+        self.edge_cost = piece.cost[once]
+        self.scratch = np.full(piece.n, -1, dtype=np.int64)
         self.moves = 0
         self.deadline = math.inf
 
