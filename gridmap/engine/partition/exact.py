@@ -13,7 +13,6 @@ it is a proof: either the best in-band arrangement, or none exists.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,21 +140,11 @@ class _Exact:
                 if total < self.best_score:
                     self.best, self.best_score = [*parts, rest], total
             return
-        low, divisible = self.low, self.divisible
-        for part, weight in self._grow(rest & -rest, rest):
-            if weight < low:
-                continue
-            left = rest & ~part
-            fits = divisible.get((left, k - 1))
-            if fits is None:
-                fits = divisible[left, k - 1] = self._divisible(left, k - 1)
-            if fits:
-                self._place(left, k - 1, [*parts, part], score + self._score(part))
-
-    def _grow(self, first: int, rest: int) -> Iterator[tuple[int, float]]:
-        """Every connected set within ``rest`` holding ``first``, not above the maximum (each
-        once: a unit passed over in one branch is excluded from the branches after it)."""
-        w, nbr, high = self.w, self.nbr, self.high
+        # every connected set within rest holding its first unit, within the band, is a part
+        # (each set once: a unit passed over in one branch is excluded from the branches after
+        # it); sets below the minimum are grown, and count against the budget, but not placed
+        w, nbr, low, high, divisible = self.w, self.nbr, self.low, self.high, self.divisible
+        first = rest & -rest
         start = first.bit_length() - 1
         if w[start] > high:  # the unit alone is over the maximum: no part holds it
             return
@@ -165,7 +154,13 @@ class _Exact:
             self.left -= 1
             if self.left < 0:
                 raise _OutOfBudget
-            yield part, weight
+            if weight >= low:
+                left = rest & ~part
+                fits = divisible.get((left, k - 1))
+                if fits is None:
+                    fits = divisible[left, k - 1] = self._divisible(left, k - 1)
+                if fits:
+                    self._place(left, k - 1, [*parts, part], score + self._score(part))
             todo = frontier
             while todo:
                 u = todo & -todo
@@ -199,7 +194,7 @@ class _Exact:
             if count is None:
                 count = counts[comp] = self._counts(comp)
             lo, hi = count
-            if lo > min(hi, k):
+            if lo > hi or lo > k:
                 return False
             fewest, most = fewest + lo, most + hi
             if fewest > k:
