@@ -271,8 +271,20 @@ class Search:
         if parts is None:
             pool: range | set[int] = range(self.piece.n)
         else:
-            pool = {v for p in sorted(parts) for u in self.members[p] for v in (u, *nbr[u])}
-        queue = deque(sorted(u for u in pool if any(lab[v] != lab[u] for v in nbr[u])))
+            pool = set()
+            for p in parts:
+                for u in self.members[p]:
+                    pool.add(u)
+                    pool.update(nbr[u])
+        border = []
+        for u in pool:
+            mine = lab[u]
+            for v in nbr[u]:
+                if lab[v] != mine:
+                    border.append(u)
+                    break
+        border.sort()
+        queue = deque(border)
         queued = [False] * self.piece.n
         for u in queue:
             queued[u] = True
