@@ -327,9 +327,10 @@ class Search:
         """
         k = self.k
         lab = self.labels()
-        p, q = lab[self.piece.sources()], lab[self.piece.indices]
-        keep = p < q
-        pairs = np.unique(np.column_stack([p[keep], q[keep]]), axis=0)
+        p, q = lab[self.edge_low], lab[self.edge_high]
+        low, high = np.minimum(p, q), np.maximum(p, q)
+        code = np.unique((low * k + high)[low != high])  # each pair of neighbouring parts once
+        pairs = np.column_stack([code // k, code % k])
         if len(pairs) == 0:
             return 0
         rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
