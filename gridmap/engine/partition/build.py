@@ -67,9 +67,12 @@ def components(n: int, src: NDArray[np.int64], dst: NDArray[np.int64]) -> NDArra
                 parent[b] = b = parent[parent[b]]
             if a != b:
                 parent[max(a, b)] = min(a, b)
+        number: dict[int, int] = {}  # each root's component, in order of first unit
         for x in range(n):  # parents have smaller numbers: one pass flattens every chain
-            parent[x] = parent[parent[x]]
-        roots = np.asarray(parent)
+            parent[x] = root = parent[parent[x]]
+            if root not in number:
+                number[root] = len(number)
+        return np.array([number[root] for root in parent], dtype=np.int64)
     _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))

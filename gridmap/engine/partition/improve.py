@@ -139,11 +139,11 @@ class _Cuts:
         keep = (e_i >= 0) & (e_j >= 0)
         e_i, e_j, e_c = e_i[keep], e_j[keep], search.edge_cost[keep]
         feat = search.features[idx]  # weight, area, priced perimeter
-        order = np.argsort(piece.xy[idx] @ _DIRECTIONS, axis=0, kind="stable")  # m × directions
+        order = (piece.xy[idx] @ _DIRECTIONS).argsort(axis=0, kind="stable")  # m × directions
         rank = np.empty_like(order)
         rank[order, _COLUMNS] = np.arange(m)[:, None]
         total = feat.sum(axis=0)
-        cut = np.argmax(np.cumsum(feat[order, 0], axis=0) >= 0.5 * total[0], axis=0)
+        cut = (feat[order, 0].cumsum(axis=0) >= 0.5 * total[0]).argmax(axis=0)
         size = (cut[:, None] + _OFFSETS).ravel()  # units on the first side of each candidate
         ok = (size >= 1) & (size <= m - 1)
         side = (rank.T[_CANDIDATE_DIRECTION[ok]] < size[ok, None]).astype(np.float64)
@@ -159,7 +159,7 @@ class _Cuts:
         self.units = units
         self.side = side
         self.score: list[float] = score.tolist()
-        self.order: list[int] = np.argsort(score, kind="stable").tolist()
+        self.order: list[int] = score.argsort(kind="stable").tolist()
         self.cut: dict[int, tuple[set[int], set[int]] | None] = {}
 
     def halves(self, search: Search, c: int) -> tuple[set[int], set[int]] | None:
