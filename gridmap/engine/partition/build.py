@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,7 +42,12 @@ class Piece:
         return len(self.weights)
 
     def sources(self) -> NDArray[np.int64]:
-        """The first unit of every directed edge (``indices`` holds the second)."""
+        """The first unit of every directed edge (``indices`` holds the second); the same
+        array each time (not to be written to)."""
+        return self._sources
+
+    @cached_property
+    def _sources(self) -> NDArray[np.int64]:
         return np.repeat(np.arange(self.n), np.diff(self.indptr))
 
 

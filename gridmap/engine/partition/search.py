@@ -247,14 +247,21 @@ class Search:
         return out
 
     def frontiers(self) -> dict[tuple[int, int], list[int]]:
-        """Every non-empty :meth:`frontier`, keyed by (part, other part), in one pass."""
+        """Every non-empty :meth:`frontier`, keyed by (part, other part), in one pass (keys in
+        no particular order)."""
         lab, nbr = self.lab, self.nbr
         out: dict[tuple[int, int], list[int]] = {}
         for u in range(self.piece.n):
             p = lab[u]
-            for q in {lab[v] for v in nbr[u]}:
-                if q != p:
-                    out.setdefault((p, q), []).append(u)
+            met: list[int] = []  # the other parts u touches (one or two, mostly none)
+            for v in nbr[u]:
+                q = lab[v]
+                if q != p and q not in met:
+                    met.append(q)
+                    if (p, q) in out:
+                        out[p, q].append(u)
+                    else:
+                        out[p, q] = [u]
         return out
 
     # --- moves --------------------------------------------------------------------------------
