@@ -190,14 +190,17 @@ class _State:
         Polsby-Popper: a part that cannot give or take weight alone can still change shape."""
         lab, nbr, W, A, P, pp = self.lab, self.nbr, self.W, self.A, self.P, self.pp
         w, a, pc, size, links = self.w, self.a, self.pc, self.size, self.links
-        near, cost_to = self.near, self.cost_to
+        near, cost_to, allowed = self.near, self.cost_to, self.allowed
         linked: dict[int, tuple[float, dict[int, float]]] = {}  # links of units, until a swap
         made = 0
         for u in range(self.n):
             pa = lab[u]
             if size[pa] == 1:
                 continue
-            own_u, other_u = links(u)
+            found = linked.get(u)
+            if found is None:
+                found = linked[u] = links(u)
+            own_u, other_u = found
             if not other_u:
                 continue
             best, choice = _GAIN, None
@@ -220,7 +223,7 @@ class _State:
                     if to_a - c_uv <= 0 or to_b - c_uv <= 0:
                         continue  # v must touch pa without u, and u touch pb without v
                     wa, wb = W[pa] - w[u] + w[v], W[pb] + w[u] - w[v]
-                    if not (self.allowed(W[pa], wa) and self.allowed(W[pb], wb)):
+                    if not (allowed(W[pa], wa) and allowed(W[pb], wb)):
                         continue
                     # pa loses u (its links inside pa become boundary) and gains v (its
                     # links to pa less u become inner); pb the other way round
