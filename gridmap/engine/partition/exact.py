@@ -119,7 +119,7 @@ class _Exact:
         self.best: list[int] | None = None
         self.best_score = math.inf
         # the same leftover, part or component is met in many branches: each is worked out once
-        self.divisible: dict[tuple[int, int], bool] = {}
+        self.divisible: list[dict[int, bool]] = [{} for _ in range(k)]
         self.counts: dict[int, tuple[int, int]] = {}
         self.weights: dict[int, float] = {}
         self.scores: dict[int, float] = {}
@@ -143,7 +143,8 @@ class _Exact:
         # every connected set within rest holding its first unit, within the band, is a part
         # (each set once: a unit passed over in one branch is excluded from the branches after
         # it); sets below the minimum are grown, and count against the budget, but not placed
-        w, nbr, low, high, divisible = self.w, self.nbr, self.low, self.high, self.divisible
+        w, nbr, low, high = self.w, self.nbr, self.low, self.high
+        divisible = self.divisible[k - 1]  # whether each leftover met divides into k - 1
         first = rest & -rest
         start = first.bit_length() - 1
         if w[start] > high:  # the unit alone is over the maximum: no part holds it
@@ -156,9 +157,9 @@ class _Exact:
                 raise _OutOfBudget
             if weight >= low:
                 left = rest & ~part
-                fits = divisible.get((left, k - 1))
+                fits = divisible.get(left)
                 if fits is None:
-                    fits = divisible[left, k - 1] = self._divisible(left, k - 1)
+                    fits = divisible[left] = self._divisible(left, k - 1)
                 if fits:
                     self._place(left, k - 1, [*parts, part], score + self._score(part))
             todo = frontier
