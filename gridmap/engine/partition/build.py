@@ -176,6 +176,8 @@ def make_contiguous(piece: Piece, labels: NDArray[np.int64], k: int) -> NDArray[
     src, dst = piece.sources(), piece.indices
     same = (labels[src] == labels[dst]) & (src < dst)
     comp = components(piece.n, src[same], dst[same])
+    if comp.max() == k - 1 and np.bincount(labels, minlength=k).all():
+        return labels  # k pieces and every part has one: each part is connected already
     score = np.bincount(comp, weights=piece.weights) + 1e-9 * np.bincount(comp)
     comp_label = np.zeros(len(score), dtype=np.int64)
     comp_label[comp] = labels
