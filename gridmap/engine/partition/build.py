@@ -50,6 +50,14 @@ class Piece:
     def _sources(self) -> NDArray[np.int64]:
         return np.repeat(np.arange(self.n), np.diff(self.indptr))
 
+    @cached_property
+    def lists(self) -> tuple[list[list[int]], list[list[float]]]:
+        """Each unit's neighbours, and the costs of its edges to them, as Python lists (for
+        the local searches; made once, not to be written to)."""
+        ptr, ind, cst = self.indptr.tolist(), self.indices.tolist(), self.cost.tolist()
+        rows = range(self.n)
+        return [ind[ptr[i] : ptr[i + 1]] for i in rows], [cst[ptr[i] : ptr[i + 1]] for i in rows]
+
 
 def components(n: int, src: NDArray[np.int64], dst: NDArray[np.int64]) -> NDArray[np.int64]:
     """Connected component (0, 1, … in order of first unit) of each of ``n`` units.

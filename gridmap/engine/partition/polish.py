@@ -72,11 +72,9 @@ class _State:
     def __init__(
         self, piece: Piece, labels: NDArray[np.int64], k: int, target: float, limit: float
     ) -> None:
-        ptr, ind, cst = piece.indptr.tolist(), piece.indices.tolist(), piece.cost.tolist()
         n = piece.n
         self.n = n
-        self.nbr = [ind[ptr[i] : ptr[i + 1]] for i in range(n)]
-        self.ncost = [cst[ptr[i] : ptr[i + 1]] for i in range(n)]
+        self.nbr, self.ncost = piece.lists
         self.w, self.a, self.pc = piece.weights.tolist(), piece.areas.tolist(), piece.pcost.tolist()
         self.lab: list[int] = labels.tolist()
         src = piece.sources()

@@ -103,9 +103,7 @@ class Search:
         self.tight = inner * tolerance * target
         self.score_of = part_scorer(self.mean, target, tolerance, inner)
         self.scores_of = part_scorer_array(self.mean, target, tolerance, inner)
-        ptr, ind, cst = piece.indptr.tolist(), piece.indices.tolist(), piece.cost.tolist()
-        self.nbr = [ind[ptr[i] : ptr[i + 1]] for i in range(piece.n)]
-        self.ncost = [cst[ptr[i] : ptr[i + 1]] for i in range(piece.n)]
+        self.nbr, self.ncost = piece.lists
         self.w, self.a, self.pc = piece.weights.tolist(), piece.areas.tolist(), piece.pcost.tolist()
         self.lab: list[int] = labels.tolist()
         src = piece.sources()
