@@ -149,11 +149,11 @@ def power_diagram(
     rows = np.arange(piece.n)
     labels = np.zeros(piece.n, dtype=np.int64)
     ax, ay = a * xy[:, 0], a * xy[:, 1]
-    units = xy[:, None, :]
+    ux, uy = xy[:, :1], xy[:, 1:]
     for it in range(iterations):
         if k <= _DENSE:  # a few parts: every distance (cheaper than a tree)
-            d2 = np.add.reduce(np.square(units - centres), axis=2)
-            labels = (d2 - offset).argmin(axis=1)
+            dx, dy = ux - centres[:, 0], uy - centres[:, 1]
+            labels = (dx * dx + dy * dy - offset).argmin(axis=1)
         else:  # many parts: each unit looks at its m nearest centres
             dist, cand = cKDTree(centres).query(xy, m)
             labels = cand[rows, np.argmin(dist**2 - offset[cand], axis=1)]
