@@ -293,3 +293,17 @@ def test_the_search_keeps_its_running_totals_exact() -> None:
     one, many = part_scorer(1.0, 1.2, 0.2), part_scorer_array(1.0, 1.2, 0.2)
     w, a, p = np.array([0.5, 0.9, 1.0, 1.5]), np.array([1.0, 2.0, 3.0, 4.0]), np.full(4, 8.0)
     assert np.allclose(many(w, a, p), [one(*x) for x in zip(w, a, p, strict=True)])
+
+
+def test_the_seed_draw_is_the_generators_own_choice() -> None:
+    """k-means++ draws its seeds by the steps of Generator.choice (without its checks): the
+    same units from the same generator, so plans do not change with the shortcut."""
+    from gridmap.engine.partition.build import _draw
+
+    source = np.random.default_rng(11)
+    for n in (1, 2, 7, 30, 200):
+        for seed in range(20):
+            p = source.random(n) * (source.random(n) < 0.7)
+            p = p / p.sum() if p.sum() > 0 else np.full(n, 1.0 / n)
+            ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+            assert [_draw(ours, p) for _ in range(5)] == [theirs.choice(n, p=p) for _ in range(5)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,8 +42,21 @@ class Piece:
         return len(self.weights)
 
     def sources(self) -> NDArray[np.int64]:
-        """The first unit of every directed edge (``indices`` holds the second)."""
+        """The first unit of every directed edge (``indices`` holds the second); the same
+        array each time (not to be written to)."""
+        return self._sources
+
+    @cached_property
+    def _sources(self) -> NDArray[np.int64]:
         return np.repeat(np.arange(self.n), np.diff(self.indptr))
+
+    @cached_property
+    def lists(self) -> tuple[list[list[int]], list[list[float]]]:
+        """Each unit's neighbours, and the costs of its edges to them, as Python lists (for
+        the local searches; made once, not to be written to)."""
+        ptr, ind, cst = self.indptr.tolist(), self.indices.tolist(), self.cost.tolist()
+        rows = range(self.n)
+        return [ind[ptr[i] : ptr[i + 1]] for i in rows], [cst[ptr[i] : ptr[i + 1]] for i in rows]
 
 
 def components(n: int, src: NDArray[np.int64], dst: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -67,9 +81,12 @@ def components(n: int, src: NDArray[np.int64], dst: NDArray[np.int64]) -> NDArra
                 parent[b] = b = parent[parent[b]]
             if a != b:
                 parent[max(a, b)] = min(a, b)
+        number: dict[int, int] = {}  # each root's component, in order of first unit
         for x in range(n):  # parents have smaller numbers: one pass flattens every chain
-            parent[x] = parent[parent[x]]
-        roots = np.asarray(parent)
+            parent[x] = root = parent[parent[x]]
+            if root not in number:
+                number[root] = len(number)
+        return np.array([number[root] for root in parent], dtype=np.int64)
     _, first, inverse = np.unique(roots, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
@@ -90,19 +107,28 @@ def kmeanspp(
     n = len(xy)
     p = w + max(float(w.mean()), 1e-300) * 1e-3
     chosen = np.empty(k, dtype=np.int64)
-    chosen[0] = rng.choice(n, p=p / p.sum())
+    chosen[0] = _draw(rng, p / p.sum())
     d2 = ((xy - xy[chosen[0]]) ** 2).sum(axis=1)
     d2[chosen[0]] = 0.0
     for j in range(1, k):
         q = p * d2
         total = q.sum()
         if total > 0:
-            chosen[j] = rng.choice(n, p=q / total)
+            chosen[j] = _draw(rng, q / total)
         else:  # every unit left sits where a seed is: take the first one not chosen
             chosen[j] = np.setdiff1d(np.arange(n), chosen[:j])[0]
         d2 = np.minimum(d2, ((xy - xy[chosen[j]]) ** 2).sum(axis=1))
         d2[chosen[: j + 1]] = 0.0
     return chosen
+
+
+def _draw(rng: np.random.Generator, p: NDArray[np.float64]) -> int:
+    """A unit drawn with probabilities ``p`` (summing to 1): the steps of ``rng.choice(len(p),
+    p=p)``, so the same unit from the same generator, without the checks of its arguments
+    that take most of its time on a few dozen units."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def power_diagram(
@@ -122,22 +148,29 @@ def power_diagram(
     m = min(k, 8)
     rows = np.arange(piece.n)
     labels = np.zeros(piece.n, dtype=np.int64)
+    ax, ay = a * xy[:, 0], a * xy[:, 1]
+    ux, uy = xy[:, :1], xy[:, 1:]
     for it in range(iterations):
         if k <= _DENSE:  # a few parts: every distance (cheaper than a tree)
-            d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-            labels = np.argmin(d2 - offset, axis=1)
+            dx, dy = ux - centres[:, 0], uy - centres[:, 1]
+            labels = (dx * dx + dy * dy - offset).argmin(axis=1)
         else:  # many parts: each unit looks at its m nearest centres
             dist, cand = cKDTree(centres).query(xy, m)
             labels = cand[rows, np.argmin(dist**2 - offset[cand], axis=1)]
         weight = np.bincount(labels, weights=w, minlength=k)
         step = 0.5 if it < iterations // 2 else 0.25
-        offset += step * r2 * np.clip((target - weight) / target, -1.0, 1.0)
+        # (the clip to ±1 by two ufuncs: np.clip's own overhead is most of its time here)
+        offset += step * r2 * np.minimum(np.maximum((target - weight) / target, -1.0), 1.0)
         area = np.bincount(labels, weights=a, minlength=k)
-        has = area > 0
-        cx = np.bincount(labels, weights=a * xy[:, 0], minlength=k)
-        cy = np.bincount(labels, weights=a * xy[:, 1], minlength=k)
-        centres[has, 0] = cx[has] / area[has]
-        centres[has, 1] = cy[has] / area[has]
+        cx = np.bincount(labels, weights=ax, minlength=k)
+        cy = np.bincount(labels, weights=ay, minlength=k)
+        if area.all():
+            centres[:, 0] = cx / area
+            centres[:, 1] = cy / area
+        else:
+            has = area > 0
+            centres[has, 0] = cx[has] / area[has]
+            centres[has, 1] = cy[has] / area[has]
     return labels
 
 
@@ -151,6 +184,8 @@ def make_contiguous(piece: Piece, labels: NDArray[np.int64], k: int) -> NDArray[
     src, dst = piece.sources(), piece.indices
     same = (labels[src] == labels[dst]) & (src < dst)
     comp = components(piece.n, src[same], dst[same])
+    if comp.max() == k - 1 and np.bincount(labels, minlength=k).all():
+        return labels  # k pieces and every part has one: each part is connected already
     score = np.bincount(comp, weights=piece.weights) + 1e-9 * np.bincount(comp)
     comp_label = np.zeros(len(score), dtype=np.int64)
     comp_label[comp] = labels

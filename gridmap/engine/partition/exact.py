@@ -13,7 +13,6 @@ it is a proof: either the best in-band arrangement, or none exists.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +118,11 @@ class _Exact:
         self.left = budget
         self.best: list[int] | None = None
         self.best_score = math.inf
+        # the same leftover, part or component is met in many branches: each is worked out once
+        self.divisible: list[dict[int, bool]] = [{} for _ in range(k)]
+        self.counts: dict[int, tuple[int, int]] = {}
+        self.weights: dict[int, float] = {}
+        self.scores: dict[int, float] = {}
 
     def run(self) -> bool:
         """Search every arrangement (within the budget); whether it ran to the end."""
@@ -136,56 +140,76 @@ class _Exact:
                 if total < self.best_score:
                     self.best, self.best_score = [*parts, rest], total
             return
+        # every connected set within rest holding its first unit, within the band, is a part
+        # (each set once: a unit passed over in one branch is excluded from the branches after
+        # it); sets below the minimum are grown, and count against the budget, but not placed
+        w, nbr, low, high = self.w, self.nbr, self.low, self.high
+        divisible = self.divisible[k - 1]  # whether each leftover met divides into k - 1
         first = rest & -rest
-        for part, weight in self._grow(first, rest):
-            if weight < self.low:
-                continue
-            left = rest & ~part
-            if self._divisible(left, k - 1):
-                self._place(left, k - 1, [*parts, part], score + self._score(part))
-
-    def _grow(self, first: int, rest: int) -> Iterator[tuple[int, float]]:
-        """Every connected set within ``rest`` holding ``first``, not above the maximum (each
-        once: a unit passed over in one branch is excluded from the branches after it)."""
         start = first.bit_length() - 1
-        if self.w[start] > self.high:  # the unit alone is over the maximum: no part holds it
+        if w[start] > high:  # the unit alone is over the maximum: no part holds it
             return
-        stack = [(first, self.nbr[start] & rest, 0, self.w[start])]
+        stack = [(first, nbr[start] & rest, 0, w[start])]
         while stack:
             part, frontier, excluded, weight = stack.pop()
             self.left -= 1
             if self.left < 0:
                 raise _OutOfBudget
-            yield part, weight
+            if weight >= low:
+                left = rest & ~part
+                fits = divisible.get(left)
+                if fits is None:
+                    fits = divisible[left] = self._divisible(left, k - 1)
+                if fits:
+                    self._place(left, k - 1, [*parts, part], score + self._score(part))
             todo = frontier
             while todo:
                 u = todo & -todo
                 todo ^= u
                 j = u.bit_length() - 1
-                grown = weight + self.w[j]
-                if grown <= self.high:
+                grown = weight + w[j]
+                if grown <= high:
                     bigger = part | u
-                    reach = (todo | self.nbr[j]) & rest & ~bigger & ~excluded
+                    reach = (todo | nbr[j]) & rest & ~bigger & ~excluded
                     stack.append((bigger, reach, excluded, grown))
                 excluded |= u
 
     def _divisible(self, rest: int, k: int) -> bool:
         """Whether each connected component of ``rest`` could hold a whole number of parts
         within the band, adding up to ``k``."""
+        nbr, counts = self.nbr, self.counts
         fewest = most = 0
         todo = rest
         while todo:
-            comp = self._flood(todo & -todo, rest)
+            comp = frontier = todo & -todo  # flood the component of the lowest unit left
+            while frontier:
+                reach = 0
+                while frontier:
+                    u = frontier & -frontier
+                    frontier ^= u
+                    reach |= nbr[u.bit_length() - 1]
+                frontier = reach & rest & ~comp
+                comp |= frontier
             todo &= ~comp
-            weight = self._weight(comp)
-            lo = max(1, math.ceil(weight / self.high - 1e-9))
-            hi = min(comp.bit_count(), math.floor(weight / self.low + 1e-9) if self.low > 0 else k)
-            if lo > hi:
+            count = counts.get(comp)
+            if count is None:
+                count = counts[comp] = self._counts(comp)
+            lo, hi = count
+            if lo > hi or lo > k:
                 return False
             fewest, most = fewest + lo, most + hi
             if fewest > k:
                 return False
         return fewest <= k <= most
+
+    def _counts(self, comp: int) -> tuple[int, int]:
+        """The fewest and most parts within the band a component could hold (the most: not
+        above its units' count, nor its weight over the minimum)."""
+        weight = self._weight(comp)
+        lo = max(1, math.ceil(weight / self.high - 1e-9))
+        if self.low > 0:
+            return lo, min(comp.bit_count(), math.floor(weight / self.low + 1e-9))
+        return lo, comp.bit_count()
 
     def _flood(self, seed: int, within: int) -> int:
         comp = frontier = seed
@@ -200,9 +224,19 @@ class _Exact:
         return comp
 
     def _weight(self, mask: int) -> float:
-        return sum(self.w[i] for i in _bits(mask))
+        weight = self.weights.get(mask)
+        if weight is None:
+            w = self.w
+            weight = self.weights[mask] = sum([w[i] for i in _bits(mask)])
+        return weight
 
     def _score(self, mask: int) -> float:
+        score = self.scores.get(mask)
+        if score is None:
+            score = self.scores[mask] = self._scored(mask)
+        return score
+
+    def _scored(self, mask: int) -> float:
         units = _bits(mask)
         inside = sum(c for i in units for j, c in self.edges[i] if mask >> j & 1)
         perimeter = sum(self.pc[i] for i in units) - 2 * inside

@@ -101,47 +101,19 @@ def _resplit_pair(search: Search, pa: int, pb: int) -> bool:
     """Redraw the boundary between parts ``pa`` and ``pb``; whether it changed."""
     members = search.members
     units = sorted(members[pa] | members[pb])
-    m = len(units)
-    if m < 3:
+    if len(units) < 3:
         return False
-    piece = search.piece
-    idx = np.asarray(units)
-    # the edges among the units, each once, in local numbering
-    starts, ends = piece.indptr[idx], piece.indptr[idx + 1]
-    lens = ends - starts
-    pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-    local = search.scratch
-    local[idx] = np.arange(m)
-    e_i = np.repeat(np.arange(m), lens)
-    e_j = local[piece.indices[pos]]
-    local[idx] = -1
-    keep = e_j > e_i
-    e_i, e_j, e_c = e_i[keep], e_j[keep], piece.cost[pos[keep]]
-    feat = search.features[idx]  # weight, area, priced perimeter
-    order = np.argsort(piece.xy[idx] @ _DIRECTIONS, axis=0, kind="stable")  # m × directions
-    rank = np.empty_like(order)
-    rank[order, _COLUMNS] = np.arange(m)[:, None]
-    total = feat.sum(axis=0)
-    cut = np.argmax(np.cumsum(feat[order, 0], axis=0) >= 0.5 * total[0], axis=0)
-    size = (cut[:, None] + _OFFSETS).ravel()  # units on the first side of each candidate
-    ok = (size >= 1) & (size <= m - 1)
-    side = (rank.T[_CANDIDATE_DIRECTION[ok]] < size[ok, None]).astype(np.float64)
-    one = side @ feat
-    other = total - one
-    a_in, b_in = side[:, e_i], side[:, e_j]
-    one[:, 2] -= 2 * ((a_in * b_in) @ e_c)
-    other[:, 2] -= 2 * (((1 - a_in) * (1 - b_in)) @ e_c)
-    both = np.concatenate([one, other])
-    halves = search.scores_of(both[:, 0], both[:, 1], both[:, 2])
-    c_n = len(one)
-    score = halves[:c_n] + halves[c_n:]
+    key = tuple(units)
+    split = search.splits.get(key)
+    if split is None:  # the cuts of a union depend on its units alone: worked out once
+        split = search.splits[key] = _Cuts(search, units)
     now = search.cur[pa] + search.cur[pb]
-    for c in np.argsort(score, kind="stable").tolist():
-        if score[c] >= now - 1e-9:
+    for c in split.order:
+        if split.score[c] >= now - 1e-9:
             return False
-        first = {units[i] for i in np.flatnonzero(side[c]).tolist()}
-        second = set(units) - first
-        if _connected(search, first) and _connected(search, second):
+        halves = split.halves(search, c)
+        if halves is not None:
+            first, second = halves
             if len(first & members[pa]) < len(second & members[pa]):
                 first, second = second, first
             for u in sorted(first - members[pa]):
@@ -150,6 +122,55 @@ def _resplit_pair(search: Search, pa: int, pb: int) -> bool:
                 search.relocate(u, pb)
             return True
     return False
+
+
+class _Cuts:
+    """The straight cuts of a set of units into two halves, best score first."""
+
+    def __init__(self, search: Search, units: list[int]) -> None:
+        piece = search.piece
+        m = len(units)
+        idx = np.asarray(units)
+        # the edges among the units, each once, in local numbering
+        local = search.scratch
+        local[idx] = np.arange(m)
+        e_i, e_j = local[search.edge_low], local[search.edge_high]
+        local[idx] = -1
+        keep = (e_i >= 0) & (e_j >= 0)
+        e_i, e_j, e_c = e_i[keep], e_j[keep], search.edge_cost[keep]
+        feat = search.features[idx]  # weight, area, priced perimeter
+        order = (piece.xy[idx] @ _DIRECTIONS).argsort(axis=0, kind="stable")  # m × directions
+        rank = np.empty_like(order)
+        rank[order, _COLUMNS] = np.arange(m)[:, None]
+        total = feat.sum(axis=0)
+        cut = (feat[order, 0].cumsum(axis=0) >= 0.5 * total[0]).argmax(axis=0)
+        size = (cut[:, None] + _OFFSETS).ravel()  # units on the first side of each candidate
+        ok = (size >= 1) & (size <= m - 1)
+        side = (rank.T[_CANDIDATE_DIRECTION[ok]] < size[ok, None]).astype(np.float64)
+        one = side @ feat
+        other = total - one
+        a_in, b_in = side[:, e_i], side[:, e_j]
+        one[:, 2] -= 2 * ((a_in * b_in) @ e_c)
+        other[:, 2] -= 2 * (((1 - a_in) * (1 - b_in)) @ e_c)
+        both = np.concatenate([one, other])
+        halves = search.scores_of(both[:, 0], both[:, 1], both[:, 2])
+        c_n = len(one)
+        score = halves[:c_n] + halves[c_n:]
+        self.units = units
+        self.side = side
+        self.score: list[float] = score.tolist()
+        self.order: list[int] = score.argsort(kind="stable").tolist()
+        self.cut: dict[int, tuple[set[int], set[int]] | None] = {}
+
+    def halves(self, search: Search, c: int) -> tuple[set[int], set[int]] | None:
+        """The two halves of cut ``c``, or None when one of them is not connected."""
+        if c not in self.cut:
+            units = self.units
+            first = {units[i] for i in np.flatnonzero(self.side[c]).tolist()}
+            second = set(units) - first
+            both = _connected(search, first) and _connected(search, second)
+            self.cut[c] = (first, second) if both else None
+        return self.cut[c]
 
 
 def _connected(search: Search, units: set[int]) -> bool:

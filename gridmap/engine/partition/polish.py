@@ -72,11 +72,9 @@ class _State:
     def __init__(
         self, piece: Piece, labels: NDArray[np.int64], k: int, target: float, limit: float
     ) -> None:
-        ptr, ind, cst = piece.indptr.tolist(), piece.indices.tolist(), piece.cost.tolist()
         n = piece.n
         self.n = n
-        self.nbr = [ind[ptr[i] : ptr[i + 1]] for i in range(n)]
-        self.ncost = [cst[ptr[i] : ptr[i + 1]] for i in range(n)]
+        self.nbr, self.ncost = piece.lists
         self.w, self.a, self.pc = piece.weights.tolist(), piece.areas.tolist(), piece.pcost.tolist()
         self.lab: list[int] = labels.tolist()
         src = piece.sources()
@@ -89,6 +87,9 @@ class _State:
         ).tolist()
         self.size = np.bincount(labels, minlength=k).tolist()
         self.target, self.limit = target, limit
+        # for swaps, each unit's neighbours and theirs (in the order met), and its edge costs
+        self.near: list[list[int] | None] = [None] * n
+        self.cost_to: list[dict[int, float]] = [{}] * n
 
     def pp(self, area: float, perimeter: float) -> float:
         """Polsby-Popper of a part of ``area`` and ``perimeter``."""
@@ -186,27 +187,41 @@ class _State:
         """Swaps of two units across a boundary, each raising the two parts' summed
         Polsby-Popper: a part that cannot give or take weight alone can still change shape."""
         lab, nbr, W, A, P, pp = self.lab, self.nbr, self.W, self.A, self.P, self.pp
-        w, a, pc = self.w, self.a, self.pc
+        w, a, pc, size, links = self.w, self.a, self.pc, self.size, self.links
+        near, cost_to, allowed = self.near, self.cost_to, self.allowed
+        linked: dict[int, tuple[float, dict[int, float]]] = {}  # links of units, until a swap
         made = 0
         for u in range(self.n):
             pa = lab[u]
-            if self.size[pa] == 1:
+            if size[pa] == 1:
                 continue
-            own_u, other_u = self.links(u)
+            found = linked.get(u)
+            if found is None:
+                found = linked[u] = links(u)
+            own_u, other_u = found
+            if not other_u:
+                continue
             best, choice = _GAIN, None
-            cost_u = dict(zip(nbr[u], self.ncost[u], strict=True))
+            around = near[u]
+            if around is None:  # its neighbours and theirs, and its edge costs
+                around = near[u] = [v for x in nbr[u] for v in (x, *nbr[x])]
+                cost_to[u] = dict(zip(nbr[u], self.ncost[u], strict=True))
+            cost_u = cost_to[u]
             for pb, to_b in other_u.items():
+                if size[pb] == 1:
+                    continue
                 base = pp(A[pa], P[pa]) + pp(A[pb], P[pb])
-                for v in {v for x in nbr[u] for v in (x, *nbr[x]) if lab[v] == pb}:
-                    if self.size[pb] == 1:
-                        break
-                    own_v, other_v = self.links(v)
+                for v in {v for v in around if lab[v] == pb}:
+                    found = linked.get(v)
+                    if found is None:
+                        found = linked[v] = links(v)
+                    own_v, other_v = found
                     to_a = other_v.get(pa, 0.0)
                     c_uv = cost_u.get(v, 0.0)
                     if to_a - c_uv <= 0 or to_b - c_uv <= 0:
                         continue  # v must touch pa without u, and u touch pb without v
                     wa, wb = W[pa] - w[u] + w[v], W[pb] + w[u] - w[v]
-                    if not (self.allowed(W[pa], wa) and self.allowed(W[pb], wb)):
+                    if not (allowed(W[pa], wa) and allowed(W[pb], wb)):
                         continue
                     # pa loses u (its links inside pa become boundary) and gains v (its
                     # links to pa less u become inner); pb the other way round
@@ -221,6 +236,7 @@ class _State:
             # pa less u connected and v touching it: pa after the swap is connected (pb alike)
             if self.stays_connected(u, pa) and self.stays_connected(v, pb):
                 self._swap(u, v)
+                linked.clear()
                 made += 1
         return made
 

@@ -19,6 +19,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,9 +103,7 @@ class Search:
         self.tight = inner * tolerance * target
         self.score_of = part_scorer(self.mean, target, tolerance, inner)
         self.scores_of = part_scorer_array(self.mean, target, tolerance, inner)
-        ptr, ind, cst = piece.indptr.tolist(), piece.indices.tolist(), piece.cost.tolist()
-        self.nbr = [ind[ptr[i] : ptr[i + 1]] for i in range(piece.n)]
-        self.ncost = [cst[ptr[i] : ptr[i + 1]] for i in range(piece.n)]
+        self.nbr, self.ncost = piece.lists
         self.w, self.a, self.pc = piece.weights.tolist(), piece.areas.tolist(), piece.pcost.tolist()
         self.lab: list[int] = labels.tolist()
         src = piece.sources()
@@ -124,8 +123,14 @@ class Search:
         self.stamp = [0] * k  # ``clock`` when each part last changed
         self.failed: dict[int, int] = {}  # part → ``clock`` when a chain from it last failed
         self.tried: dict[tuple[int, int], int] = {}  # pair → ``clock`` when last re-split
-        self.scratch = np.full(piece.n, -1, dtype=np.int64)
+        # the straight re-splits of each union of two parts met (units → improve's candidates):
+        # they depend on the piece alone, and the searches of one piece may share them
+        self.splits: dict[tuple[int, ...], Any] = {}
         self.features = np.column_stack([piece.weights, piece.areas, piece.pcost])
+        once = src < piece.indices  # each edge once, lower unit first (for re-splits)
+        self.edge_low, self.edge_high = src[once], piece.indices[once]
+        self.edge_cost = piece.cost[once]
+        self.scratch = np.full(piece.n, -1, dtype=np.int64)
         self.moves = 0
         self.deadline = math.inf
 
@@ -240,14 +245,21 @@ class Search:
         return out
 
     def frontiers(self) -> dict[tuple[int, int], list[int]]:
-        """Every non-empty :meth:`frontier`, keyed by (part, other part), in one pass."""
+        """Every non-empty :meth:`frontier`, keyed by (part, other part), in one pass (keys in
+        no particular order)."""
         lab, nbr = self.lab, self.nbr
         out: dict[tuple[int, int], list[int]] = {}
         for u in range(self.piece.n):
             p = lab[u]
-            for q in {lab[v] for v in nbr[u]}:
-                if q != p:
-                    out.setdefault((p, q), []).append(u)
+            met: list[int] = []  # the other parts u touches (one or two, mostly none)
+            for v in nbr[u]:
+                q = lab[v]
+                if q != p and q not in met:
+                    met.append(q)
+                    if (p, q) in out:
+                        out[p, q].append(u)
+                    else:
+                        out[p, q] = [u]
         return out
 
     # --- moves --------------------------------------------------------------------------------
@@ -264,8 +276,20 @@ class Search:
         if parts is None:
             pool: range | set[int] = range(self.piece.n)
         else:
-            pool = {v for p in sorted(parts) for u in self.members[p] for v in (u, *nbr[u])}
-        queue = deque(sorted(u for u in pool if any(lab[v] != lab[u] for v in nbr[u])))
+            pool = set()
+            for p in parts:
+                for u in self.members[p]:
+                    pool.add(u)
+                    pool.update(nbr[u])
+        border = []
+        for u in pool:
+            mine = lab[u]
+            for v in nbr[u]:
+                if lab[v] != mine:
+                    border.append(u)
+                    break
+        border.sort()
+        queue = deque(border)
         queued = [False] * self.piece.n
         for u in queue:
             queued[u] = True
@@ -308,9 +332,10 @@ class Search:
         """
         k = self.k
         lab = self.labels()
-        p, q = lab[self.piece.sources()], lab[self.piece.indices]
-        keep = p < q
-        pairs = np.unique(np.column_stack([p[keep], q[keep]]), axis=0)
+        p, q = lab[self.edge_low], lab[self.edge_high]
+        low, high = np.minimum(p, q), np.maximum(p, q)
+        code = np.unique((low * k + high)[low != high])  # each pair of neighbouring parts once
+        pairs = np.column_stack([code // k, code % k])
         if len(pairs) == 0:
             return 0
         rows = np.concatenate([pairs[:, 0], pairs[:, 1]])

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -356,6 +357,21 @@ _SEED_STEP = 7919  # seeds of later starts: apart from the seeds callers pass (0
 _MAX_STARTS = 32
 
 
+@dataclass
+class _Memo:
+    """What the starts on one piece share: the search depends on the piece, not the start.
+
+    ``exact``: the exhaustive searches' results (within the band or not); ``solved``: what
+    :func:`_solve` made of each first plan without a budget (small pieces often give several
+    seeds the same first plan; the search from it is deterministic); ``splits``: the straight
+    re-splits of each union of two parts (:data:`~gridmap.engine.partition.search.Search.splits`).
+    """
+
+    exact: dict[bool, ExactResult] = field(default_factory=dict)
+    solved: dict[bytes, tuple[Ints, int, bool]] = field(default_factory=dict)
+    splits: dict[tuple[int, ...], Any] = field(default_factory=dict)
+
+
 def _solve(
     piece: Piece,
     k: int,
@@ -365,7 +381,7 @@ def _solve(
     index: int,
     budget: float | None,
     inner: float = INNER_BAND,
-    exact_memo: dict[bool, ExactResult] | None = None,
+    memo: _Memo | None = None,
 ) -> tuple[Ints, int, bool]:
     """Best labels of several starts on one piece, the moves made, and whether no arrangement
     has every part in band (proven by trying them all).
@@ -373,33 +389,67 @@ def _solve(
     A small piece (up to EXACT_MAX_UNITS units) where the local search left a part out of band
     is also searched exhaustively, within a budget; its best arrangement replaces the local
     search's when it scores better. The exhaustive search depends on the piece alone, not on
-    the start: ``exact_memo`` keeps its results for the next start on the same piece.
+    the start: ``memo`` keeps its results for the next start on the same piece, with what
+    else the starts can share (:class:`_Memo`).
     """
+    memo = _Memo() if memo is None else memo
+    if budget is None:
+        plan = first_plan(piece, k, target, np.random.default_rng([seed, index, 0]))
+        key = plan.tobytes()
+        if key in memo.solved:
+            return memo.solved[key]
+        search = Search(piece, plan, k, target, tolerance, inner)
+        search.splits = memo.splits
+        improve(search)
+        out = _finish(
+            piece,
+            k,
+            target,
+            tolerance,
+            inner,
+            (search.score(), search.labels()),
+            search.moves,
+            memo.exact,
+        )
+        memo.solved[key] = out
+        return out
     started = time.perf_counter()
-    starts = 1 if budget is None else _MAX_STARTS
     best: tuple[float, NDArray[np.int64]] | None = None
     moves = 0
-    for start in range(starts):
+    for start in range(_MAX_STARTS):
         elapsed = time.perf_counter() - started
-        if budget is not None and start > 0 and elapsed * (start + 1) / start > budget:
+        if start > 0 and elapsed * (start + 1) / start > budget:
             break
         rng = np.random.default_rng([seed, index, start])
         search = Search(piece, first_plan(piece, k, target, rng), k, target, tolerance, inner)
-        if budget is not None:
-            search.deadline = started + budget
+        search.splits = memo.splits
+        search.deadline = started + budget
         improve(search)
         moves += search.moves
         score = search.score()
         if best is None or score < best[0]:
             best = (score, search.labels())
     assert best is not None
+    return _finish(piece, k, target, tolerance, inner, best, moves, memo.exact)
+
+
+def _finish(
+    piece: Piece,
+    k: int,
+    target: float,
+    tolerance: float,
+    inner: float,
+    best: tuple[float, Ints],
+    moves: int,
+    memo: dict[bool, ExactResult],
+) -> tuple[Ints, int, bool]:
+    """:func:`_solve`'s best start, or the exhaustive search's arrangement where better."""
     labels = best[1]
     weights = np.bincount(labels, weights=piece.weights, minlength=k)
     if (np.abs(weights - target) <= tolerance * target).all():
         return labels, moves, False
     if piece.n > EXACT_MAX_UNITS:  # too large to search whole: search around each part out
         return rearrange_regions(piece, labels, k, target, tolerance, inner), moves, False
-    memo = {} if exact_memo is None else exact_memo
     if True not in memo:
         memo[True] = exact_partition(piece, k, target, tolerance, inner=inner)
     exact = memo[True]
@@ -443,12 +493,24 @@ def _best_of_starts(
     best: tuple[tuple[int, float], Ints, int, bool] | None = None
     moves = 0
     starts = 1 if budget is not None else min(POLISHED_STARTS, max(1, _POLISHED_UNITS // piece.n))
-    exact_memo: dict[bool, ExactResult] = {}
+    memo = _Memo()
+    polished: set[bytes] = set()
     for start in range(starts):
         local, made, proven = _solve(
-            piece, k, target, tolerance, seed + _SEED_STEP * start, index, budget, inner, exact_memo
+            piece,
+            k,
+            target,
+            tolerance,
+            seed + _SEED_STEP * start,
+            index,
+            budget,
+            inner,
+            memo,
         )
         moves += made
+        if local.tobytes() in polished:  # polished before: the same plan, no better than best
+            continue
+        polished.add(local.tobytes())
         local = polish(true_piece, local, k, target, limit * target)
         key = _plan_key(true_piece, local, k, target, tolerance)
         if best is None or key < best[0]:
