@@ -13,7 +13,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,16 +22,17 @@ import shapely
 
 from gridmap.codes import district_of, in_scope, street_of
 from gridmap.engine.plan import CELL_COLUMNS, GRID_COLUMNS
-from gridmap.engine.validate.report import CoverageReport
 from gridmap.errors import InputError, NotFoundError
 from gridmap.service.grids import NEAR_M, GridLocator
 from gridmap.settings import Settings
 from gridmap.store.contract import PlanInfo, Store
 
+if TYPE_CHECKING:  # the validation modules load when a report is made, not with every command
+    from gridmap.engine.validate.report import CoverageReport
+
 __all__ = [
     "CELL_COLUMNS",
     "GRID_COLUMNS",
-    "CoverageReport",
     "check_file",
     "community_divisions",
     "coverage_report",

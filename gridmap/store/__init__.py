@@ -7,10 +7,21 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from gridmap.store.contract import Store
 from gridmap.store.gpkg import GpkgStore, Workspace
-from gridmap.store.postgis import PostgisLayers, PostgisStore, dump_to_workspace, load_workspace
+
+if TYPE_CHECKING:
+    from gridmap.store.postgis import (
+        PostgisLayers,
+        PostgisStore,
+        dump_to_workspace,
+        load_workspace,
+    )
+
+# PostGIS (psycopg and its pool) loads on first use: a GeoPackage command does not pay for it.
+_POSTGIS = ("PostgisLayers", "PostgisStore", "dump_to_workspace", "load_workspace")
 
 __all__ = [
     "GpkgStore",
@@ -38,5 +49,15 @@ def open_store(target: str | os.PathLike[str]) -> Store:
     """
     text = os.fspath(target)
     if text.startswith(("postgresql://", "postgres://")):
+        from gridmap.store.postgis import PostgisStore
+
         return PostgisStore(text)
     return GpkgStore(text)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _POSTGIS:
+        import gridmap.store.postgis as postgis
+
+        return getattr(postgis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
