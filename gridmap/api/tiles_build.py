@@ -180,9 +180,9 @@ def _encoded(
     if workers <= 1 or len(chunks) < 4:
         from gridmap.api.tiles_gpkg import GpkgTiles
 
-        encoder = GpkgTiles(features)
+        local = GpkgTiles(features)
         for chunk in chunks:
-            yield _encode(encoder, chunk)
+            yield _encode(local, chunk)
         return
     # The Python encoder holds the GIL: processes, each reading the workspace once. Spawned,
     # not forked: the server that asks has threads of its own.

@@ -373,7 +373,7 @@ def _residents(rng, b, target, bounds, big_unit, own_residents):
 def _offices_frame(rng, committee, units, b, names_b, addresses, comms) -> gpd.GeoDataFrame:
     """The committee offices as points (the office building's centre), with their address,
     a fictitious public phone and opening hours."""
-    first = {}
+    first: dict[int, int] = {}
     for i, u in enumerate(b["unit"]):
         first.setdefault(int(u), i)
     rows, points = [], []

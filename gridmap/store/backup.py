@@ -282,7 +282,7 @@ def _import(store: StoreBase, conn: Any, table: str, rows: Sequence[Mapping[str,
             elif col in _IDS.get(table, ()) and value is not None:
                 value = store._key(value)
             elif col == "communities":
-                value = store._communities(value)
+                value = store._communities(list(value or []))
             values.append(value)
         store._rows(conn, query, values)
         if table == "incidents":

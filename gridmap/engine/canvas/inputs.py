@@ -205,7 +205,7 @@ def _geoms(
         geoms = geoms[rows]
 
     def apply(*xyz: NDArray[np.float64]) -> Any:
-        return to_metric.transform(*xyz)
+        return to_metric.transform(*xyz)  # type: ignore[call-overload]
 
     return shapely.transform(geoms, apply, include_z=None, interleaved=False)  # type: ignore[no-any-return]
 
