@@ -1,6 +1,9 @@
 """Generic fixtures and rules for the whole suite.
 
 - ``postgis_url``: a throw-away PostGIS database for the session (tests marked ``postgis``).
+- ``drop_database``: ``drop_database(admin_url, name)`` drops a test's database on a thread of
+  its own (DROP DATABASE waits for a checkpoint, up to seconds on a busy server, that the next
+  test need not wait for); the session ends only once every drop is done, and fails if one did.
 - When ``CI`` is "true", a skipped test fails the session: a suite that needs PostGIS, GDAL or a
   browser must run there, not quietly skip. Without CI the skips are listed loudly at the end,
   with how to enable them.
@@ -9,8 +12,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -66,6 +71,47 @@ def postgis_url() -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+class _Dropper:
+    """Drops databases one after the other on a thread of its own, in the order asked."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+        self.errors: list[str] = []
+        self._thread.start()
+
+    def drop(self, admin_url: str, name: str) -> None:
+        self._queue.put((admin_url, name))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            admin_url, name = item
+            try:
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+            except psycopg.Error as exc:
+                self.errors.append(f"DROP DATABASE {name}: {exc}")
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
+@pytest.fixture(scope="session")
+def drop_database() -> Iterator[Callable[[str, str], None]]:
+    """``drop_database(admin_url, name)``: drop that database, later, on another thread."""
+    dropper = _Dropper()
+    try:
+        yield dropper.drop
+    finally:
+        dropper.finish()
+    assert not dropper.errors, dropper.errors
 
 
 def _with_database(url: str, dbname: str) -> str:

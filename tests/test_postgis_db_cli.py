@@ -11,7 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +44,7 @@ def gridmap(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict, s
 
 
 @pytest.fixture
-def url(postgis_url: str) -> Iterator[str]:
+def url(postgis_url: str, drop_database: Callable[[str, str], None]) -> Iterator[str]:
     """A database of its own, without PostGIS yet (upgrade installs it), dropped afterwards."""
     name = f"gridmap_cli_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as conn:
@@ -53,10 +53,7 @@ def url(postgis_url: str) -> Iterator[str]:
     try:
         yield fresh
     finally:
-        with psycopg.connect(postgis_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(postgis_url, name)
 
 
 def test_upgrade_applies_every_migration_once_and_records_them(url):
