@@ -99,7 +99,10 @@ def test_errors_name_what_was_wrong(args, message):
 
 def test_nanan_sample_round_trips_gpkg_postgis_gpkg(sample_build, url, tmp_path):
     source = Workspace(sample_build["workspace"])
-    code, loaded, stderr = gridmap("db", "load", "--from", str(source.path), "--database-url", url)
+    # --no-tiles: the tiles a load prebuilds by default are test_cli_database_url's concern
+    code, loaded, stderr = gridmap(
+        "db", "load", "--from", str(source.path), "--database-url", url, "--no-tiles"
+    )
     assert code == 0, stderr
     assert loaded["rows"] == {name: len(source.read(name)) for name in source.layers()}
     assert loaded["rows"]["buildings"] > 30_000
@@ -144,7 +147,9 @@ def test_load_replaces_and_is_audited(sample_build, url, tmp_path):
     source = Workspace(sample_build["workspace"])
     small.write({"divisions": source.read("divisions"), "staff": source.read("staff").head(3)})
     for path in (source.path, small.path):
-        code, _, stderr = gridmap("db", "load", "--from", str(path), "--database-url", url)
+        code, _, stderr = gridmap(
+            "db", "load", "--from", str(path), "--database-url", url, "--no-tiles"
+        )
         assert code == 0, stderr
     code, status, _ = gridmap("db", "status", "--database-url", url)
     assert status["layers"]["staff"] == 3 and status["layers"]["buildings"] == 0
