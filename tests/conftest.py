@@ -180,8 +180,29 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 @pytest.fixture(scope="session")
 def sample_build(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
-    """The Nan'an sample built once per session (seed 0) through `gridmap sample`'s code path."""
-    from gridmap.sample import build_sample
+    """The Nan'an sample built once per session (seed 0) through `gridmap sample`'s code path;
+    also, as ``layers``, a copy of the layers ``generate_nanan(0)`` gave the build."""
+    from unittest import mock
+
+    from gridmap.sample import build_sample, generate
+
+    generated: dict[str, object] = {}
+    real = generate.generate_nanan
+
+    def kept(*args: object, **kwargs: object) -> dict:  # type: ignore[type-arg]
+        layers = real(*args, **kwargs)  # type: ignore[arg-type]
+        generated.update({name: frame.copy() for name, frame in layers.items()})
+        return layers
 
     out = tmp_path_factory.mktemp("sample") / "nanan.gpkg"
-    return build_sample(out, seed=0)
+    with mock.patch.object(generate, "generate_nanan", kept):
+        built = build_sample(out, seed=0)
+    return {**built, "layers": generated}
+
+
+@pytest.fixture(scope="session")
+def nanan_layers(sample_build: dict) -> dict:  # type: ignore[type-arg]
+    """``generate_nanan(0)``: the layers of the session's sample before their import (one
+    generation for every module that reads them; read them, do not change them)."""
+    assert set(sample_build["layers"]) >= {"divisions", "buildings", "units", "staff"}
+    return sample_build["layers"]  # type: ignore[no-any-return]

@@ -22,8 +22,8 @@ PERSONS_PER_M2 = 0.025
 
 
 @pytest.fixture(scope="module")
-def layers():
-    return generate_nanan(0)
+def layers(nanan_layers):
+    return nanan_layers  # generate_nanan(0), generated once for the session
 
 
 @pytest.fixture(scope="module")
