@@ -1,6 +1,9 @@
 """Generic fixtures and rules for the whole suite.
 
 - ``postgis_url``: a throw-away PostGIS database for the session (tests marked ``postgis``).
+- ``drop_database``: ``drop_database(admin_url, name)`` drops a test's database on a thread of
+  its own (DROP DATABASE waits for a checkpoint, up to seconds on a busy server, that the next
+  test need not wait for); the session ends only once every drop is done, and fails if one did.
 - When ``CI`` is "true", a skipped test fails the session: a suite that needs PostGIS, GDAL or a
   browser must run there, not quietly skip. Without CI the skips are listed loudly at the end,
   with how to enable them.
@@ -9,8 +12,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -66,6 +72,47 @@ def postgis_url() -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+class _Dropper:
+    """Drops databases one after the other on a thread of its own, in the order asked."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+        self.errors: list[str] = []
+        self._thread.start()
+
+    def drop(self, admin_url: str, name: str) -> None:
+        self._queue.put((admin_url, name))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            admin_url, name = item
+            try:
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+            except psycopg.Error as exc:
+                self.errors.append(f"DROP DATABASE {name}: {exc}")
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
+@pytest.fixture(scope="session")
+def drop_database() -> Iterator[Callable[[str, str], None]]:
+    """``drop_database(admin_url, name)``: drop that database, later, on another thread."""
+    dropper = _Dropper()
+    try:
+        yield dropper.drop
+    finally:
+        dropper.finish()
+    assert not dropper.errors, dropper.errors
 
 
 def _with_database(url: str, dbname: str) -> str:
@@ -132,10 +179,44 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     out.write_sep("!", **colour)
 
 
+def _build_keeping_layers(out: Path, seed: int) -> dict:  # type: ignore[type-arg]
+    """``build_sample(out, seed=seed)``'s result, and as ``layers`` a copy of the layers
+    ``generate_nanan(seed)`` gave the build."""
+    from unittest import mock
+
+    from gridmap.sample import build_sample, generate
+
+    generated: dict[str, object] = {}
+    real = generate.generate_nanan
+
+    def kept(*args: object, **kwargs: object) -> dict:  # type: ignore[type-arg]
+        layers = real(*args, **kwargs)  # type: ignore[arg-type]
+        generated.update({name: frame.copy() for name, frame in layers.items()})
+        return layers
+
+    with mock.patch.object(generate, "generate_nanan", kept):
+        built = build_sample(out, seed=seed)
+    assert set(generated) >= {"divisions", "buildings", "units", "staff"}
+    return {**built, "layers": generated}
+
+
 @pytest.fixture(scope="session")
 def sample_build(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
-    """The Nan'an sample built once per session (seed 0) through `gridmap sample`'s code path."""
-    from gridmap.sample import build_sample
+    """The Nan'an sample built once per session (seed 0) through `gridmap sample`'s code path;
+    also, as ``layers``, a copy of the layers ``generate_nanan(0)`` gave the build."""
+    return _build_keeping_layers(tmp_path_factory.mktemp("sample") / "nanan.gpkg", 0)
 
-    out = tmp_path_factory.mktemp("sample") / "nanan.gpkg"
-    return build_sample(out, seed=0)
+
+@pytest.fixture(scope="session")
+def sample_build_again(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    """A second build of seed 0, as :func:`sample_build`, generated anew: what the determinism
+    tests of the generation (test_sample_generate) and of the build (test_sample_build) compare
+    with the first."""
+    return _build_keeping_layers(tmp_path_factory.mktemp("sample-again") / "nanan.gpkg", 0)
+
+
+@pytest.fixture(scope="session")
+def nanan_layers(sample_build: dict) -> dict:  # type: ignore[type-arg]
+    """``generate_nanan(0)``: the layers of the session's sample before their import (one
+    generation for every module that reads them; read them, do not change them)."""
+    return sample_build["layers"]  # type: ignore[no-any-return]

@@ -535,10 +535,8 @@ def test_random_communities_keep_the_invariants(drawn):
 
 
 @pytest.fixture(scope="module")
-def sample():
-    from gridmap.sample.generate import generate_nanan
-
-    return generate_nanan(0)
+def sample(nanan_layers):
+    return nanan_layers  # generate_nanan(0), generated once for the session
 
 
 def _sample_communities(layers):

@@ -22,6 +22,7 @@ import shapely
 from psycopg import sql
 
 from gridmap.store import open_store
+from gridmap.store.tilesets import ready_tile_set, source_stamp
 
 pytestmark = pytest.mark.postgis
 
@@ -67,6 +68,17 @@ def planned(url: str) -> dict:  # type: ignore[type-arg]
                            "--workers", "1")  # fmt: skip
     assert code == 0, report
     return report
+
+
+def test_load_prebuilt_the_tiles_of_the_layers(url: str) -> None:
+    # `gridmap db load` prebuilds the tiles by default (test_postgis_db_cli's loads pass
+    # --no-tiles); first in the module, before a plan is made.
+    store = open_store(url)
+    try:
+        found = ready_tile_set(store, source_stamp(store))
+    finally:
+        store.close()
+    assert found is not None and found.tiles > 0
 
 
 def test_partition_stores_a_draft_plan_in_the_database(url: str, planned: dict) -> None:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +44,7 @@ def gridmap(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict, s
 
 
 @pytest.fixture
-def url(postgis_url: str) -> Iterator[str]:
+def url(postgis_url: str, drop_database: Callable[[str, str], None]) -> Iterator[str]:
     """A database of its own, without PostGIS yet (upgrade installs it), dropped afterwards."""
     name = f"gridmap_cli_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as conn:
@@ -53,10 +53,7 @@ def url(postgis_url: str) -> Iterator[str]:
     try:
         yield fresh
     finally:
-        with psycopg.connect(postgis_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(postgis_url, name)
 
 
 def test_upgrade_applies_every_migration_once_and_records_them(url):
@@ -102,7 +99,10 @@ def test_errors_name_what_was_wrong(args, message):
 
 def test_nanan_sample_round_trips_gpkg_postgis_gpkg(sample_build, url, tmp_path):
     source = Workspace(sample_build["workspace"])
-    code, loaded, stderr = gridmap("db", "load", "--from", str(source.path), "--database-url", url)
+    # --no-tiles: the tiles a load prebuilds by default are test_cli_database_url's concern
+    code, loaded, stderr = gridmap(
+        "db", "load", "--from", str(source.path), "--database-url", url, "--no-tiles"
+    )
     assert code == 0, stderr
     assert loaded["rows"] == {name: len(source.read(name)) for name in source.layers()}
     assert loaded["rows"]["buildings"] > 30_000
@@ -147,7 +147,9 @@ def test_load_replaces_and_is_audited(sample_build, url, tmp_path):
     source = Workspace(sample_build["workspace"])
     small.write({"divisions": source.read("divisions"), "staff": source.read("staff").head(3)})
     for path in (source.path, small.path):
-        code, _, stderr = gridmap("db", "load", "--from", str(path), "--database-url", url)
+        code, _, stderr = gridmap(
+            "db", "load", "--from", str(path), "--database-url", url, "--no-tiles"
+        )
         assert code == 0, stderr
     code, status, _ = gridmap("db", "status", "--database-url", url)
     assert status["layers"]["staff"] == 3 and status["layers"]["buildings"] == 0

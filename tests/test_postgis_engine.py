@@ -9,7 +9,7 @@ import datetime as dt
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.postgis
 
 
 @pytest.fixture
-def url(postgis_url: str) -> Iterator[str]:
+def url(postgis_url: str, drop_database: Callable[[str, str], None]) -> Iterator[str]:
     """A database of its own, empty (no PostGIS, no schema), dropped afterwards."""
     name = f"gridmap_engine_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as conn:
@@ -32,10 +32,7 @@ def url(postgis_url: str) -> Iterator[str]:
     try:
         yield psycopg.conninfo.make_conninfo(postgis_url, dbname=name)
     finally:
-        with psycopg.connect(postgis_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(postgis_url, name)
 
 
 def applied(url: str) -> list[int]:

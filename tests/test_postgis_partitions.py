@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 
 import geopandas as gpd
@@ -24,7 +24,7 @@ X, Y = 106.56, 29.52
 
 
 @pytest.fixture
-def url(postgis_url: str) -> Iterator[str]:
+def url(postgis_url: str, drop_database: Callable[[str, str], None]) -> Iterator[str]:
     """A database of its own (created empty, dropped afterwards) on the test server."""
     name = f"gridmap_part_{secrets.token_hex(4)}"
     with psycopg.connect(postgis_url, autocommit=True) as conn:
@@ -33,10 +33,7 @@ def url(postgis_url: str) -> Iterator[str]:
     try:
         yield fresh
     finally:
-        with psycopg.connect(postgis_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(postgis_url, name)
 
 
 def divisions() -> gpd.GeoDataFrame:

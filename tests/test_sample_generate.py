@@ -22,8 +22,8 @@ PERSONS_PER_M2 = 0.025
 
 
 @pytest.fixture(scope="module")
-def layers():
-    return generate_nanan(0)
+def layers(nanan_layers):
+    return nanan_layers  # generate_nanan(0), generated once for the session
 
 
 @pytest.fixture(scope="module")
@@ -276,8 +276,8 @@ def test_staff_as_a_community_is_staffed(layers, metric):
     assert s.duties.notna().all()
 
 
-def test_deterministic(layers):
-    again = generate_nanan(0)
+def test_deterministic(layers, sample_build_again):
+    again = sample_build_again["layers"]  # generate_nanan(0) again, for a second build
     for name, frame in layers.items():
         pd.testing.assert_frame_equal(frame, again[name])
         if name != "staff":

@@ -61,7 +61,9 @@ __all__ = [
     "sample_postgis",
     "sample_store",
     "server_process",
+    "server_processes",
     "serving",
+    "serving_many",
     "staff_some",
     "tile_of",
 ]
@@ -119,36 +121,65 @@ def server_process(
     args: list[str], env: dict[str, str], port: int
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """:func:`serving`, yielding the process too (to kill it); stopped when the block ends."""
-    command = [str(Path(sys.executable).with_name("gridmap")), "serve", "--port", str(port), *args]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
-    proc = subprocess.Popen(
-        command,
-        env={**environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):  # the indexes of the whole sample take a few seconds
-            if proc.poll() is not None:
-                raise RuntimeError(f"gridmap serve exited {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("gridmap serve did not become ready in 120 s")
+    with server_processes(args, env, [port]) as ((proc, url),):
         yield proc, url
+
+
+@contextmanager
+def serving_many(args: list[str], env: dict[str, str], count: int) -> Iterator[list[str]]:
+    """``count`` ``gridmap serve`` processes with the same ``args``, each on a free port, started
+    together (their start-up overlaps) until the block ends; yield their URLs."""
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    with server_processes(args, env, sorted(ports)) as started:
+        yield [url for _, url in started]
+
+
+@contextmanager
+def server_processes(
+    args: list[str], env: dict[str, str], ports: list[int]
+) -> Iterator[list[tuple[subprocess.Popen[str], str]]]:
+    """One ``gridmap serve`` with ``args`` per port, all started before any is waited for;
+    (process, URL) of each once every one answers ``/readyz``; all stopped when the block ends."""
+    command = [str(Path(sys.executable).with_name("gridmap")), "serve", *args]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
+    started: list[tuple[subprocess.Popen[str], str]] = []
+    try:
+        for port in ports:
+            proc = subprocess.Popen(
+                [*command, "--port", str(port)],
+                env={**environ, **env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            started.append((proc, f"http://127.0.0.1:{port}"))
+        for proc, url in started:
+            _until_ready(proc, url)
+        yield started
     finally:
-        proc.terminate()
+        for proc, _ in started:
+            proc.terminate()
+        for proc, _ in started:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _until_ready(proc: subprocess.Popen[str], url: str) -> None:
+    for _ in range(600):  # the indexes of the whole sample take a few seconds
+        if proc.poll() is not None:
+            raise RuntimeError(f"gridmap serve exited {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gridmap serve did not become ready in 120 s")
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import datetime as dt
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +164,14 @@ def seeded_gpkg(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
 
 
 @contextmanager
-def _database_made(admin_url: str, name: str, template: str | None = None) -> Iterator[str]:
-    """A new database ``name`` (empty, or a copy of ``template``), dropped afterwards; its URL."""
+def _database_made(
+    admin_url: str,
+    name: str,
+    template: str | None = None,
+    drop_later: Callable[[str, str], None] | None = None,
+) -> Iterator[str]:
+    """A new database ``name`` (empty, or a copy of ``template``), dropped afterwards (by
+    ``drop_later``, the ``drop_database`` fixture, when given); its URL."""
     create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:
         create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
@@ -174,10 +180,13 @@ def _database_made(admin_url: str, name: str, template: str | None = None) -> It
     try:
         yield _database(admin_url, name)
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        if drop_later is not None:
+            drop_later(admin_url, name)
+        else:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
 
 
 @pytest.fixture(scope="session")
@@ -219,7 +228,9 @@ def copied_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wor
 
     url: str = request.getfixturevalue("postgis_url")
     template, made = request.getfixturevalue("seeded_postgis")
-    with _database_made(url, f"gridmap_api_{secrets.token_hex(6)}", template) as target:
+    drop = request.getfixturevalue("drop_database")
+    name = f"gridmap_api_{secrets.token_hex(6)}"
+    with _database_made(url, name, template, drop) as target:
         settings = _settings(database_url=target, workspace=tmp_path / "unused.gpkg")
         with _served(PostgisStore(target), settings, made) as w:
             yield w

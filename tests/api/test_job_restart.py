@@ -48,7 +48,8 @@ def sample_target(
     from gridmap.store import load_workspace
 
     url: str = request.getfixturevalue("postgis_url")
-    with _database_made(url, f"gridmap_jobs_{secrets.token_hex(5)}") as target:
+    drop = request.getfixturevalue("drop_database")
+    with _database_made(url, f"gridmap_jobs_{secrets.token_hex(5)}", drop_later=drop) as target:
         with psycopg.connect(target, autocommit=True) as db:
             db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         load_workspace(sample_build["workspace"], target, actor="test")

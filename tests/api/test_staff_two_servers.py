@@ -10,12 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
-from published import free_port, serving
+from published import serving_many
 from seeded import SECRET, World, seeded_gpkg, seeded_postgis, world
 
 __all__ = ["seeded_gpkg", "seeded_postgis", "world"]
@@ -31,8 +30,7 @@ def two_servers(world: World) -> Iterator[tuple[World, list[str]]]:
     else:
         args = ["--workspace", str(world.settings.workspace)]
     env = {"GRIDMAP_TOKEN_SECRET": SECRET, "GRIDMAP_RATE_LIMIT_PER_SECOND": "0"}
-    with ExitStack() as stack:
-        urls = [stack.enter_context(serving(args, env, free_port())) for _ in range(2)]
+    with serving_many(args, env, 2) as urls:
         yield world, urls
 
 

@@ -65,6 +65,7 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         return
     url: str = request.getfixturevalue("postgis_url")
     template: str = request.getfixturevalue("postgis_template")
+    drop_database = request.getfixturevalue("drop_database")
     name = f"gridmap_store_{secrets.token_hex(6)}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(
@@ -75,10 +76,7 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
     try:
         yield "postgis", _database(url, name)
     finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(url, name)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,9 @@ def gridmap(*args: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def empty_postgis(postgis_url: str, postgis_template: str) -> Iterator[str]:
+def empty_postgis(
+    postgis_url: str, postgis_template: str, drop_database: Callable[[str, str], None]
+) -> Iterator[str]:
     """The URL of a new database with PostGIS and the migrations, and nothing else."""
     name = f"gridmap_backup_{secrets.token_hex(6)}"
     create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
@@ -135,10 +137,7 @@ def empty_postgis(postgis_url: str, postgis_template: str) -> Iterator[str]:
     try:
         yield _database(postgis_url, name)
     finally:
-        with psycopg.connect(postgis_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(postgis_url, name)
 
 
 @pytest.mark.postgis
