@@ -88,11 +88,13 @@ class TokenBuckets:
     1.0
     """
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, *, shared: bool = False) -> None:
         self.rate, self.burst = float(rate), max(1, int(burst))
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, last time)
-        self._taken: dict[str, float] | None = None  # when shared: given out since the last sync
+        # when shared: given out since the last sync. Counted from the start, not from the
+        # first sync: a server answers before that, and what it gave out then counts too.
+        self._taken: dict[str, float] | None = {} if shared else None
 
     def take(self, key: str, now: float | None = None, n: float = 1.0) -> float:
         """Take ``n`` tokens: 0.0 when granted, else the seconds until they are available.
@@ -300,8 +302,9 @@ def charge(request: Request, tokens: float, what: str = "requests") -> None:
 def install_limits(app: FastAPI, settings: Settings) -> None:
     """Rate buckets on ``app.state`` (None when the limit is off) and, when origins are set,
     CORS."""
-    rate = settings.rate_limit_per_second
-    app.state.rate_buckets = TokenBuckets(rate, settings.rate_limit_burst) if rate > 0 else None
+    rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+    shared = settings.rate_limit_sync_seconds > 0
+    app.state.rate_buckets = TokenBuckets(rate, burst, shared=shared) if rate > 0 else None
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -87,9 +87,9 @@ class SignInGuard:
     ``app.state.sign_in_guard``."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
-        rate = settings.sign_in_per_minute / 60.0
-        self.by_address = TokenBuckets(rate, settings.sign_in_burst)
-        self.by_name = TokenBuckets(rate, settings.sign_in_burst)
+        rate, shared = settings.sign_in_per_minute / 60.0, settings.rate_limit_sync_seconds > 0
+        self.by_address = TokenBuckets(rate, settings.sign_in_burst, shared=shared)
+        self.by_name = TokenBuckets(rate, settings.sign_in_burst, shared=shared)
         self.failures = FailedSignIns(store)
         self._slots = threading.BoundedSemaphore(settings.sign_in_concurrency)
         self.tarpit_s = settings.sign_in_tarpit_s

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import mapbox_vector_tile
 import pytest
-from published import free_port, serving
+from published import serving_many
 from seeded import (
     ENGINES,
     PASSWORD,
@@ -71,7 +71,7 @@ def _serve_twice(world: World, stack: ExitStack) -> list[str]:
         "GRIDMAP_SIGN_IN_BURST": str(BURST),
         "GRIDMAP_SIGN_IN_TARPIT_S": "0",
     }
-    return [stack.enter_context(serving(args, env, free_port())) for _ in range(2)]
+    return stack.enter_context(serving_many(args, env, 2))
 
 
 def spend_then_probe(send: Callable[[str], httpx.Response], a: str, b: str) -> int:
