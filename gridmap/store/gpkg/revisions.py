@@ -72,26 +72,19 @@ def insert_revision(
     for cell_id, version, *attrs, blob in conn.execute(_EXISTING_CELLS, (plan_id,)):
         known.setdefault(cell_id, []).append((version, (*attrs, bytes(blob))))
     if not known:  # a new plan (or one without cells): every cell is new, at version 1
+        versions = [1] * len(staged.cells)
         new_cells = [(plan_id, row[0], 1, *row[1:]) for row in staged.cells]
-        conn.executemany(_INSERT_CELL, new_cells)
-        conn.executemany(
-            _INSERT_ASSIGNMENT,
-            (
-                (plan_id, number, row[0], 1, grid)
-                for row, grid in zip(staged.cells, staged.assignment, strict=True)
-            ),
-        )
-        return _insert_grids(conn, plan_id, number, staged, len(new_cells))
-    new_cells, versions = [], []
-    for cell_id, *attrs in staged.cells:
-        stored = known.get(cell_id, [])
-        version = next((v for v, a in stored if a == tuple(attrs)), None)
-        if version is None:
-            version = max((v for v, _ in stored), default=0) + 1
-            stored.append((version, tuple(attrs)))
-            known[cell_id] = stored
-            new_cells.append((plan_id, cell_id, version, *attrs))
-        versions.append(version)
+    else:
+        new_cells, versions = [], []
+        for cell_id, *attrs in staged.cells:
+            stored = known.get(cell_id, [])
+            version = next((v for v, a in stored if a == tuple(attrs)), None)
+            if version is None:
+                version = max((v for v, _ in stored), default=0) + 1
+                stored.append((version, tuple(attrs)))
+                known[cell_id] = stored
+                new_cells.append((plan_id, cell_id, version, *attrs))
+            versions.append(version)
     conn.executemany(_INSERT_CELL, new_cells)
     conn.executemany(
         _INSERT_ASSIGNMENT,
@@ -100,15 +93,9 @@ def insert_revision(
             for row, version, grid in zip(staged.cells, versions, staged.assignment, strict=True)
         ),
     )
-    return _insert_grids(conn, plan_id, number, staged, len(new_cells))
-
-
-def _insert_grids(
-    conn: sqlite3.Connection, plan_id: str, number: int, staged: StagedRevision, new_cells: int
-) -> dict[str, int]:
     grids = staged.grids.assign(plan_id=plan_id, revision=number)
     insert_frame(conn, PLAN_GRIDS, conform(grids, PLAN_GRIDS))
-    return {"cells": len(staged.cells), "new_cells": new_cells, "grids": len(grids)}
+    return {"cells": len(staged.cells), "new_cells": len(new_cells), "grids": len(grids)}
 
 
 def read_cells(conn: sqlite3.Connection, plan_id: str, number: int) -> gpd.GeoDataFrame:
