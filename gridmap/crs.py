@@ -10,6 +10,7 @@ which can be a metre or more off.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -338,5 +339,30 @@ def lonlat_to(crs: pyproj.CRS | int | str) -> Callable[..., tuple[Any, ...]]:
     >>> round(shapely.transform(shapely.Point(105, 0), to_utm, interleaved=False).x)
     500000
     """
-    transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-    return lambda x, y: transformer.transform(x, y)
+    to_crs = transformer(4326, crs)
+    return lambda x, y: to_crs.transform(x, y)
+
+
+def transformer(
+    source: pyproj.CRS | int | str, target: pyproj.CRS | int | str
+) -> pyproj.Transformer:
+    """The (x, y) transformer from ``source`` to ``target`` (anything :class:`pyproj.CRS`
+    takes), made once per process and pair: making one takes milliseconds, about as long as
+    projecting a community's buildings, and pyproj's transformers are thread-safe.
+
+    Examples
+    --------
+    >>> transformer(4326, 32648) is transformer(pyproj.CRS.from_epsg(4326), "EPSG:32648")
+    True
+    """
+    return _transformer_between(_crs_key(source), _crs_key(target))
+
+
+def _crs_key(crs: pyproj.CRS | int | str) -> str:
+    found = crs if isinstance(crs, pyproj.CRS) else pyproj.CRS.from_user_input(crs)
+    return found.srs or found.to_wkt()
+
+
+@lru_cache(maxsize=64)
+def _transformer_between(source: str, target: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
@@ -24,7 +24,7 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.crs import metric_crs
+from gridmap.crs import metric_crs, transformer
 from gridmap.errors import DuplicateIdError, InputError
 
 __all__ = ["GridIndex", "Location", "assign_buildings", "locate"]
@@ -179,9 +179,9 @@ class GridIndex:
         n, ok = len(x), np.flatnonzero(np.isfinite(x) & np.isfinite(y))
         mpts = geoms
         if not _same_crs(source, m.crs):
-            mpts = shapely.points(*_transformer(source, m.crs).transform(x, y))
+            mpts = shapely.points(*transformer(source, m.crs).transform(x, y))
         if not _same_crs(source, crs):
-            geoms = shapely.points(*_transformer(source, crs).transform(x, y))
+            geoms = shapely.points(*transformer(source, crs).transform(x, y))
         own, edge = np.full(n, -1), np.full(n, np.nan)
         if len(self):
             i, j, _ = self._in_grids(geoms[ok])
@@ -272,7 +272,7 @@ class GridIndex:
         ref = int(self._by_rank[self._rank[j].min()])
         nx, ny = shapely.get_coordinates(shapely.shortest_line(self._geoms[ref], point))[0]
         if self._metric.lonlat_to_grids is not None:
-            to_lonlat = pyproj.Transformer.from_crs(self._grid_crs(), 4326, always_xy=True)
+            to_lonlat = transformer(self._grid_crs(), 4326)
             nx, ny = to_lonlat.transform(nx, ny)
         _, _, metres = pyproj.Geod(ellps="WGS84").inv(lon, lat, nx, ny)
         return Location(code[-1], float(metres), code[ref], code[-1], np.nan)
@@ -289,7 +289,7 @@ class GridIndex:
             target = crs
         elif wanted is None:
             bounds = shapely.total_bounds(self._geoms) if len(self) else (0.0, 0.0, 0.0, 0.0)
-            target = metric_crs(_transformer(crs, _LONLAT).transform_bounds(*bounds))
+            target = metric_crs(transformer(crs, _LONLAT).transform_bounds(*bounds))
         elif isinstance(wanted, int):
             target = metric_crs(None, epsg=wanted)
         else:
@@ -298,12 +298,12 @@ class GridIndex:
                 raise InputError(f"metric={wanted!r} is not a projected CRS in metres")
         geoms = self._geoms
         if not _same_crs(crs, target):
-            move = _transformer(crs, target).transform
+            move = transformer(crs, target).transform
             geoms = shapely.transform(geoms, move, interleaved=False, include_z=None)
         return _Metric(
             target,
-            _transformer(_LONLAT, target),
-            None if _same_crs(crs, _LONLAT) else _transformer(_LONLAT, crs),
+            transformer(_LONLAT, target),
+            None if _same_crs(crs, _LONLAT) else transformer(_LONLAT, crs),
             geoms,
             shapely.boundary(geoms),
             shapely.STRtree(geoms),
@@ -601,15 +601,6 @@ def _as_points(points: Any) -> tuple[Any, Any, _Geoms, pyproj.CRS, pd.Index]:
 def _has_geometry(value: Any) -> bool:
     first = np.asarray(value, dtype=object).ravel()[:1]
     return bool(len(first)) and isinstance(first[0], shapely.Geometry)
-
-
-def _transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
-    return _transformer_between(source.srs, target.srs)
-
-
-@lru_cache(maxsize=64)  # building a Transformer takes milliseconds
-def _transformer_between(source: str, target: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 
 def _same_crs(a: Any, b: Any) -> bool:

@@ -28,10 +28,10 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.crs import metric_crs
+from gridmap.crs import metric_crs, transformer
 from gridmap.engine.canvas.atoms import AtomSet, make_atoms
 from gridmap.engine.canvas.cells import merge_small_parts, relabel, territory_parts
-from gridmap.engine.canvas.inputs import Inputs, read_inputs, transformer
+from gridmap.engine.canvas.inputs import Inputs, read_inputs
 from gridmap.engine.graph import Adjacency, adjacency
 
 __all__ = ["ATOM_KINDS", "Canvas", "build_canvas"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -18,9 +17,10 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from gridmap.crs import transformer
 from gridmap.errors import DuplicateIdError, InputError, MissingColumnError
 
-__all__ = ["Inputs", "clip", "polygonal", "read_inputs", "transformer"]
+__all__ = ["Inputs", "clip", "polygonal", "read_inputs"]
 
 UNIT_KINDS = {"compound": "compound", "social_unit": "social_unit", "other": "other_unit"}
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -162,20 +162,6 @@ def clip(geoms: NDArray[np.object_], region: shapely.Geometry) -> NDArray[np.obj
     edge = ~shapely.contains_properly(region, out) & ~shapely.is_empty(out)
     out[edge] = polygonal(shapely.intersection(out[edge], region))
     return out
-
-
-def transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
-    """The (x, y) transformer from ``source`` to ``target``, made once per process and pair.
-
-    Making one costs about as much as projecting a community's buildings; pyproj's
-    transformers are thread-safe, so one is shared.
-    """
-    return _transformer(source.srs or source.to_wkt(), target.srs or target.to_wkt())
-
-
-@lru_cache(maxsize=16)
-def _transformer(source: str, target: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 
 def _apply(to: pyproj.Transformer):  # type: ignore[no-untyped-def]

@@ -18,9 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
-from gridmap.crs import lonlat_to, metric_crs
+from gridmap.crs import lonlat_to, metric_crs, transformer
 from gridmap.engine.canvas.build import build_canvas
 from gridmap.engine.canvas.split_units import split_heavy_units
 from gridmap.engine.graph import (
@@ -126,7 +125,7 @@ def community_graph(
     """Heavy units split, the canvas built, and the atoms' graph of one community."""
     crs = metric_crs(community.bounds, metric_epsg)
     metric = lonlat_to(crs)
-    to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
+    to_lonlat = transformer(crs, 4326)
     own = own_grid_units(units)
     units, clip_notes = clip_to_own_grids(units, own, buildings)
     buildings, split, split_notes = split_heavy_units(
