@@ -127,15 +127,8 @@ class TokenBuckets:
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
             self._buckets[key] = (max(-float(self.burst), tokens - n), now)
 
-    def share(self) -> None:
-        """From now on, count what :meth:`take` gives out, for :meth:`drain`."""
-        with self._lock:
-            if self._taken is None:
-                self._taken = {}
-
     def drain(self) -> dict[str, float]:
-        """Tokens given out per key since the last drain (none unless :meth:`share` was
-        called)."""
+        """Tokens given out per key since the last drain (none unless made ``shared``)."""
         with self._lock:
             taken, self._taken = self._taken or {}, ({} if self._taken is not None else None)
         return taken
@@ -174,7 +167,8 @@ class SharedLimits:
     >>> from gridmap.store import GpkgStore
     >>> store = GpkgStore(pathlib.Path(tempfile.mkdtemp()) / "w.gpkg")
     >>> a, b = SharedLimits(store), SharedLimits(store)
-    >>> on_a, on_b = TokenBuckets(rate=0.01, burst=3), TokenBuckets(rate=0.01, burst=3)
+    >>> on_a = TokenBuckets(rate=0.01, burst=3, shared=True)
+    >>> on_b = TokenBuckets(rate=0.01, burst=3, shared=True)
     >>> a.sync({"requests": on_a}), b.sync({"requests": on_b})
     (None, None)
     >>> [on_a.take("10.0.0.1") for _ in range(3)]
@@ -202,7 +196,6 @@ class SharedLimits:
         drained: dict[str, dict[str, float]] = {}
         taken: dict[tuple[str, str], float] = {}
         for kind, bucket in buckets.items():
-            bucket.share()
             drained[kind] = bucket.drain()
             taken.update(((kind, client), n) for client, n in drained[kind].items())
         try:
